@@ -1,0 +1,96 @@
+//! `mica:plugin/kv`: the shared store, persisted in the database, namespaced by plugin id.
+
+use crate::runtime::bindings::mica::plugin::kv::{Entry, Host, KvError};
+use crate::runtime::state::CallState;
+use crate::store;
+
+pub const MAX_KEY_BYTES: u64 = 256;
+pub const MAX_VALUE_BYTES: u64 = 64 * 1024;
+
+fn map_err(e: store::KvError) -> KvError {
+    match e {
+        store::KvError::Conflict => KvError::Conflict,
+        store::KvError::Store(why) => KvError::Unavailable(why),
+    }
+}
+
+impl CallState {
+    fn kv_target(&self, key: &str) -> Result<(store::Store, String), KvError> {
+        if key.len() as u64 > MAX_KEY_BYTES {
+            return Err(KvError::TooLarge(MAX_KEY_BYTES));
+        }
+        let db = self
+            .plugin
+            .store
+            .clone()
+            .ok_or_else(|| KvError::Unavailable("no store during describe".into()))?;
+        Ok((db, self.plugin.plugin_id.clone()))
+    }
+}
+
+impl Host for CallState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Entry>, KvError>> {
+        let (db, ns) = match self.kv_target(&key) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        let got = tokio::task::spawn_blocking(move || db.kv_get(&ns, &key)).await?;
+        Ok(got
+            .map(|e| {
+                e.map(|e| Entry {
+                    value: e.value,
+                    version: e.version,
+                })
+            })
+            .map_err(map_err))
+    }
+
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> wasmtime::Result<Result<u64, KvError>> {
+        self.put(key, value, ttl_ms, None).await
+    }
+
+    async fn compare_and_set(
+        &mut self,
+        key: String,
+        expected: Option<u64>,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> wasmtime::Result<Result<u64, KvError>> {
+        self.put(key, value, ttl_ms, Some(expected)).await
+    }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), KvError>> {
+        let (db, ns) = match self.kv_target(&key) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        let done = tokio::task::spawn_blocking(move || db.kv_delete(&ns, &key)).await?;
+        Ok(done.map_err(map_err))
+    }
+}
+
+impl CallState {
+    async fn put(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+        check: Option<Option<u64>>,
+    ) -> wasmtime::Result<Result<u64, KvError>> {
+        if value.len() as u64 > MAX_VALUE_BYTES {
+            return Ok(Err(KvError::TooLarge(MAX_VALUE_BYTES)));
+        }
+        let (db, ns) = match self.kv_target(&key) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        let done = tokio::task::spawn_blocking(move || db.kv_put(&ns, &key, &value, ttl_ms, check))
+            .await?;
+        Ok(done.map_err(map_err))
+    }
+}

@@ -1,0 +1,47 @@
+//! Compiled components cached on disk, keyed by the wasm digest and the engine's compatibility
+//! hash, so a restart loads in milliseconds instead of compiling again. Only files this host wrote
+//! are ever deserialized: the cache directory is the host's own.
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+pub fn digest(wasm: &[u8]) -> String {
+    hex::encode(Sha256::digest(wasm))
+}
+
+fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{}-{:016x}", &digest(wasm)[..32], h.finish())
+}
+
+pub fn load(engine: &Engine, dir: &Path, wasm: &[u8]) -> anyhow::Result<Component> {
+    let path = dir.join(format!("{}.cwasm", cache_key(engine, wasm)));
+    if path.exists() {
+        let started = std::time::Instant::now();
+        // SAFETY: the file was produced by `Engine::precompile_component` of an engine with the
+        // same compatibility hash (it is in the name) and written by this host into its own cache.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => {
+                tracing::debug!(path = %path.display(), elapsed = ?started.elapsed(), "loaded compiled plugin from cache");
+                return Ok(component);
+            }
+            Err(e) => tracing::warn!(error = %e, "ignoring unreadable compile cache entry"),
+        }
+    }
+    let started = std::time::Instant::now();
+    let bytes = engine
+        .precompile_component(wasm)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("the plugin is not a valid WebAssembly component")?;
+    tracing::info!(elapsed = ?started.elapsed(), "compiled plugin");
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &bytes)?;
+    std::fs::rename(&tmp, &path)?;
+    // SAFETY: `bytes` was produced just now by this engine.
+    unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| anyhow::anyhow!("{e}"))
+}

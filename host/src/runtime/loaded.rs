@@ -1,0 +1,310 @@
+//! A linked plugin version: its pre-instantiated component, which worlds it implements, what it
+//! declared, and the calls into it, each in a fresh store under the sandbox limits.
+
+use super::bindings::{notifications, plugin, types};
+use super::engine::Runtime;
+use super::state::{CallState, PluginContext};
+use crate::capabilities::http::OutboundHooks;
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::{Component, Instance, InstancePre};
+use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    Notifier,
+    ApprovalProvider,
+}
+
+/// A setting a plugin declares (becomes a `system_parameters` row).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettingDecl {
+    pub key: String,
+    pub category: String,
+    /// Mica's data_type: "bool", "string" or "int".
+    pub data_type: String,
+    pub default_value: serde_json::Value,
+    pub description_zh: String,
+    pub description_en: String,
+    pub sensitive: bool,
+}
+
+/// What a plugin says about itself (`plugin.describe`), as the host keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Descriptor {
+    pub id: String,
+    pub version: String,
+    pub display_name: String,
+    pub settings: Vec<SettingDecl>,
+    pub webhook_routes: Vec<(String, String)>,
+    pub outbound_url_settings: Vec<String>,
+    pub required_scopes: Vec<String>,
+}
+
+impl Descriptor {
+    fn from_wit(d: plugin::Descriptor) -> anyhow::Result<Descriptor> {
+        let settings = d
+            .settings
+            .into_iter()
+            .map(|s| {
+                let default_value = serde_json::from_str(&s.default_value).map_err(|e| {
+                    anyhow::anyhow!("setting {} has a default that is not JSON: {e}", s.key)
+                })?;
+                Ok(SettingDecl {
+                    data_type: match s.data_type {
+                        plugin::SettingType::Boolean => "bool",
+                        plugin::SettingType::Integer => "int",
+                        _ => "string",
+                    }
+                    .into(),
+                    key: s.key,
+                    category: s.category,
+                    default_value,
+                    description_zh: s.description_zh,
+                    description_en: s.description_en,
+                    sensitive: s.sensitive || s.data_type == plugin::SettingType::Secret,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Descriptor {
+            id: d.id,
+            version: d.version,
+            display_name: d.display_name,
+            settings,
+            webhook_routes: d
+                .webhook_routes
+                .into_iter()
+                .map(|r| (r.method, r.path))
+                .collect(),
+            outbound_url_settings: d.outbound_url_settings,
+            required_scopes: d.required_scopes,
+        })
+    }
+}
+
+/// Why a call produced no answer from the plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("the plugin call exceeded its {0:?} deadline")]
+    Timeout(std::time::Duration),
+    #[error("the plugin trapped: {0}")]
+    Trap(String),
+    #[error("the plugin does not implement {0}")]
+    NotImplemented(&'static str),
+    #[error("the host could not prepare the call: {0}")]
+    Host(String),
+}
+
+pub struct LoadedPlugin {
+    runtime: Arc<Runtime>,
+    pre: InstancePre<CallState>,
+    plugin_exports: plugin::GuestIndices,
+    notifications: Option<notifications::GuestIndices>,
+    pub digest: String,
+    pub worlds: Vec<World>,
+    pub descriptor: Descriptor,
+    declared: Arc<HashMap<String, bool>>,
+}
+
+fn trap(e: wasmtime::Error) -> CallError {
+    CallError::Trap(format!("{e:#}"))
+}
+
+impl LoadedPlugin {
+    /// Link `component` against the host's imports, find its worlds, and ask who it is.
+    pub(super) fn link(
+        runtime: Arc<Runtime>,
+        component: Component,
+        wasm: &[u8],
+    ) -> anyhow::Result<LoadedPlugin> {
+        let pre = runtime.linker.instantiate_pre(&component).map_err(|e| {
+            anyhow::anyhow!("the plugin needs an import this host does not provide: {e:#}")
+        })?;
+        let plugin_exports = plugin::GuestIndices::new(&pre).map_err(|e| {
+            anyhow::anyhow!("the component does not export mica:plugin/plugin: {e:#}")
+        })?;
+        let notifications = notifications::GuestIndices::new(&pre).ok();
+        let approvals_ok = super::bindings::approvals::GuestIndices::new(&pre).is_ok();
+        let mut worlds = Vec::new();
+        if notifications.is_some() {
+            worlds.push(World::Notifier);
+        }
+        if approvals_ok {
+            worlds.push(World::ApprovalProvider);
+        }
+        if worlds.is_empty() {
+            anyhow::bail!(
+                "the component implements neither mica:plugin/notifications nor mica:plugin/approvals"
+            );
+        }
+        let loaded = LoadedPlugin {
+            runtime,
+            pre,
+            plugin_exports,
+            notifications,
+            digest: super::compile_cache::digest(wasm),
+            worlds,
+            descriptor: Descriptor {
+                id: String::new(),
+                version: String::new(),
+                display_name: String::new(),
+                settings: vec![],
+                webhook_routes: vec![],
+                outbound_url_settings: vec![],
+                required_scopes: vec![],
+            },
+            declared: Arc::new(HashMap::new()),
+        };
+        Ok(loaded)
+    }
+
+    /// Ask the plugin who it is and remember which settings it owns.
+    pub(super) async fn identify(&mut self) -> anyhow::Result<()> {
+        let described = self
+            .describe()
+            .await
+            .map_err(|e| anyhow::anyhow!("describe failed: {e}"))?;
+        let descriptor = Descriptor::from_wit(described)?;
+        if descriptor.id.trim().is_empty() || descriptor.version.trim().is_empty() {
+            anyhow::bail!("the plugin's describe returned an empty id or version");
+        }
+        self.declared = Arc::new(
+            descriptor
+                .settings
+                .iter()
+                .map(|s| (s.key.clone(), s.sensitive))
+                .collect(),
+        );
+        self.descriptor = descriptor;
+        Ok(())
+    }
+
+    pub fn id(&self) -> &str {
+        &self.descriptor.id
+    }
+
+    pub fn version(&self) -> &str {
+        &self.descriptor.version
+    }
+
+    /// A fresh store for one call, with the plugin's settings read now.
+    async fn new_store(&self, db: Option<&Store>) -> Result<wasmtime::Store<CallState>, CallError> {
+        let values = match db {
+            Some(db) => {
+                let keys: Vec<String> = self.declared.keys().cloned().collect();
+                db.run(move |c| crate::store::param_values(c, &keys))
+                    .await
+                    .map_err(|e| CallError::Host(format!("{e:#}")))?
+            }
+            None => HashMap::new(),
+        };
+        let hooks = OutboundHooks::for_plugin(
+            &self.runtime.http,
+            &self.descriptor.outbound_url_settings,
+            &values,
+        );
+        let context = PluginContext {
+            plugin_id: self.descriptor.id.clone(),
+            version: self.descriptor.version.clone(),
+            store: db.cloned(),
+            declared: self.declared.clone(),
+            values,
+        };
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.runtime.limits.memory_bytes)
+            .instances(16)
+            .tables(16)
+            .table_elements(100_000)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store =
+            wasmtime::Store::new(&self.runtime.engine, CallState::new(context, hooks, limits));
+        store.limiter(|s| &mut s.limits);
+        let deadline = Instant::now() + self.runtime.limits.call_deadline;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+        Ok(store)
+    }
+
+    /// Instantiate in a fresh store and run `f`, within the call deadline. The store is dropped
+    /// afterwards whatever happened, so a trapped or timed-out instance never runs again.
+    async fn call<R>(
+        &self,
+        db: Option<&Store>,
+        f: impl AsyncFnOnce(&mut wasmtime::Store<CallState>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let mut store = self.new_store(db).await?;
+        let limit = self.runtime.limits.call_deadline;
+        let work = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            f(&mut store, &instance).await
+        };
+        match tokio::time::timeout(limit, work).await {
+            Err(_) => Err(CallError::Timeout(limit)),
+            Ok(Err(e)) => {
+                if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+                    Err(CallError::Timeout(limit))
+                } else {
+                    Err(trap(e))
+                }
+            }
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+
+    pub async fn describe(&self) -> Result<plugin::Descriptor, CallError> {
+        let idx = &self.plugin_exports;
+        self.call(None, async |store, instance| {
+            idx.load(&mut *store, instance)?.call_describe(store).await
+        })
+        .await
+    }
+
+    pub async fn test_connection(
+        &self,
+        db: &Store,
+        test_recipient_email: Option<String>,
+    ) -> Result<Vec<plugin::Check>, CallError> {
+        let idx = &self.plugin_exports;
+        let options = plugin::TestOptions {
+            test_recipient_email,
+        };
+        self.call(Some(db), async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_test_connection(store, &options)
+                .await
+        })
+        .await
+    }
+
+    pub async fn notify(
+        &self,
+        db: &Store,
+        request: &notifications::NotifyRequest,
+    ) -> Result<Result<notifications::Receipt, types::PluginError>, CallError> {
+        let idx = self
+            .notifications
+            .as_ref()
+            .ok_or(CallError::NotImplemented("mica:plugin/notifications"))?;
+        self.call(Some(db), async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_notify(store, request)
+                .await
+        })
+        .await
+    }
+}

@@ -1,0 +1,14 @@
+//! The WebAssembly runtime: one engine, compiled components cached on disk, a fresh sandboxed
+//! store for every call.
+
+pub mod bindings;
+mod compile_cache;
+mod engine;
+mod limits;
+mod loaded;
+pub(crate) mod state;
+
+pub use engine::Runtime;
+pub use limits::SandboxLimits;
+pub use loaded::{CallError, Descriptor, LoadedPlugin, SettingDecl, World};
+pub use state::PluginContext;

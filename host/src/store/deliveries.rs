@@ -1,0 +1,223 @@
+//! Delivery rows: claimed with a lease, attempted, completed. A lease that runs out (the host died
+//! mid-call) makes the delivery due again; it is retried with the same id, so the plugin's remote
+//! idempotency key stays the same.
+
+use super::{Store, now_ms, rfc3339};
+use rusqlite::{Row, params};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Retrying,
+    Sent,
+    Skipped,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Skipped => "skipped",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> DeliveryStatus {
+        match s {
+            "retrying" => DeliveryStatus::Retrying,
+            "sent" => DeliveryStatus::Sent,
+            "skipped" => DeliveryStatus::Skipped,
+            "failed" => DeliveryStatus::Failed,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+/// A delivery as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub recipient: String,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub error_kind: Option<String>,
+    pub feishu_code: Option<i64>,
+    pub feishu_log_id: Option<String>,
+    pub feishu_message_id: Option<String>,
+    pub plugin_version: Option<String>,
+    pub updated_at: String,
+}
+
+const COLUMNS: &str =
+    "id, event_id, recipient_email, status, attempts, next_attempt_at, last_error,
+    last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at";
+
+fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
+    let status = DeliveryStatus::parse(&r.get::<_, String>(3)?);
+    let due: i64 = r.get(5)?;
+    Ok(Delivery {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        recipient: r.get(2)?,
+        status,
+        attempts: r.get(4)?,
+        next_attempt_at: matches!(status, DeliveryStatus::Pending | DeliveryStatus::Retrying)
+            .then(|| rfc3339(due)),
+        last_error: r.get(6)?,
+        error_kind: r.get(7)?,
+        feishu_code: r.get(8)?,
+        feishu_log_id: r.get(9)?,
+        feishu_message_id: r.get(10)?,
+        plugin_version: r.get(11)?,
+        updated_at: rfc3339(r.get(12)?),
+    })
+}
+
+/// A delivery taken by a worker, with what it needs to make the call.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub id: String,
+    pub event_id: String,
+    pub event_payload: String,
+    pub recipient: String,
+    /// This attempt's number (1 for the first).
+    pub attempt: u32,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Sent {
+        message_id: String,
+        log_id: Option<String>,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// Try again at `retry_at_ms`.
+    Retry {
+        retry_at_ms: i64,
+        kind: String,
+        error: String,
+        remote_code: Option<i64>,
+        log_id: Option<String>,
+    },
+    Failed {
+        kind: String,
+        error: String,
+        remote_code: Option<i64>,
+        log_id: Option<String>,
+    },
+}
+
+impl Store {
+    pub fn deliveries_of(&self, event_id: &str) -> anyhow::Result<Vec<Delivery>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM deliveries WHERE event_id = ?1 ORDER BY seq"
+            ))?;
+            let rows = stmt.query_map([event_id], delivery)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Take up to `limit` due deliveries, leasing them for `lease_ms`.
+    pub fn claim_due(&self, limit: usize, lease_ms: i64) -> anyhow::Result<Vec<Claimed>> {
+        self.with(|c| {
+            let now = now_ms();
+            let tx = c.transaction()?;
+            let claimed = {
+                let mut stmt = tx.prepare(
+                    "SELECT d.id, d.event_id, e.payload, d.recipient, d.attempts
+                     FROM deliveries d JOIN events e ON e.id = d.event_id
+                     WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?1
+                       AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+                     ORDER BY d.next_attempt_at, d.created_at
+                     LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![now, limit as i64], |r| {
+                    Ok(Claimed {
+                        id: r.get(0)?,
+                        event_id: r.get(1)?,
+                        event_payload: r.get(2)?,
+                        recipient: r.get(3)?,
+                        attempt: r.get::<_, u32>(4)? + 1,
+                    })
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            for d in &claimed {
+                tx.execute(
+                    "UPDATE deliveries SET lease_until = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1",
+                    params![d.id, now + lease_ms, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(claimed)
+        })
+    }
+
+    /// When the next delivery falls due (for the worker's sleep), if any is waiting.
+    pub fn next_due_at(&self) -> anyhow::Result<Option<i64>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM deliveries
+                 WHERE status IN ('pending', 'retrying')",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Record how an attempt ended and release the lease.
+    pub fn complete(&self, id: &str, version: &str, outcome: &Outcome) -> anyhow::Result<()> {
+        self.with(|c| {
+            let now = now_ms();
+            match outcome {
+                Outcome::Sent { message_id, log_id } => c.execute(
+                    "UPDATE deliveries SET status = 'sent', lease_until = NULL, feishu_message_id = ?2,
+                        log_id = ?3, last_error = NULL, last_error_kind = NULL, remote_code = NULL,
+                        plugin_version = ?4, updated_at = ?5 WHERE id = ?1",
+                    params![id, message_id, log_id, version, now],
+                )?,
+                Outcome::Skipped { reason } => c.execute(
+                    "UPDATE deliveries SET status = 'skipped', lease_until = NULL, last_error = ?2,
+                        last_error_kind = 'skipped', plugin_version = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![id, reason, version, now],
+                )?,
+                Outcome::Retry {
+                    retry_at_ms,
+                    kind,
+                    error,
+                    remote_code,
+                    log_id,
+                } => c.execute(
+                    "UPDATE deliveries SET status = 'retrying', lease_until = NULL, next_attempt_at = ?2,
+                        last_error = ?3, last_error_kind = ?4, remote_code = ?5, log_id = ?6,
+                        plugin_version = ?7, updated_at = ?8 WHERE id = ?1",
+                    params![id, retry_at_ms, error, kind, remote_code, log_id, version, now],
+                )?,
+                Outcome::Failed {
+                    kind,
+                    error,
+                    remote_code,
+                    log_id,
+                } => c.execute(
+                    "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = ?2,
+                        last_error_kind = ?3, remote_code = ?4, log_id = ?5, plugin_version = ?6,
+                        updated_at = ?7 WHERE id = ?1",
+                    params![id, error, kind, remote_code, log_id, version, now],
+                )?,
+            };
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! Schema migrations, applied in order and recorded in `schema_migrations`.
+
+use rusqlite::Connection;
+
+/// Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL)];
+
+const INITIAL: &str = r#"
+-- Mica's own table (DESIGN.md §6): same columns, JSON values stored as JSON text.
+CREATE TABLE system_parameters (
+    key            TEXT PRIMARY KEY,
+    category       TEXT NOT NULL,
+    value          TEXT,
+    data_type      TEXT NOT NULL,
+    default_value  TEXT,
+    min_value      TEXT,
+    max_value      TEXT,
+    unit           TEXT,
+    description_zh TEXT,
+    description_en TEXT,
+    is_sensitive   INTEGER NOT NULL DEFAULT 0,
+    updated_by_id  TEXT,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+);
+
+CREATE TABLE plugin_versions (
+    plugin_id     TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    digest        TEXT NOT NULL,
+    wasm          BLOB NOT NULL,
+    descriptor    TEXT NOT NULL,
+    worlds        TEXT NOT NULL,
+    installed_at  INTEGER NOT NULL,
+    PRIMARY KEY (plugin_id, version)
+);
+
+CREATE TABLE plugin_active (
+    plugin_id     TEXT PRIMARY KEY,
+    version       TEXT NOT NULL,
+    previous      TEXT,
+    activated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE events (
+    id           TEXT PRIMARY KEY,
+    type         TEXT NOT NULL,
+    occurred_at  TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    received_at  INTEGER NOT NULL
+);
+
+CREATE TABLE deliveries (
+    id                 TEXT PRIMARY KEY,
+    event_id           TEXT NOT NULL REFERENCES events(id),
+    seq                INTEGER NOT NULL,
+    recipient_email    TEXT NOT NULL,
+    recipient          TEXT NOT NULL,
+    status             TEXT NOT NULL,
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at    INTEGER NOT NULL,
+    lease_until        INTEGER,
+    last_error         TEXT,
+    last_error_kind    TEXT,
+    remote_code        INTEGER,
+    log_id             TEXT,
+    feishu_message_id  TEXT,
+    plugin_version     TEXT,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    UNIQUE (event_id, seq)
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+
+CREATE TABLE kv (
+    namespace   TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    value       BLOB NOT NULL,
+    version     INTEGER NOT NULL,
+    expires_at  INTEGER,
+    PRIMARY KEY (namespace, key)
+);
+"#;
+
+pub fn apply(conn: &Connection) -> anyhow::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let done: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if !done {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![version, super::now_ms()],
+            )?;
+            tx.commit()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Durable state: SQLite (embedded, WAL) behind one `Store`.
+//!
+//! Every method is synchronous and short; async callers go through `Store::run`, which moves the
+//! work onto tokio's blocking pool so the runtime's threads never wait on disk.
+
+mod deliveries;
+mod events;
+mod kv;
+mod migrations;
+mod params;
+mod plugins;
+
+pub use deliveries::{Claimed, Delivery, DeliveryStatus, Outcome};
+pub use events::{InsertedEvent, NewDelivery};
+pub use kv::{KvEntry, KvError};
+pub use params::{Param, ParamSpec, check_type, param_values};
+pub use plugins::PluginVersion;
+
+use anyhow::Context;
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A handle on the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Open (creating if needed) the SQLite database at `path` and bring its schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::apply(&conn)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Run `f` with the connection, on the calling thread.
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> anyhow::Result<R>,
+    ) -> anyhow::Result<R> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the database connection was poisoned by a panic"))?;
+        f(&mut conn)
+    }
+
+    /// Run `f` with the connection on tokio's blocking pool.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> anyhow::Result<R> + Send + 'static,
+    ) -> anyhow::Result<R> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.with(f))
+            .await
+            .context("a database task panicked")?
+    }
+
+    /// Whether the database answers (for `/healthz`).
+    pub async fn ping(&self) -> bool {
+        self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .is_ok()
+    }
+}
+
+/// Milliseconds since the Unix epoch, the time unit of every column ending in `_ms`.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// RFC 3339 in UTC, for timestamps shown to people and to Mica.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

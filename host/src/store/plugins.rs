@@ -1,0 +1,87 @@
+//! Installed plugin versions and which one is active.
+
+use super::{Store, now_ms};
+use rusqlite::{OptionalExtension, params};
+
+#[derive(Clone, Debug)]
+pub struct PluginVersion {
+    pub plugin_id: String,
+    pub version: String,
+    pub digest: String,
+    /// The descriptor the plugin returned at install, as JSON.
+    pub descriptor: String,
+    /// Worlds the component implements, comma-separated.
+    pub worlds: String,
+    pub installed_at: i64,
+}
+
+impl Store {
+    /// Store a version (replacing the bytes of the same id and version).
+    pub fn put_plugin_version(&self, v: &PluginVersion, wasm: &[u8]) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO plugin_versions (plugin_id, version, digest, wasm, descriptor, worlds, installed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (plugin_id, version) DO UPDATE SET digest = ?3, wasm = ?4,
+                    descriptor = ?5, worlds = ?6, installed_at = ?7",
+                params![v.plugin_id, v.version, v.digest, wasm, v.descriptor, v.worlds, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn plugin_versions(&self) -> anyhow::Result<Vec<PluginVersion>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT plugin_id, version, digest, descriptor, worlds, installed_at
+                 FROM plugin_versions ORDER BY plugin_id, installed_at",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PluginVersion {
+                    plugin_id: r.get(0)?,
+                    version: r.get(1)?,
+                    digest: r.get(2)?,
+                    descriptor: r.get(3)?,
+                    worlds: r.get(4)?,
+                    installed_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    pub fn plugin_wasm(&self, plugin_id: &str, version: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT wasm FROM plugin_versions WHERE plugin_id = ?1 AND version = ?2",
+                params![plugin_id, version],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    /// Make `version` the active one, remembering the one it replaces for rollback.
+    pub fn activate_plugin(&self, plugin_id: &str, version: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO plugin_active (plugin_id, version, previous, activated_at) VALUES (?1, ?2, NULL, ?3)
+                 ON CONFLICT (plugin_id) DO UPDATE SET
+                    previous = CASE WHEN plugin_active.version = ?2 THEN plugin_active.previous ELSE plugin_active.version END,
+                    version = ?2, activated_at = ?3",
+                params![plugin_id, version, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// (plugin id, active version) for every plugin with one.
+    pub fn active_plugins(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT plugin_id, version FROM plugin_active ORDER BY plugin_id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}

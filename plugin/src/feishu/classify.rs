@@ -1,0 +1,151 @@
+//! Turn every Feishu answer into either its `data` or what the host should do next.
+
+use super::codes;
+use crate::model::{Failure, PluginError};
+use crate::ports::{HttpResponse, TransportError};
+use serde_json::Value;
+
+/// A successful answer: the whole JSON body and the request's log id.
+#[derive(Debug)]
+pub struct Reply {
+    pub body: Value,
+    pub log_id: Option<String>,
+}
+
+/// A failed answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The token was refused: evict and retry once with a fresh one.
+    TokenInvalid(Failure),
+    /// Anything else, already in the host's terms.
+    Error(PluginError),
+}
+
+/// When Feishu says "slow down" without saying how long.
+pub const DEFAULT_RATE_LIMIT_DELAY_MS: u64 = 1_000;
+
+/// Classify an HTTP answer from any Feishu API that uses the `{code, msg, data}` envelope.
+pub fn classify(resp: &HttpResponse, scope_hint: &str) -> Result<Reply, Rejection> {
+    let log_id = resp.header("x-tt-logid").map(str::to_string);
+    let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
+    let code = body
+        .as_ref()
+        .and_then(|b| b.get("code"))
+        .and_then(Value::as_i64);
+    let msg = body
+        .as_ref()
+        .and_then(|b| b.get("msg"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let failure = |message: String| Failure {
+        message,
+        remote_code: code,
+        log_id: log_id.clone(),
+    };
+    let said = |what: &str| {
+        if msg.is_empty() {
+            format!("{what} (HTTP {})", resp.status)
+        } else {
+            format!("{what} (Feishu code {}: {msg})", code.unwrap_or(0))
+        }
+    };
+
+    if resp.status == 429 || code.is_some_and(|c| codes::RATE_LIMITED.contains(&c)) {
+        let retry_after_ms = resp
+            .header("x-ogw-ratelimit-reset")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| (s * 1000.0).ceil() as u64)
+            .unwrap_or(DEFAULT_RATE_LIMIT_DELAY_MS);
+        return Err(Rejection::Error(PluginError::RateLimited {
+            retry_after_ms,
+            failure: failure(said("Feishu rate limit reached")),
+        }));
+    }
+    match (code, body) {
+        (Some(0), Some(body)) if resp.status < 400 => Ok(Reply { body, log_id }),
+        (Some(c), _) if codes::TOKEN_INVALID.contains(&c) => Err(Rejection::TokenInvalid(failure(
+            said("Feishu refused the access token"),
+        ))),
+        (Some(c), _) => Err(Rejection::Error(by_code(c, &msg, scope_hint, failure))),
+        (None, _) if resp.status >= 500 => Err(Rejection::Error(PluginError::Transient(failure(
+            said("Feishu is unavailable"),
+        )))),
+        (None, _) if resp.status < 400 => Err(Rejection::Error(PluginError::Transient(failure(
+            said("Feishu sent an answer that is not its JSON envelope"),
+        )))),
+        (None, _) => Err(Rejection::Error(PluginError::Permanent(failure(said(
+            "Feishu refused the request",
+        ))))),
+    }
+}
+
+fn by_code(
+    code: i64,
+    msg: &str,
+    scope_hint: &str,
+    failure: impl Fn(String) -> Failure,
+) -> PluginError {
+    if codes::BAD_CREDENTIALS.contains(&code) {
+        return PluginError::Unauthorized(failure(format!(
+            "Feishu rejected the App ID or App Secret (code {code}: {msg}); check them for typos and extra spaces"
+        )));
+    }
+    if codes::APP_UNUSABLE.contains(&code) {
+        return PluginError::Unauthorized(failure(format!(
+            "the Feishu app is disabled or not installed in this tenant (code {code}: {msg})"
+        )));
+    }
+    if codes::SCOPE_MISSING.contains(&code) {
+        let scopes = missing_scopes(msg).unwrap_or_else(|| scope_hint.to_string());
+        return PluginError::Permanent(failure(format!(
+            "the Feishu app lacks the permission {scopes}: grant it under Permission Management and publish a new app version (code {code})"
+        )));
+    }
+    if code == codes::BOT_NOT_ENABLED {
+        return PluginError::Permanent(failure(format!(
+            "the Feishu app's bot is not enabled or the app version is not published: enable Bot and publish (code {code})"
+        )));
+    }
+    if let Some(why) = codes::unreachable_recipient(code) {
+        return PluginError::Permanent(failure(format!(
+            "recipient unreachable: {why} (code {code})"
+        )));
+    }
+    if codes::RETRYABLE.contains(&code) {
+        return PluginError::Transient(failure(format!(
+            "Feishu asked to try again (code {code}: {msg})"
+        )));
+    }
+    PluginError::Permanent(failure(format!(
+        "Feishu refused the request (code {code}: {msg})"
+    )))
+}
+
+/// Feishu lists the scopes it wants after "required:"; keep that part for the administrator.
+fn missing_scopes(msg: &str) -> Option<String> {
+    let (_, rest) = msg.split_once("required")?;
+    let rest = rest.trim_start_matches([':', ' ']);
+    let end = rest.find(['.', '\n', '\u{3002}']).unwrap_or(rest.len());
+    let scopes = rest[..end].trim();
+    (!scopes.is_empty()).then(|| scopes.to_string())
+}
+
+/// A request that got no HTTP answer.
+pub fn transport(err: &TransportError) -> PluginError {
+    match err {
+        TransportError::Denied(why) => PluginError::Permanent(Failure::new(format!(
+            "the host refused the outbound request ({why}); check auth.feishu.base_url"
+        ))),
+        TransportError::Timeout(why) => PluginError::Transient(Failure::new(format!(
+            "Feishu did not answer in time: {why}"
+        ))),
+        TransportError::Connection(why) => {
+            PluginError::Transient(Failure::new(format!("could not reach Feishu: {why}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

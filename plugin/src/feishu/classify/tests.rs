@@ -1,0 +1,147 @@
+use super::*;
+
+fn resp(status: u16, body: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn error(r: &HttpResponse) -> PluginError {
+    match classify(r, "im:message:send_as_bot") {
+        Err(Rejection::Error(e)) => e,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn success_returns_body_and_log_id() {
+    let r = resp(
+        200,
+        r#"{"code":0,"msg":"success","data":{"message_id":"om_1"}}"#,
+        &[("X-Tt-Logid", "log-1")],
+    );
+    let reply = classify(&r, "").unwrap();
+    assert_eq!(reply.body["data"]["message_id"], "om_1");
+    assert_eq!(reply.log_id.as_deref(), Some("log-1"));
+}
+
+#[test]
+fn token_codes_ask_for_a_refetch() {
+    for code in [99991661, 99991663, 99991671] {
+        let r = resp(400, &format!(r#"{{"code":{code},"msg":"bad token"}}"#), &[]);
+        assert!(
+            matches!(classify(&r, ""), Err(Rejection::TokenInvalid(f)) if f.remote_code == Some(code))
+        );
+    }
+}
+
+#[test]
+fn rate_limits_carry_the_reset_delay() {
+    let r = resp(
+        429,
+        r#"{"code":99991400,"msg":"request trigger frequency limit"}"#,
+        &[("x-ogw-ratelimit-reset", "3")],
+    );
+    assert!(matches!(
+        error(&r),
+        PluginError::RateLimited {
+            retry_after_ms: 3000,
+            ..
+        }
+    ));
+    let r = resp(400, r#"{"code":230020,"msg":"frequency"}"#, &[]);
+    assert!(matches!(
+        error(&r),
+        PluginError::RateLimited {
+            retry_after_ms: DEFAULT_RATE_LIMIT_DELAY_MS,
+            ..
+        }
+    ));
+    let r = resp(429, "", &[]);
+    assert!(matches!(error(&r), PluginError::RateLimited { .. }));
+}
+
+#[test]
+fn unreachable_users_are_permanent_with_a_reason() {
+    for (code, words) in [
+        (230013, "availability scope"),
+        (230029, "resigned"),
+        (230053, "stopped the bot"),
+    ] {
+        let r = resp(
+            400,
+            &format!(r#"{{"code":{code},"msg":"x"}}"#),
+            &[("x-tt-logid", "L")],
+        );
+        match error(&r) {
+            PluginError::Permanent(f) => {
+                assert!(f.message.contains(words), "{}", f.message);
+                assert_eq!(f.remote_code, Some(code));
+                assert_eq!(f.log_id.as_deref(), Some("L"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn missing_scope_is_named() {
+    let r = resp(
+        400,
+        r#"{"code":99991672,"msg":"Access denied. One of the following scopes is required: [im:message, im:message:send_as_bot]."}"#,
+        &[],
+    );
+    match error(&r) {
+        PluginError::Permanent(f) => {
+            assert!(
+                f.message.contains("[im:message, im:message:send_as_bot]"),
+                "{}",
+                f.message
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let r = resp(400, r#"{"code":99991672,"msg":"Access denied"}"#, &[]);
+    assert!(
+        matches!(error(&r), PluginError::Permanent(f) if f.message.contains("im:message:send_as_bot"))
+    );
+}
+
+#[test]
+fn server_errors_and_garbage_are_transient() {
+    assert!(matches!(
+        error(&resp(502, "bad gateway", &[])),
+        PluginError::Transient(_)
+    ));
+    assert!(matches!(
+        error(&resp(200, "<html>", &[])),
+        PluginError::Transient(_)
+    ));
+    assert!(matches!(
+        error(&resp(500, r#"{"code":1395001,"msg":"server error"}"#, &[])),
+        PluginError::Transient(_)
+    ));
+}
+
+#[test]
+fn bad_credentials_are_unauthorized() {
+    let r = resp(400, r#"{"code":10014,"msg":"app secret invalid"}"#, &[]);
+    assert!(matches!(error(&r), PluginError::Unauthorized(f) if f.message.contains("App Secret")));
+}
+
+#[test]
+fn transport_failures() {
+    assert!(matches!(
+        transport(&TransportError::Timeout("t".into())),
+        PluginError::Transient(_)
+    ));
+    assert!(matches!(
+        transport(&TransportError::Denied("d".into())),
+        PluginError::Permanent(_)
+    ));
+}

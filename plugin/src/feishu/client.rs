@@ -1,0 +1,52 @@
+//! Authorized calls to Feishu: bearer token attached, a refused token evicted and the call retried
+//! once with a fresh one, every answer classified.
+
+use super::classify::{Rejection, Reply, classify, transport};
+use super::token;
+use crate::model::PluginError;
+use crate::ports::{Env, HttpRequest, Method};
+use crate::settings::FeishuSettings;
+
+/// Call `path` (with query) on the configured Feishu host. `scope_hint` names the permission the
+/// call needs, for the message when Feishu says one is missing without naming it.
+pub fn call(
+    env: &Env,
+    s: &FeishuSettings,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&serde_json::Value>,
+    scope_hint: &str,
+) -> Result<Reply, PluginError> {
+    let mut refreshed = false;
+    loop {
+        let token = token::get(env, s)?;
+        let mut headers = vec![("authorization".to_string(), format!("Bearer {token}"))];
+        if body.is_some() {
+            headers.push((
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            ));
+        }
+        let request = HttpRequest {
+            method,
+            url: format!("{}{path_and_query}", s.base_url),
+            headers,
+            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        };
+        let resp = env.http.send(&request).map_err(|e| transport(&e))?;
+        match classify(&resp, scope_hint) {
+            Ok(reply) => return Ok(reply),
+            Err(Rejection::TokenInvalid(failure)) => {
+                token::evict(env, s)?;
+                if refreshed {
+                    return Err(PluginError::Unauthorized(failure));
+                }
+                refreshed = true;
+            }
+            Err(Rejection::Error(e)) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,112 @@
+//! The tenant access token, shared by every instance through the host's kv store.
+//!
+//! Cached until Feishu's `expire` minus three minutes (what the official SDKs do). When the cache is
+//! empty, one instance takes a short lease and fetches; the others wait briefly for its result
+//! instead of all asking Feishu at once.
+
+use super::classify::{Rejection, classify, transport};
+use crate::model::{Failure, PluginError};
+use crate::ports::{Env, HttpRequest, Method};
+use crate::settings::FeishuSettings;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub const TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
+/// Refresh this long before Feishu's expiry.
+const EXPIRY_MARGIN_S: u64 = 180;
+/// How long a fetching instance holds the lease.
+const LEASE_TTL_MS: u64 = 5_000;
+/// How long the others wait for it, and how often they look.
+const WAIT_TOTAL_MS: u64 = 3_000;
+const WAIT_STEP_MS: u64 = 20;
+
+fn cache_keys(s: &FeishuSettings) -> (String, String) {
+    // Keyed by app and endpoint; the secret is not part of the key and never stored.
+    let digest = Sha256::digest(format!("{}\n{}", s.base_url, s.app_id).as_bytes());
+    let tag = &hex::encode(digest)[..16];
+    (
+        format!("tenant-token:{tag}"),
+        format!("tenant-token-lease:{tag}"),
+    )
+}
+
+/// A valid tenant token: from the cache, or fetched (once across instances) and cached.
+pub fn get(env: &Env, s: &FeishuSettings) -> Result<String, PluginError> {
+    let (key, lease) = cache_keys(s);
+    if let Some(token) = cached(env, &key)? {
+        return Ok(token);
+    }
+    let won = env
+        .kv
+        .compare_and_set(&lease, None, b"1", Some(LEASE_TTL_MS))
+        .is_ok();
+    if !won {
+        let mut waited = 0;
+        while waited < WAIT_TOTAL_MS {
+            env.clock.sleep_ms(WAIT_STEP_MS);
+            waited += WAIT_STEP_MS;
+            if let Some(token) = cached(env, &key)? {
+                return Ok(token);
+            }
+        }
+    }
+    let result = fetch(env, s).and_then(|(token, expire_s)| {
+        let ttl_s = expire_s.saturating_sub(EXPIRY_MARGIN_S);
+        if ttl_s > 0 {
+            env.kv.set(&key, token.as_bytes(), Some(ttl_s * 1000))?;
+        }
+        Ok(token)
+    });
+    if won {
+        let _ = env.kv.delete(&lease);
+    }
+    result
+}
+
+/// Forget the cached token (Feishu refused it).
+pub fn evict(env: &Env, s: &FeishuSettings) -> Result<(), PluginError> {
+    let (key, _) = cache_keys(s);
+    env.kv.delete(&key)?;
+    Ok(())
+}
+
+fn cached(env: &Env, key: &str) -> Result<Option<String>, PluginError> {
+    Ok(env
+        .kv
+        .get(key)?
+        .and_then(|e| String::from_utf8(e.value).ok())
+        .filter(|t| !t.is_empty()))
+}
+
+/// Ask Feishu for a token: (token, seconds it stays valid).
+pub fn fetch(env: &Env, s: &FeishuSettings) -> Result<(String, u64), PluginError> {
+    s.require_credentials()?;
+    let request = HttpRequest {
+        method: Method::Post,
+        url: format!("{}{TOKEN_PATH}", s.base_url),
+        headers: vec![(
+            "content-type".into(),
+            "application/json; charset=utf-8".into(),
+        )],
+        body: json!({"app_id": s.app_id, "app_secret": s.app_secret})
+            .to_string()
+            .into_bytes(),
+    };
+    let resp = env.http.send(&request).map_err(|e| transport(&e))?;
+    let reply = match classify(&resp, "") {
+        Ok(reply) => reply,
+        // A token error from the token endpoint itself means the credentials are wrong.
+        Err(Rejection::TokenInvalid(f)) => return Err(PluginError::Unauthorized(f)),
+        Err(Rejection::Error(e)) => return Err(e),
+    };
+    let token = reply.body["tenant_access_token"].as_str().unwrap_or("");
+    let expire = reply.body["expire"].as_u64().unwrap_or(0);
+    if token.is_empty() {
+        return Err(PluginError::Transient(Failure {
+            message: "Feishu's token answer had no tenant_access_token".into(),
+            remote_code: Some(0),
+            log_id: reply.log_id,
+        }));
+    }
+    Ok((token.to_string(), expire))
+}

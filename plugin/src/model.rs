@@ -1,0 +1,180 @@
+//! Plain Rust mirrors of the `mica:plugin` WIT types, so the core never depends on generated bindings.
+
+/// An exact amount: a decimal string and an ISO 4217 currency code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Money {
+    pub value: String,
+    pub currency: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub email: String,
+    pub name: String,
+    pub locale: String,
+    pub feishu_union_id: Option<String>,
+    pub feishu_open_id: Option<String>,
+    pub feishu_user_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrSubmitted {
+    pub pr_id: String,
+    pub pr_number: String,
+    pub title: String,
+    pub applicant: Person,
+    pub department: String,
+    pub amount: Money,
+    pub line_count: u32,
+    pub url: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Approved,
+    Rejected,
+    Returned,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalDecided {
+    pub pr_id: String,
+    pub pr_number: String,
+    pub title: String,
+    pub decider: Person,
+    pub result: Decision,
+    pub comment: Option<String>,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoCreated {
+    pub po_id: String,
+    pub po_number: String,
+    pub supplier: String,
+    pub amount: Money,
+    pub pr_title: String,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentPending {
+    pub payment_id: String,
+    pub payment_number: String,
+    pub po_number: String,
+    pub supplier: String,
+    pub amount: Money,
+    pub due_date: Option<String>,
+    pub description: Option<String>,
+    pub url: String,
+    pub submitter: Recipient,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractExpiring {
+    pub contract_id: String,
+    pub contract_number: String,
+    pub supplier: String,
+    pub expiry_date: String,
+    pub days_remaining: i32,
+    pub total_amount: Money,
+    pub used_amount: Money,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DomainEvent {
+    PrSubmitted(PrSubmitted),
+    ApprovalDecided(ApprovalDecided),
+    PoCreated(PoCreated),
+    PaymentPending(PaymentPending),
+    ContractExpiring(ContractExpiring),
+}
+
+/// The five notification kinds, each with its own `notify_on_*` switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    PrSubmitted,
+    ApprovalDecided,
+    PoCreated,
+    PaymentPending,
+    ContractExpiring,
+}
+
+impl DomainEvent {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            DomainEvent::PrSubmitted(_) => EventKind::PrSubmitted,
+            DomainEvent::ApprovalDecided(_) => EventKind::ApprovalDecided,
+            DomainEvent::PoCreated(_) => EventKind::PoCreated,
+            DomainEvent::PaymentPending(_) => EventKind::PaymentPending,
+            DomainEvent::ContractExpiring(_) => EventKind::ContractExpiring,
+        }
+    }
+}
+
+/// What went wrong remotely: a sentence for an administrator, Feishu's code and log id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub remote_code: Option<i64>,
+    pub log_id: Option<String>,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            remote_code: None,
+            log_id: None,
+        }
+    }
+}
+
+/// Every failure tells the host what to do next (mirrors WIT `plugin-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginError {
+    Skipped(String),
+    NotConfigured(String),
+    InvalidInput(String),
+    Unauthorized(Failure),
+    RateLimited {
+        retry_after_ms: u64,
+        failure: Failure,
+    },
+    Transient(Failure),
+    Permanent(Failure),
+}
+
+/// A sent message, as Feishu reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub message_id: String,
+    pub chat_id: Option<String>,
+    pub log_id: Option<String>,
+}
+
+/// The host's request to notify one recipient of one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyRequest {
+    pub idempotency_key: String,
+    pub event_id: String,
+    pub occurred_at: String,
+    pub event: DomainEvent,
+    pub recipient: Recipient,
+    pub attempt: u32,
+}
+
+/// One line of a connection check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}

@@ -1,0 +1,136 @@
+//! The notifier use case: decide whether to send, render the card, send it exactly once.
+
+use crate::cards::{self, i18n::Locale};
+use crate::feishu::{client, message_uuid, recipient::receive_id};
+use crate::model::{Failure, NotifyRequest, PluginError, Receipt};
+use crate::ports::{Env, Method};
+use crate::settings::{ENABLED, FeishuSettings};
+use serde_json::json;
+
+pub const SEND_SCOPE: &str = "im:message:send_as_bot";
+
+pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
+    let s = FeishuSettings::read(env.settings);
+    if !s.enabled {
+        return Err(PluginError::Skipped(format!(
+            "the Feishu integration is switched off ({ENABLED})"
+        )));
+    }
+    let kind = req.event.kind();
+    if !s.notifies(kind) {
+        return Err(PluginError::Skipped(format!(
+            "this notification type is switched off ({})",
+            FeishuSettings::switch_key(kind)
+        )));
+    }
+    s.require_credentials()?;
+    let target = receive_id(&req.recipient).ok_or_else(|| {
+        PluginError::InvalidInput("the recipient has no email and no Feishu id".into())
+    })?;
+    let card = cards::render(&req.event, Locale::from_tag(&req.recipient.locale));
+    let body = json!({
+        "receive_id": target.id,
+        "msg_type": "interactive",
+        "content": card.to_string(),
+        "uuid": message_uuid(&req.idempotency_key),
+    });
+    let path = format!(
+        "/open-apis/im/v1/messages?receive_id_type={}",
+        target.id_type
+    );
+    let reply = client::call(env, &s, Method::Post, &path, Some(&body), SEND_SCOPE)?;
+    let data = &reply.body["data"];
+    let message_id = data["message_id"].as_str().unwrap_or_default().to_string();
+    if message_id.is_empty() {
+        return Err(PluginError::Transient(Failure {
+            message: "Feishu accepted the message but returned no message_id".into(),
+            remote_code: Some(0),
+            log_id: reply.log_id,
+        }));
+    }
+    Ok(Receipt {
+        message_id,
+        chat_id: data["chat_id"].as_str().map(str::to_string),
+        log_id: reply.log_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EventKind;
+    use crate::samples;
+    use crate::settings::NOTIFY_ON_PO;
+    use crate::testkit::*;
+
+    fn request(kind: EventKind) -> NotifyRequest {
+        NotifyRequest {
+            idempotency_key: "dlv-1".into(),
+            event_id: "evt-1".into(),
+            occurred_at: "2026-11-25T02:14:22Z".into(),
+            event: samples::event(kind),
+            recipient: samples::recipient("en-US"),
+            attempt: 1,
+        }
+    }
+
+    fn run(s: &MapSettings, http: &ScriptedHttp, kind: EventKind) -> Result<Receipt, PluginError> {
+        let kv = MemKv::default();
+        let env = Env {
+            settings: s,
+            kv: &kv,
+            http,
+            clock: &NoSleep,
+        };
+        notify(&env, &request(kind))
+    }
+
+    #[test]
+    fn sends_an_interactive_card_by_email_with_a_stable_uuid() {
+        let http = ScriptedHttp::default().token("t-1").reply(
+            200,
+            r#"{"code":0,"msg":"success","data":{"message_id":"om_1","chat_id":"oc_1"}}"#,
+        );
+        let receipt = run(&MapSettings::configured(), &http, EventKind::PrSubmitted).unwrap();
+        assert_eq!(receipt.message_id, "om_1");
+        let sent = http.seen.borrow()[1].clone();
+        assert!(
+            sent.url
+                .ends_with("/open-apis/im/v1/messages?receive_id_type=email")
+        );
+        let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_eq!(body["receive_id"], "li.lei@example.com");
+        assert_eq!(body["msg_type"], "interactive");
+        assert_eq!(body["uuid"], message_uuid("dlv-1"));
+        let card: serde_json::Value =
+            serde_json::from_str(body["content"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            card["header"]["title"]["content"],
+            "Purchase requisition submitted"
+        );
+    }
+
+    #[test]
+    fn switches_skip_without_calling_feishu() {
+        let http = ScriptedHttp::default();
+        let off = MapSettings::configured().with(ENABLED, "false");
+        assert!(
+            matches!(run(&off, &http, EventKind::PoCreated), Err(PluginError::Skipped(m)) if m.contains(ENABLED))
+        );
+        let po_off = MapSettings::configured().with(NOTIFY_ON_PO, "false");
+        assert!(
+            matches!(run(&po_off, &http, EventKind::PoCreated), Err(PluginError::Skipped(m)) if m.contains(NOTIFY_ON_PO))
+        );
+        assert!(http.seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn missing_credentials_are_not_configured() {
+        let http = ScriptedHttp::default();
+        let s = MapSettings::configured().with(crate::settings::APP_SECRET, "");
+        assert!(matches!(
+            run(&s, &http, EventKind::PoCreated),
+            Err(PluginError::NotConfigured(_))
+        ));
+    }
+}
