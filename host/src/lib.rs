@@ -1,6 +1,14 @@
 //! Mica's extension host: loads plugin components, gives them capabilities, calls them on Mica's
 //! domain events, and keeps everything durable.
 
+pub mod admin_token;
+pub mod api;
+pub mod app;
 pub mod capabilities;
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod events;
+pub mod registry;
 pub mod runtime;
 pub mod store;

@@ -1,1 +1,5 @@
+//! The Feishu simulator and the harness the end-to-end tests use to run the real host (with the
+//! real plugin component) against it.
 
+pub mod harness;
+pub mod sim;

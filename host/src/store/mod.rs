@@ -65,6 +65,17 @@ impl Store {
             .context("a database task panicked")?
     }
 
+    /// Run `f` (usually one of the methods below) on tokio's blocking pool.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> anyhow::Result<R> + Send + 'static,
+    ) -> anyhow::Result<R> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .context("a database task panicked")?
+    }
+
     /// Whether the database answers (for `/healthz`).
     pub async fn ping(&self) -> bool {
         self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))

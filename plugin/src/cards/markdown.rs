@@ -4,28 +4,51 @@
 //! Feishu's own tags (`<at>`, `<font>`, links) would interpret is written as a numeric reference. A
 //! supplier called `*ACME* <at id=all>` then shows exactly that and mentions nobody.
 
-/// Characters with a meaning in Feishu markdown (emphasis, links, tags, lists, headings, code,
-/// tables, quotes, entities).
+/// Characters with a meaning anywhere in Feishu markdown (emphasis, links, tags, code, tables,
+/// entities).
 const SPECIAL: &[char] = &[
-    '&', '<', '>', '*', '_', '~', '`', '[', ']', '(', ')', '#', '\\', '|', '!', '-', '+', '$', '"',
-    '\'',
+    '&', '<', '>', '*', '_', '~', '`', '[', ']', '(', ')', '\\', '|',
 ];
+/// Characters that start a block (list, heading, quote) when they open a line.
+const LINE_START: &[char] = &['-', '+', '#'];
+
+fn reference(out: &mut String, c: char) {
+    out.push_str("&#");
+    out.push_str(&(c as u32).to_string());
+    out.push(';');
+}
 
 /// Escape `text` so that it renders literally inside a markdown element. Line breaks are kept;
 /// other control characters are dropped.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if SPECIAL.contains(&c) {
-            out.push_str("&#");
-            out.push_str(&(c as u32).to_string());
-            out.push(';');
-        } else if c == '\r' {
-            continue;
-        } else if c.is_control() && c != '\n' {
-            continue;
-        } else {
-            out.push(c);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut at_start = true;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c.is_control() {
+                continue;
+            }
+            if SPECIAL.contains(&c) || (at_start && LINE_START.contains(&c)) {
+                reference(&mut out, c);
+            } else if at_start && c.is_ascii_digit() {
+                // "1. item" would become an ordered list: escape the dot after the number.
+                out.push(c);
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    out.push(d);
+                }
+                if chars.next_if_eq(&'.').is_some() {
+                    reference(&mut out, '.');
+                }
+            } else {
+                out.push(c);
+            }
+            if !c.is_whitespace() {
+                at_start = false;
+            }
         }
     }
     out
@@ -65,7 +88,17 @@ mod tests {
 
     #[test]
     fn ampersand_is_escaped_so_entities_cannot_be_injected() {
-        assert_eq!(escape("&#60;"), "&#38;&#35;60;");
+        assert_eq!(escape("&#60;"), "&#38;#60;");
+    }
+
+    #[test]
+    fn block_markers_are_escaped_only_at_line_start() {
+        assert_eq!(escape("PO-2026-0077"), "PO-2026-0077");
+        assert_eq!(
+            escape("- item\n  # title\n1. first\n2026-12-15"),
+            "&#45; item\n  &#35; title\n1&#46; first\n2026-12-15"
+        );
+        assert_eq!(escape("a > b"), "a &#62; b");
     }
 
     #[test]

@@ -1,0 +1,81 @@
+//! `POST /api/v1/events`: validate, store the event with one delivery per recipient in one
+//! transaction, answer 202. Posting a known id again creates nothing.
+
+use super::{ApiError, AppState, MAX_BODY_BYTES};
+use crate::events::{delivery_id, parse_event, recipient_json};
+use crate::store::NewDelivery;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use serde_json::{Value, json};
+
+/// The body as bytes, with size and content-type problems reported in the API's error shape.
+pub fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::bad_request(format!("the request body could not be read: {e}"))
+        }
+    })?;
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !is_json {
+        return Err(ApiError::unsupported_media(
+            "Content-Type must be application/json",
+        ));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
+}
+
+pub async fn post_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = json_body(&headers, body)?;
+    let event = parse_event(&body)?;
+    let deliveries: Vec<NewDelivery> = event
+        .recipients
+        .iter()
+        .map(|r| NewDelivery {
+            id: delivery_id(&event.id, &r.email),
+            recipient_email: r.email.clone(),
+            recipient: recipient_json(r).to_string(),
+        })
+        .collect();
+    let (id, kind, occurred_at) = (event.id.clone(), event.kind, event.occurred_at.clone());
+    let payload = body.to_string();
+    let stored = state
+        .store
+        .call(move |s| s.insert_event(&id, kind, &occurred_at, &payload, &deliveries))
+        .await?;
+    if stored.created {
+        state.wake_worker.notify_one();
+        tracing::info!(event_id = %event.id, kind, deliveries = stored.deliveries.len(), "event accepted");
+    }
+    let deliveries: Vec<Value> = stored
+        .deliveries
+        .iter()
+        .map(|d| json!({"id": d.id, "recipient": d.recipient, "status": d.status}))
+        .collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"event_id": event.id, "created": stored.created, "deliveries": deliveries})),
+    ))
+}

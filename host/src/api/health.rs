@@ -1,0 +1,16 @@
+//! `GET /healthz`: 200 when the store answers and a plugin is active.
+
+use super::{ApiError, AppState};
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    if !state.store.ping().await {
+        return Err(ApiError::unavailable("the store does not answer"));
+    }
+    if !state.registry.has_active() {
+        return Err(ApiError::unavailable("no plugin is active"));
+    }
+    Ok(Json(json!({"status": "ok"})))
+}

@@ -1,0 +1,51 @@
+//! The host's HTTP API (CONTRACT.md).
+
+mod auth;
+mod deliveries;
+mod error;
+mod events;
+mod health;
+
+pub use error::ApiError;
+
+use crate::registry::Registry;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Largest request body accepted on any endpoint.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub registry: Arc<Registry>,
+    pub admin_token: Arc<str>,
+    /// Wakes the delivery worker when new deliveries are stored.
+    pub wake_worker: Arc<Notify>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let authed = Router::new()
+        .route("/api/v1/events", post(events::post_event))
+        .route("/api/v1/deliveries", get(deliveries::list))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(authed)
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this endpoint",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,180 @@
+//! The `mica-host` command line (CONTRACT.md).
+
+use crate::app::{self, Host};
+use crate::config::HostConfig;
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mica-host",
+    version,
+    about = "Mica's extension host for WebAssembly plugins"
+)]
+pub struct Cli {
+    /// Where the host keeps its database, compile cache and admin token.
+    #[arg(long, global = true, env = "MICA_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The database: a SQLite file path or sqlite: URL (default DATA_DIR/mica-host.db).
+    #[arg(long, global = true, env = "MICA_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the host.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Plugin to install and activate when the store has none (default: the one the build produced).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+    },
+    /// Manage plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Read or write a system parameter.
+    #[command(subcommand)]
+    Param(ParamCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// Validate and store a plugin component; print its id and version.
+    Install {
+        path: PathBuf,
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Installed plugins, versions, and which is active.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ParamCommand {
+    /// Print a parameter's value (secrets only say whether they are set).
+    Get { key: String },
+    /// Set a parameter. VALUE is JSON (true, 42, "text") or, for text parameters, plain text.
+    Set { key: String, value: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = HostConfig::new(&cli.data_dir, cli.database_url.as_deref())?;
+    match cli.command {
+        Command::Serve { listen, plugin } => {
+            config.listen = listen;
+            config.plugin = plugin;
+            let host = Host::start(config.clone()).await?;
+            println!("mica-host listening on http://{}", host.addr);
+            if std::env::var("MICA_ADMIN_TOKEN").is_err() {
+                println!(
+                    "admin token: {}",
+                    config
+                        .data_dir
+                        .join(crate::admin_token::FILE_NAME)
+                        .display()
+                );
+            }
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            host.stop().await;
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Install { path, activate }) => {
+            let (_store, registry) = app::open(&config).await?;
+            let wasm =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let plugin = registry.install(wasm).await?;
+            println!("{} {}", plugin.id(), plugin.version());
+            if activate {
+                registry.activate(plugin).await?;
+                println!("activated");
+            }
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::List) => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = crate::store::Store::open(&config.database)?;
+            let active = store.active_plugins()?;
+            for v in store.plugin_versions()? {
+                let is_active = active
+                    .iter()
+                    .any(|(id, ver)| *id == v.plugin_id && *ver == v.version);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    v.plugin_id,
+                    v.version,
+                    if is_active { "active" } else { "-" },
+                    v.worlds,
+                    &v.digest[..16]
+                );
+            }
+            Ok(())
+        }
+        Command::Param(cmd) => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = crate::store::Store::open(&config.database)?;
+            param(&store, cmd)
+        }
+    }
+}
+
+fn param(store: &crate::store::Store, cmd: ParamCommand) -> anyhow::Result<()> {
+    match cmd {
+        ParamCommand::Get { key } => {
+            let Some(p) = store.get_param(&key)? else {
+                bail!(
+                    "unknown parameter {key} (parameters appear once the plugin that owns them is installed)"
+                );
+            };
+            if p.is_sensitive {
+                let set = p.value.as_str().is_some_and(|s| !s.is_empty());
+                println!(
+                    "{}",
+                    if set {
+                        "(secret: set)"
+                    } else {
+                        "(secret: not set)"
+                    }
+                );
+            } else {
+                println!("{}", p.value);
+            }
+            Ok(())
+        }
+        ParamCommand::Set { key, value } => {
+            let Some(p) = store.get_param(&key)? else {
+                bail!(
+                    "unknown parameter {key} (parameters appear once the plugin that owns them is installed)"
+                );
+            };
+            let parsed = match serde_json::from_str::<serde_json::Value>(&value) {
+                Ok(v) if crate::store::check_type(&key, &p.data_type, &v).is_ok() => v,
+                _ if p.data_type == "string" => serde_json::Value::String(value.trim().to_string()),
+                _ => bail!("{key} must be a {}, got {value:?}", p.data_type),
+            };
+            store.set_param(&key, &parsed)?;
+            println!("{key} updated");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,109 @@
+//! Where the host keeps its state and how it behaves; shared by the CLI and the tests.
+
+use crate::delivery::RetryPolicy;
+use crate::runtime::SandboxLimits;
+use anyhow::bail;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The SQLite database file.
+    pub database: PathBuf,
+    /// Compiled-component cache.
+    pub cache_dir: PathBuf,
+    /// Installed and activated on a store with no plugin.
+    pub plugin: Option<PathBuf>,
+    /// Overrides `MICA_ADMIN_TOKEN` and the token file (tests).
+    pub admin_token: Option<String>,
+    pub limits: SandboxLimits,
+    pub retry: RetryPolicy,
+    /// Plugin calls in flight at once; 0 runs no delivery worker.
+    pub delivery_concurrency: usize,
+}
+
+impl HostConfig {
+    pub fn new(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<HostConfig> {
+        Ok(HostConfig {
+            listen: "127.0.0.1:8080".parse()?,
+            database: database_path(data_dir, database_url)?,
+            cache_dir: data_dir.join("cache"),
+            data_dir: data_dir.to_path_buf(),
+            plugin: None,
+            admin_token: None,
+            limits: SandboxLimits::default(),
+            retry: RetryPolicy::default(),
+            delivery_concurrency: 16,
+        })
+    }
+
+    /// A lease comfortably longer than one call, so only a dead host's lease ever expires.
+    pub fn lease(&self) -> Duration {
+        self.limits.call_deadline * 2 + Duration::from_secs(5)
+    }
+}
+
+/// `--database-url`: a SQLite path or `sqlite:` URL; the default is `DATA_DIR/mica-host.db`.
+pub fn database_path(data_dir: &Path, url: Option<&str>) -> anyhow::Result<PathBuf> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(data_dir.join("mica-host.db"));
+    };
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("--database-url: PostgreSQL is not supported by this build yet; use a SQLite path");
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.is_empty() {
+        bail!("--database-url: {url:?} names no file");
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// The plugin the build produced, for `serve` on an empty store.
+pub fn default_plugin_path() -> Option<PathBuf> {
+    const NAME: &str = "wasm32-wasip2/plugin/mica_feishu_plugin.wasm";
+    let mut candidates = Vec::new();
+    if let Ok(p) = std::env::var("MICA_PLUGIN_WASM") {
+        candidates.push(PathBuf::from(p));
+    }
+    // target/<profile>/mica-host → target/wasm32-wasip2/plugin/...
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(target) = exe.parent().and_then(Path::parent)
+    {
+        candidates.push(target.join(NAME));
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target")
+            .join(NAME),
+    );
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        let d = Path::new("/d");
+        assert_eq!(
+            database_path(d, None).unwrap(),
+            PathBuf::from("/d/mica-host.db")
+        );
+        assert_eq!(
+            database_path(d, Some("sqlite:///x/y.db")).unwrap(),
+            PathBuf::from("/x/y.db")
+        );
+        assert_eq!(
+            database_path(d, Some("/x/z.db")).unwrap(),
+            PathBuf::from("/x/z.db")
+        );
+        assert!(database_path(d, Some("postgres://u@h/db")).is_err());
+    }
+}

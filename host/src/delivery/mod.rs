@@ -1,0 +1,9 @@
+//! The outbox worker: takes due deliveries from the store, runs them through the active notifier
+//! plugin, records each outcome and schedules retries.
+
+mod outcome;
+mod retry;
+mod worker;
+
+pub use retry::RetryPolicy;
+pub use worker::{Worker, WorkerHandle};

@@ -1,0 +1,92 @@
+//! From a plugin's answer to what the store records.
+
+use super::retry::RetryPolicy;
+use crate::runtime::CallError;
+use crate::runtime::bindings::notifications::Receipt;
+use crate::runtime::bindings::types::{Failure, PluginError};
+use crate::store::{Outcome, now_ms};
+
+pub fn decide(
+    result: &Result<Result<Receipt, PluginError>, CallError>,
+    attempt: u32,
+    policy: &RetryPolicy,
+) -> Outcome {
+    let retry_or_fail =
+        |kind: &str, f: Option<&Failure>, message: String, delay_ms: Option<u64>, limit: u32| {
+            let (remote_code, log_id) = f
+                .map(|f| (f.remote_code, f.log_id.clone()))
+                .unwrap_or((None, None));
+            if attempt >= limit {
+                Outcome::Failed {
+                    kind: kind.into(),
+                    error: format!("{message} (gave up after {attempt} attempts)"),
+                    remote_code,
+                    log_id,
+                }
+            } else {
+                let delay = delay_ms.unwrap_or_else(|| policy.backoff(attempt).as_millis() as u64);
+                Outcome::Retry {
+                    retry_at_ms: now_ms() + delay as i64,
+                    kind: kind.into(),
+                    error: message,
+                    remote_code,
+                    log_id,
+                }
+            }
+        };
+    let failed = |kind: &str, f: Option<&Failure>, message: String| Outcome::Failed {
+        kind: kind.into(),
+        error: message,
+        remote_code: f.and_then(|f| f.remote_code),
+        log_id: f.and_then(|f| f.log_id.clone()),
+    };
+    match result {
+        Ok(Ok(receipt)) => Outcome::Sent {
+            message_id: receipt.message_id.clone(),
+            log_id: receipt.log_id.clone(),
+        },
+        Ok(Err(e)) => match e {
+            PluginError::Skipped(why) => Outcome::Skipped {
+                reason: why.clone(),
+            },
+            PluginError::NotConfigured(why) => retry_or_fail(
+                "not_configured",
+                None,
+                why.clone(),
+                None,
+                policy.max_attempts,
+            ),
+            PluginError::InvalidInput(why) => failed("invalid_input", None, why.clone()),
+            PluginError::Unauthorized(f) => retry_or_fail(
+                "unauthorized",
+                Some(f),
+                f.message.clone(),
+                None,
+                policy.max_attempts,
+            ),
+            PluginError::RateLimited(r) => retry_or_fail(
+                "rate_limited",
+                Some(&r.failure),
+                r.failure.message.clone(),
+                Some(r.retry_after_ms.max(1)),
+                policy.max_rate_limited_attempts,
+            ),
+            PluginError::Transient(f) => retry_or_fail(
+                "transient",
+                Some(f),
+                f.message.clone(),
+                None,
+                policy.max_attempts,
+            ),
+            PluginError::Permanent(f) => failed("permanent", Some(f), f.message.clone()),
+        },
+        // A trap or timeout may be fixed by a new plugin version: retry, bounded.
+        Err(e) => retry_or_fail(
+            "plugin_error",
+            None,
+            e.to_string(),
+            None,
+            policy.max_attempts,
+        ),
+    }
+}

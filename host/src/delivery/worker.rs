@@ -1,0 +1,181 @@
+//! The delivery loop.
+
+use super::outcome;
+use super::retry::RetryPolicy;
+use crate::events::{parse_event, parse_recipient};
+use crate::registry::Registry;
+use crate::runtime::World;
+use crate::runtime::bindings::notifications::NotifyRequest;
+use crate::store::{Claimed, Outcome, Store, now_ms};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinHandle;
+
+pub struct Worker {
+    pub store: Store,
+    pub registry: Arc<Registry>,
+    pub policy: RetryPolicy,
+    /// Plugin calls in flight at once.
+    pub concurrency: usize,
+    /// How long a claimed delivery stays leased (longer than a call's deadline).
+    pub lease: Duration,
+}
+
+/// A running worker.
+pub struct WorkerHandle {
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    join: JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// New deliveries were stored: look now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stop claiming, let calls in flight finish (up to `grace`), then return.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(grace, self.join).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "deliveries still in flight at shutdown; their leases will expire and they will be retried"
+            );
+        }
+    }
+}
+
+/// Longest sleep between looks at the store (deliveries may be added by another process).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+impl Worker {
+    /// Run until stopped; `wake` is notified whenever new deliveries are stored.
+    pub fn start(self, wake: Arc<Notify>) -> WorkerHandle {
+        let (stop, stopped) = watch::channel(false);
+        let join = tokio::spawn(self.run(wake.clone(), stopped));
+        WorkerHandle { wake, stop, join }
+    }
+
+    async fn run(self, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(this.concurrency));
+        while !*stopped.borrow() {
+            let idle = match this.registry.active_for(World::Notifier) {
+                None => IDLE_POLL,
+                Some(plugin) => match this.claim(slots.available_permits()).await {
+                    Ok(batch) if !batch.is_empty() => {
+                        for claimed in batch {
+                            let permit = slots.clone().acquire_owned().await.expect("never closed");
+                            let (this, plugin) = (this.clone(), plugin.clone());
+                            tokio::spawn(async move {
+                                this.deliver(&plugin, claimed).await;
+                                drop(permit);
+                            });
+                        }
+                        if slots.available_permits() == 0 {
+                            // Wait for a free slot before claiming more.
+                            drop(slots.acquire().await);
+                        }
+                        continue;
+                    }
+                    Ok(_) => this.until_next_due().await,
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "could not claim deliveries");
+                        Duration::from_secs(1)
+                    }
+                },
+            };
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(idle) => {}
+                _ = stopped.changed() => {}
+            }
+        }
+        // Graceful stop: wait for every call in flight.
+        let _ = slots.acquire_many(this.concurrency as u32).await;
+    }
+
+    async fn claim(&self, free: usize) -> anyhow::Result<Vec<Claimed>> {
+        if free == 0 {
+            return Ok(vec![]);
+        }
+        let lease = self.lease.as_millis() as i64;
+        self.store.call(move |s| s.claim_due(free, lease)).await
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        match self.store.call(|s| s.next_due_at()).await {
+            Ok(Some(at)) => {
+                Duration::from_millis((at - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64)
+            }
+            _ => IDLE_POLL,
+        }
+    }
+
+    async fn deliver(&self, plugin: &crate::runtime::LoadedPlugin, d: Claimed) {
+        let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, attempt = d.attempt);
+        let _enter = span.enter();
+        let outcome = match build_request(&d) {
+            Ok(request) => {
+                let result = plugin.notify(&self.store, &request).await;
+                outcome::decide(&result, d.attempt, &self.policy)
+            }
+            Err(e) => Outcome::Failed {
+                kind: "invalid_input".into(),
+                error: format!("the stored event cannot be read: {e}"),
+                remote_code: None,
+                log_id: None,
+            },
+        };
+        match &outcome {
+            Outcome::Sent { message_id, log_id } => {
+                tracing::info!(%message_id, feishu_log_id = ?log_id, "delivered")
+            }
+            Outcome::Skipped { reason } => tracing::info!(%reason, "skipped"),
+            Outcome::Retry {
+                kind,
+                error,
+                log_id,
+                retry_at_ms,
+                ..
+            } => tracing::warn!(
+                %kind, %error, feishu_log_id = ?log_id, retry_in_ms = retry_at_ms - now_ms(), "will retry"
+            ),
+            Outcome::Failed {
+                kind,
+                error,
+                log_id,
+                ..
+            } => {
+                tracing::error!(%kind, %error, feishu_log_id = ?log_id, "delivery failed")
+            }
+        }
+        let version = plugin.version().to_string();
+        let id = d.id.clone();
+        if let Err(e) = self
+            .store
+            .call(move |s| s.complete(&id, &version, &outcome))
+            .await
+        {
+            // The lease will expire and the delivery will be attempted again with the same key.
+            tracing::error!(error = %format!("{e:#}"), "could not record a delivery outcome");
+        }
+    }
+}
+
+fn build_request(d: &Claimed) -> anyhow::Result<NotifyRequest> {
+    let body: serde_json::Value = serde_json::from_str(&d.event_payload)?;
+    let event = parse_event(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let recipient: serde_json::Value = serde_json::from_str(&d.recipient)?;
+    let recipient = parse_recipient(&recipient, "recipient").map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(NotifyRequest {
+        idempotency_key: d.id.clone(),
+        event_id: d.event_id.clone(),
+        occurred_at: event.occurred_at,
+        event: event.event,
+        recipient,
+        attempt: d.attempt,
+    })
+}

@@ -1,0 +1,32 @@
+//! Mica's domain events as the host accepts them (CONTRACT.md), validated field by field into the
+//! WIT types the plugins receive.
+
+mod fields;
+mod parse;
+
+pub use fields::FieldError;
+pub use parse::{EVENT_TYPES, ValidEvent, parse_event, parse_recipient};
+
+use sha2::{Digest, Sha256};
+
+/// A delivery's id: the same event and recipient always give the same id, so the idempotency key
+/// the plugin derives Feishu's `uuid` from never changes.
+pub fn delivery_id(event_id: &str, recipient_email: &str) -> String {
+    let digest =
+        Sha256::digest(format!("{event_id}\n{}", recipient_email.to_lowercase()).as_bytes());
+    format!("dlv-{}", &hex::encode(digest)[..24])
+}
+
+use crate::runtime::bindings::types::Recipient;
+
+/// A recipient as stored with its delivery (the same shape Mica sends).
+pub fn recipient_json(r: &Recipient) -> serde_json::Value {
+    serde_json::json!({
+        "email": r.email,
+        "name": r.name,
+        "locale": r.locale,
+        "feishu_union_id": r.feishu_union_id,
+        "feishu_open_id": r.feishu_open_id,
+        "feishu_user_id": r.feishu_user_id,
+    })
+}

@@ -1,0 +1,189 @@
+//! The event envelope and the five `data` shapes of CONTRACT.md.
+
+use super::fields::{FieldError, Obj, Result, error};
+use crate::runtime::bindings::types::*;
+use serde_json::Value;
+
+pub const EVENT_TYPES: [&str; 5] = [
+    "pr_submitted",
+    "approval_decided",
+    "po_created",
+    "payment_pending",
+    "contract_expiring",
+];
+
+const MAX_RECIPIENTS: usize = 1000;
+
+/// An accepted event.
+pub struct ValidEvent {
+    pub id: String,
+    pub kind: &'static str,
+    pub occurred_at: String,
+    /// Unique by email (a person listed twice gets one card).
+    pub recipients: Vec<Recipient>,
+    pub event: DomainEvent,
+}
+
+/// Validate a whole event body.
+pub fn parse_event(body: &Value) -> Result<ValidEvent> {
+    let root = Obj::root(body, "")?;
+    let id = root.str("id")?.trim().to_string();
+    if id.len() > 200 {
+        return Err(error("id", "must be at most 200 characters"));
+    }
+    let type_name = root.str("type")?;
+    let kind = EVENT_TYPES
+        .into_iter()
+        .find(|t| *t == type_name)
+        .ok_or_else(|| {
+            error(
+                "type",
+                format!("{type_name:?} is not one of {}", EVENT_TYPES.join(", ")),
+            )
+        })?;
+    let occurred_at = root.str("occurred_at")?;
+    if chrono::DateTime::parse_from_rfc3339(occurred_at.trim()).is_err() {
+        return Err(error(
+            "occurred_at",
+            format!(
+                "{occurred_at:?} is not an ISO 8601 date-time such as \"2026-11-25T02:14:22Z\""
+            ),
+        ));
+    }
+    let items = root.array("recipients")?;
+    if items.len() > MAX_RECIPIENTS {
+        return Err(error(
+            "recipients",
+            format!("at most {MAX_RECIPIENTS} recipients per event"),
+        ));
+    }
+    let mut recipients: Vec<Recipient> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let r = parse_recipient(item, &format!("recipients[{i}]"))?;
+        if !recipients
+            .iter()
+            .any(|seen| seen.email.eq_ignore_ascii_case(&r.email))
+        {
+            recipients.push(r);
+        }
+    }
+    let data = root.obj("data")?;
+    let event = parse_data(kind, &data)?;
+    Ok(ValidEvent {
+        id,
+        kind,
+        occurred_at,
+        recipients,
+        event,
+    })
+}
+
+/// A recipient object (also the `submitter` of a payment).
+pub fn parse_recipient(value: &Value, path: &str) -> Result<Recipient> {
+    let o = Obj::root(value, path)?;
+    let email = o.email("email")?;
+    let name = o.opt_str("name")?.unwrap_or_default();
+    let locale = match o.opt_str("locale")?.as_deref().map(str::trim) {
+        None | Some("") => "zh-CN".to_string(),
+        Some(tag) => normalise_locale(tag)
+            .ok_or_else(|| error(o.field("locale"), format!("{tag:?} is not zh-CN or en-US")))?
+            .to_string(),
+    };
+    let id = |name: &str| -> Result<Option<String>> {
+        Ok(o.opt_str(name)?
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()))
+    };
+    Ok(Recipient {
+        email,
+        name,
+        locale,
+        feishu_union_id: id("feishu_union_id")?,
+        feishu_open_id: id("feishu_open_id")?,
+        feishu_user_id: id("feishu_user_id")?,
+    })
+}
+
+fn normalise_locale(tag: &str) -> Option<&'static str> {
+    match tag.to_ascii_lowercase().replace('_', "-").as_str() {
+        "zh-cn" | "zh" | "zh-hans" | "zh-hans-cn" => Some("zh-CN"),
+        "en-us" | "en" => Some("en-US"),
+        _ => None,
+    }
+}
+
+fn parse_data(kind: &str, d: &Obj) -> Result<DomainEvent> {
+    Ok(match kind {
+        "pr_submitted" => DomainEvent::PrSubmitted(PrSubmitted {
+            pr_id: d.str("pr_id")?,
+            pr_number: d.str("pr_number")?,
+            title: d.str("title")?,
+            applicant: d.person("applicant")?,
+            department: d.opt_str("department")?.unwrap_or_default(),
+            amount: d.money("amount")?,
+            line_count: d.int("line_count", 0, u32::MAX as i64)? as u32,
+            url: d.url("url")?,
+        }),
+        "approval_decided" => DomainEvent::ApprovalDecided(ApprovalDecided {
+            pr_id: d.str("pr_id")?,
+            pr_number: d.str("pr_number")?,
+            title: d.str("title")?,
+            decider: d.person("decider")?,
+            result: match d.str("result")?.as_str() {
+                "approved" => Decision::Approved,
+                "rejected" => Decision::Rejected,
+                "returned" => Decision::Returned,
+                other => {
+                    return Err(error(
+                        d.field("result"),
+                        format!("{other:?} is not one of approved, rejected, returned"),
+                    ));
+                }
+            },
+            comment: d.opt_str("comment")?,
+            url: d.url("url")?,
+        }),
+        "po_created" => DomainEvent::PoCreated(PoCreated {
+            po_id: d.str("po_id")?,
+            po_number: d.str("po_number")?,
+            supplier: d.str("supplier")?,
+            amount: d.money("amount")?,
+            pr_title: d.opt_str("pr_title")?.unwrap_or_default(),
+            url: d.url("url")?,
+        }),
+        "payment_pending" => DomainEvent::PaymentPending(PaymentPending {
+            payment_id: d.str("payment_id")?,
+            payment_number: d.str("payment_number")?,
+            po_number: d.str("po_number")?,
+            supplier: d.str("supplier")?,
+            amount: d.money("amount")?,
+            due_date: d.opt_date("due_date")?,
+            description: d.opt_str("description")?,
+            url: d.url("url")?,
+            submitter: match d.raw("submitter") {
+                Some(v) => parse_recipient(v, &d.field("submitter"))?,
+                None => return Err(error(d.field("submitter"), "is required")),
+            },
+        }),
+        "contract_expiring" => DomainEvent::ContractExpiring(ContractExpiring {
+            contract_id: d.str("contract_id")?,
+            contract_number: d.str("contract_number")?,
+            supplier: d.str("supplier")?,
+            expiry_date: d.date("expiry_date")?,
+            days_remaining: d.int("days_remaining", -36_500, 36_500)? as i32,
+            total_amount: d.money("total_amount")?,
+            used_amount: d.money("used_amount")?,
+            url: d.url("url")?,
+        }),
+        _ => unreachable!("kind comes from EVENT_TYPES"),
+    })
+}
+
+impl From<FieldError> for crate::api::ApiError {
+    fn from(e: FieldError) -> Self {
+        crate::api::ApiError::unprocessable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;

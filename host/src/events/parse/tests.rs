@@ -1,0 +1,76 @@
+use super::*;
+use serde_json::json;
+
+fn pr() -> Value {
+    json!({
+        "id": "evt-1", "type": "pr_submitted", "occurred_at": "2026-11-25T02:14:22Z",
+        "recipients": [
+            {"email": "li.lei@example.com", "name": "李雷", "locale": "zh-CN"},
+            {"email": "LI.LEI@example.com", "name": "dup"},
+            {"email": "amy@example.com", "locale": "en", "feishu_open_id": " ou_1 ", "feishu_union_id": ""}
+        ],
+        "data": {"pr_id": "1", "pr_number": "PR-1", "title": "t", "applicant": {"name": "a", "email": "a@example.com"},
+                 "department": "d", "amount": {"value": "12500.00", "currency": "cny"}, "line_count": 3,
+                 "url": "https://mica.example.com/pr/1"}
+    })
+}
+
+fn field_of(body: Value) -> String {
+    match parse_event(&body) {
+        Err(e) => e.field,
+        Ok(_) => panic!("expected an error"),
+    }
+}
+
+#[test]
+fn a_valid_event_parses_with_recipients_deduplicated_and_normalised() {
+    let e = parse_event(&pr()).unwrap();
+    assert_eq!(e.kind, "pr_submitted");
+    assert_eq!(e.recipients.len(), 2);
+    assert_eq!(e.recipients[1].locale, "en-US");
+    assert_eq!(e.recipients[1].feishu_open_id.as_deref(), Some("ou_1"));
+    assert_eq!(e.recipients[1].feishu_union_id, None);
+    let DomainEvent::PrSubmitted(d) = e.event else {
+        panic!()
+    };
+    assert_eq!(d.amount.currency, "CNY");
+}
+
+#[test]
+fn errors_name_the_field() {
+    let mut b = pr();
+    b["type"] = json!("po_deleted");
+    assert_eq!(field_of(b), "type");
+    let mut b = pr();
+    b["data"]["amount"]["value"] = json!(12500.0);
+    assert_eq!(field_of(b), "data.amount.value");
+    let mut b = pr();
+    b["recipients"][1]["email"] = json!("not-an-email");
+    assert_eq!(field_of(b), "recipients[1].email");
+    let mut b = pr();
+    b["recipients"][0]["locale"] = json!("fr-FR");
+    assert_eq!(field_of(b), "recipients[0].locale");
+    let mut b = pr();
+    b["data"]["url"] = json!("javascript:alert(1)");
+    assert_eq!(field_of(b), "data.url");
+    let mut b = pr();
+    b["data"].as_object_mut().unwrap().remove("applicant");
+    assert_eq!(field_of(b), "data.applicant");
+    let mut b = pr();
+    b["occurred_at"] = json!("yesterday");
+    assert_eq!(field_of(b), "occurred_at");
+    assert_eq!(field_of(json!([1])), "body");
+}
+
+#[test]
+fn payment_needs_a_submitter_and_contract_a_date() {
+    let payment = json!({"id": "e", "type": "payment_pending", "occurred_at": "2026-11-25T02:14:22Z", "recipients": [],
+        "data": {"payment_id": "p", "payment_number": "PAY-1", "po_number": "PO-1", "supplier": "s",
+                 "amount": {"value": "1", "currency": "CNY"}, "url": "https://m.example.com/p"}});
+    assert_eq!(field_of(payment), "data.submitter");
+    let contract = json!({"id": "e", "type": "contract_expiring", "occurred_at": "2026-11-25T02:14:22Z", "recipients": [],
+        "data": {"contract_id": "c", "contract_number": "C-1", "supplier": "s", "expiry_date": "12/01/2026",
+                 "days_remaining": 3, "total_amount": {"value": "1", "currency": "CNY"},
+                 "used_amount": {"value": "1", "currency": "CNY"}, "url": "https://m.example.com/c"}});
+    assert_eq!(field_of(contract), "data.expiry_date");
+}

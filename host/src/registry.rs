@@ -1,0 +1,129 @@
+//! Installed plugins and the active version of each. A call takes an `Arc` of the version that is
+//! active when it starts and finishes on it, whatever is activated meanwhile.
+
+use crate::runtime::{LoadedPlugin, Runtime, World};
+use crate::store::{ParamSpec, PluginVersion, Store};
+use anyhow::Context;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub struct Registry {
+    runtime: Arc<Runtime>,
+    store: Store,
+    active: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+}
+
+impl Registry {
+    pub fn new(runtime: Arc<Runtime>, store: Store) -> Registry {
+        Registry {
+            runtime,
+            store,
+            active: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Validate and store a component; seed the settings it declares. Does not activate it.
+    pub async fn install(&self, wasm: Vec<u8>) -> anyhow::Result<Arc<LoadedPlugin>> {
+        let wasm = Arc::new(wasm);
+        let loaded = self.runtime.load(wasm.clone()).await?;
+        let d = &loaded.descriptor;
+        let record = PluginVersion {
+            plugin_id: d.id.clone(),
+            version: d.version.clone(),
+            digest: loaded.digest.clone(),
+            descriptor: serde_json::to_string(d)?,
+            worlds: loaded
+                .worlds
+                .iter()
+                .map(|w| {
+                    serde_json::to_value(w).map(|v| v.as_str().unwrap_or_default().to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            installed_at: crate::store::now_ms(),
+        };
+        let specs: Vec<ParamSpec> = d
+            .settings
+            .iter()
+            .map(|s| ParamSpec {
+                key: s.key.clone(),
+                category: s.category.clone(),
+                data_type: s.data_type.clone(),
+                default_value: s.default_value.clone(),
+                description_zh: s.description_zh.clone(),
+                description_en: s.description_en.clone(),
+                is_sensitive: s.sensitive,
+            })
+            .collect();
+        self.store
+            .call(move |s| {
+                s.put_plugin_version(&record, &wasm)?;
+                s.seed_params(&specs)
+            })
+            .await?;
+        tracing::info!(plugin = %loaded.id(), version = %loaded.version(), digest = %loaded.digest, "plugin installed");
+        Ok(Arc::new(loaded))
+    }
+
+    /// Make an installed version the active one, here and in the store.
+    pub async fn activate(&self, plugin: Arc<LoadedPlugin>) -> anyhow::Result<()> {
+        let (id, version) = (plugin.id().to_string(), plugin.version().to_string());
+        let (i, v) = (id.clone(), version.clone());
+        self.store.call(move |s| s.activate_plugin(&i, &v)).await?;
+        self.active
+            .write()
+            .expect("registry lock")
+            .insert(id.clone(), plugin);
+        tracing::info!(plugin = %id, %version, "plugin activated");
+        Ok(())
+    }
+
+    /// Load the active version of every plugin recorded in the store (at start-up).
+    pub async fn load_active(&self) -> anyhow::Result<usize> {
+        let active = self
+            .store
+            .run(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT a.plugin_id, a.version, v.wasm FROM plugin_active a
+                 JOIN plugin_versions v ON v.plugin_id = a.plugin_id AND v.version = a.version",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await?;
+        let count = active.len();
+        for (id, version, wasm) in active {
+            let loaded = self
+                .runtime
+                .load(Arc::new(wasm))
+                .await
+                .with_context(|| format!("loading plugin {id} {version}"))?;
+            self.active
+                .write()
+                .expect("registry lock")
+                .insert(id, Arc::new(loaded));
+        }
+        Ok(count)
+    }
+
+    /// The active plugin implementing `world` (the first by id when several do).
+    pub fn active_for(&self, world: World) -> Option<Arc<LoadedPlugin>> {
+        let active = self.active.read().expect("registry lock");
+        let mut ids: Vec<&String> = active.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|id| &active[id])
+            .find(|p| p.worlds.contains(&world))
+            .cloned()
+    }
+
+    pub fn has_active(&self) -> bool {
+        !self.active.read().expect("registry lock").is_empty()
+    }
+}

@@ -1,0 +1,210 @@
+//! Running the real host, with the real plugin component, against the simulator.
+
+use crate::sim::{APP_ID, APP_SECRET, FeishuSim};
+use mica_host::app::Host;
+use mica_host::config::HostConfig;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+fn workspace_target() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+}
+
+/// The plugin component built by `scripts/build-plugin.sh`.
+pub fn plugin_wasm() -> PathBuf {
+    let path = std::env::var("MICA_PLUGIN_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            workspace_target().join("wasm32-wasip2/plugin/mica_feishu_plugin.wasm")
+        });
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/build-plugin.sh (scripts/test.sh does) before the end-to-end tests",
+        path.display()
+    );
+    path
+}
+
+/// Compiled components are shared by every test host, so each test does not compile again.
+fn shared_compile_cache() -> PathBuf {
+    workspace_target().join("test-compile-cache")
+}
+
+/// A host under test. Dropping it without `stop` leaves its server task to the test runtime.
+pub struct TestHost {
+    pub host: Host,
+    pub dir: Arc<TempDir>,
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub struct HostOptions {
+    /// Plugin calls in flight at once; 0 starts no delivery worker.
+    pub concurrency: usize,
+    /// Retry delay base for transient failures.
+    pub retry_base: Duration,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            concurrency: 8,
+            retry_base: Duration::from_millis(100),
+        }
+    }
+}
+
+impl TestHost {
+    /// A host with the Feishu integration enabled and pointed at `sim`.
+    pub async fn start(sim: &FeishuSim) -> TestHost {
+        let host = Self::start_in(
+            Arc::new(tempfile::tempdir().unwrap()),
+            HostOptions::default(),
+        )
+        .await;
+        host.configure_feishu(sim);
+        host
+    }
+
+    /// A host on `dir` (a new or a previous host's data directory).
+    pub async fn start_in(dir: Arc<TempDir>, options: HostOptions) -> TestHost {
+        let mut config = HostConfig::new(dir.path(), None).unwrap();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.cache_dir = shared_compile_cache();
+        config.plugin = Some(plugin_wasm());
+        config.admin_token = Some(ADMIN_TOKEN.into());
+        config.delivery_concurrency = options.concurrency;
+        config.retry.base = options.retry_base;
+        config.retry.max_delay = Duration::from_secs(2);
+        let host = Host::start(config).await.expect("host starts");
+        let base = format!("http://{}", host.addr);
+        TestHost {
+            host,
+            dir,
+            http: reqwest::Client::new(),
+            base,
+        }
+    }
+
+    /// Stop this host and start another on the same data directory.
+    pub async fn restart(self, options: HostOptions) -> TestHost {
+        let dir = self.dir.clone();
+        self.host.stop().await;
+        Self::start_in(dir, options).await
+    }
+
+    pub fn configure_feishu(&self, sim: &FeishuSim) {
+        self.set("auth.feishu.base_url", json!(sim.base_url()));
+        self.set("auth.feishu.app_id", json!(APP_ID));
+        self.set("auth.feishu.app_secret", json!(APP_SECRET));
+        self.set("auth.feishu.enabled", json!(true));
+    }
+
+    /// Set a system parameter directly in the store.
+    pub fn set(&self, key: &str, value: Value) {
+        self.host
+            .store
+            .set_param(key, &value)
+            .expect("set parameter");
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_event(&self, body: &Value) -> (u16, Value) {
+        self.post_json("/api/v1/events", body).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn deliveries(&self, event_id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(&format!("/api/v1/deliveries?event_id={event_id}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["deliveries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Wait until every delivery of the event is sent, skipped or failed.
+    pub async fn settled(&self, event_id: &str) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let deliveries = self.deliveries(event_id).await;
+            let done = !deliveries.is_empty()
+                && deliveries.iter().all(|d| {
+                    ["sent", "skipped", "failed"].contains(&d["status"].as_str().unwrap_or(""))
+                });
+            if done {
+                return deliveries;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "deliveries of {event_id} did not settle: {deliveries:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// A recipient object as Mica sends it.
+pub fn recipient(email: &str, locale: &str) -> Value {
+    json!({"email": email, "name": "Test User", "locale": locale,
+           "feishu_union_id": null, "feishu_open_id": null, "feishu_user_id": null})
+}
+
+fn cny(value: &str) -> Value {
+    json!({"value": value, "currency": "CNY"})
+}
+
+/// A valid event of `kind` with realistic data.
+pub fn event(kind: &str, id: &str, recipients: Vec<Value>) -> Value {
+    let data = match kind {
+        "pr_submitted" => json!({
+            "pr_id": "pr-1", "pr_number": "PR-2026-0042", "title": "Laptops for design",
+            "applicant": {"name": "韩梅梅", "email": "han@example.com"}, "department": "Design",
+            "amount": cny("12500.00"), "line_count": 3, "url": "https://mica.example.com/pr/1"}),
+        "approval_decided" => json!({
+            "pr_id": "pr-1", "pr_number": "PR-2026-0042", "title": "Laptops for design",
+            "decider": {"name": "王芳", "email": "wang@example.com"}, "result": "rejected",
+            "comment": "Over budget", "url": "https://mica.example.com/pr/1"}),
+        "po_created" => json!({
+            "po_id": "po-7", "po_number": "PO-2026-0077", "supplier": "ACME Ltd.",
+            "amount": cny("12500.00"), "pr_title": "Laptops for design", "url": "https://mica.example.com/po/7"}),
+        "payment_pending" => json!({
+            "payment_id": "pay-9", "payment_number": "PAY-2026-0009", "po_number": "PO-2026-0077",
+            "supplier": "ACME Ltd.", "amount": cny("6250.00"), "due_date": "2026-12-15",
+            "description": "First instalment", "url": "https://mica.example.com/pay/9",
+            "submitter": recipient("li.lei@example.com", "zh-CN")}),
+        "contract_expiring" => json!({
+            "contract_id": "c-5", "contract_number": "CT-2025-0005", "supplier": "ACME Ltd.",
+            "expiry_date": "2026-12-01", "days_remaining": 6, "total_amount": cny("500000.00"),
+            "used_amount": cny("412000.00"), "url": "https://mica.example.com/contracts/5"}),
+        other => panic!("unknown kind {other}"),
+    };
+    json!({"id": id, "type": kind, "occurred_at": "2026-11-25T02:14:22Z", "recipients": recipients, "data": data})
+}

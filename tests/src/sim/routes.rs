@@ -1,0 +1,225 @@
+//! The endpoints, answering as Feishu does.
+
+use super::card;
+use super::state::{Fault, SentMessage, SimState, UUID_WINDOW};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+type Shared = Arc<Mutex<SimState>>;
+
+/// Feishu refuses card messages whose request body is over 30 KB.
+const MAX_CARD_REQUEST_BYTES: usize = 30 * 1024;
+
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route(
+            "/open-apis/auth/v3/tenant_access_token/internal",
+            post(token),
+        )
+        .route("/open-apis/im/v1/messages", post(send_message))
+        .with_state(state)
+}
+
+fn feishu(status: u16, body: Value) -> Response {
+    let mut resp = (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
+    let log_id = format!("sim-log-{:016x}", rand::random::<u64>());
+    resp.headers_mut()
+        .insert("x-tt-logid", HeaderValue::from_str(&log_id).unwrap());
+    resp
+}
+
+fn error(status: u16, code: i64, msg: &str) -> Response {
+    feishu(
+        status,
+        json!({"code": code, "msg": msg, "error": {"log_id": "sim"}}),
+    )
+}
+
+async fn token(State(state): State<Shared>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(400, 9499, "Bad Request");
+    };
+    let mut s = state.lock().unwrap();
+    if body["app_id"].as_str() != Some(s.app_id.as_str()) {
+        return error(400, 10003, "invalid param");
+    }
+    if body["app_secret"].as_str() != Some(s.app_secret.as_str()) {
+        return error(400, 10014, "app secret invalid");
+    }
+    let (token, expire) = s.issue_token();
+    feishu(
+        200,
+        json!({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire}),
+    )
+}
+
+async fn send_message(
+    State(state): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fault = {
+        let mut s = state.lock().unwrap();
+        s.message_requests += 1;
+        s.faults.pop_front()
+    };
+    match fault {
+        Some(Fault::Status(status)) => {
+            return (
+                StatusCode::from_u16(status).unwrap(),
+                "<html>upstream error</html>",
+            )
+                .into_response();
+        }
+        Some(Fault::RateLimit { reset_secs }) => {
+            let mut resp = error(429, 99991400, "request trigger frequency limit");
+            let h = resp.headers_mut();
+            h.insert("x-ogw-ratelimit-limit", HeaderValue::from_static("50"));
+            h.insert(
+                "x-ogw-ratelimit-reset",
+                HeaderValue::from_str(&reset_secs.to_string()).unwrap(),
+            );
+            return resp;
+        }
+        Some(Fault::Code(status, code, msg)) => return error(status, code, &msg),
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
+    let mut s = state.lock().unwrap();
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return error(400, 99991661, "Need a token");
+    };
+    if !token.starts_with("t-") {
+        return error(400, 99991671, "Invalid token: must start with t-/u-");
+    }
+    if !s.token_valid(token) {
+        return error(
+            400,
+            99991663,
+            "Invalid access token for authorization. Please make a request with token attached",
+        );
+    }
+    if !s.send_scope_granted {
+        return error(
+            400,
+            99991672,
+            "Access denied. One of the following scopes is required: [im:message, im:message:send_as_bot].",
+        );
+    }
+    let receive_id_type = query.get("receive_id_type").cloned().unwrap_or_default();
+    if !["open_id", "union_id", "user_id", "email", "chat_id"].contains(&receive_id_type.as_str()) {
+        return error(400, 99992402, "field validation failed: receive_id_type");
+    }
+    if body.len() > MAX_CARD_REQUEST_BYTES {
+        return error(
+            400,
+            230025,
+            "The length of the message content reaches its limit.",
+        );
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            400,
+            230001,
+            "Your request contains an invalid request parameter.",
+        );
+    };
+    let receive_id = req["receive_id"].as_str().unwrap_or_default().to_string();
+    if receive_id.is_empty() {
+        return error(400, 99992402, "field validation failed: receive_id");
+    }
+    if req["msg_type"].as_str() != Some("interactive") {
+        return error(
+            400,
+            230001,
+            "Your request contains an invalid request parameter. ext=msg_type",
+        );
+    }
+    let Some(content) = req["content"].as_str() else {
+        return error(
+            400,
+            230001,
+            "Your request contains an invalid request parameter. ext=content must be a string",
+        );
+    };
+    let card = match card::validate(content) {
+        Ok(card) => card,
+        Err(why) => {
+            return error(
+                400,
+                230099,
+                &format!("Failed to create card content, ext=ErrCode: 200621; ErrMsg: {why}"),
+            );
+        }
+    };
+    let uuid = req["uuid"].as_str().map(str::to_string);
+    if let Some(u) = &uuid
+        && u.chars().count() > 50
+    {
+        return error(
+            400,
+            99992402,
+            "field validation failed: uuid longer than 50",
+        );
+    }
+    if receive_id_type == "email" && s.unreachable.contains(&receive_id.to_lowercase()) {
+        return error(400, 230013, "Bot has NO availability to this user.");
+    }
+    if let Some(u) = &uuid
+        && let Some((index, at)) = s.uuids.get(u).copied()
+        && at.elapsed() < UUID_WINDOW
+    {
+        s.duplicates_suppressed += 1;
+        let m = s.messages[index].clone();
+        return feishu(
+            200,
+            json!({"code": 0, "msg": "success", "data": message_data(&m)}),
+        );
+    }
+    let id = s.next_id();
+    let message = SentMessage {
+        message_id: format!("om_sim{id:024x}"),
+        receive_id_type,
+        receive_id,
+        uuid: uuid.clone(),
+        card,
+    };
+    s.messages.push(message.clone());
+    if let Some(u) = uuid {
+        let index = s.messages.len() - 1;
+        s.uuids.insert(u, (index, Instant::now()));
+    }
+    feishu(
+        200,
+        json!({"code": 0, "msg": "success", "data": message_data(&message)}),
+    )
+}
+
+fn message_data(m: &SentMessage) -> Value {
+    json!({
+        "message_id": m.message_id,
+        "msg_type": "interactive",
+        "chat_id": format!("oc_sim{:x}", m.receive_id.len()),
+        "create_time": "1700000000000",
+        "update_time": "1700000000000",
+        "deleted": false,
+        "updated": false,
+        "sender": {"id": "cli_sim", "id_type": "app_id", "sender_type": "app", "tenant_key": "sim"},
+        "body": {"content": m.card.to_string()},
+    })
+}

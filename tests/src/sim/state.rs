@@ -1,0 +1,120 @@
+//! What the simulator knows: credentials, tokens, sent messages, injected faults.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+/// A failure to inject into the next message request.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// An HTTP status with a non-Feishu body (a gateway error).
+    Status(u16),
+    /// HTTP 429 with Feishu's rate-limit body and `x-ogw-ratelimit-reset`.
+    RateLimit { reset_secs: u64 },
+    /// A Feishu business error: HTTP status, code, msg.
+    Code(u16, i64, String),
+    /// Answer normally after this long.
+    Delay(Duration),
+}
+
+/// A message Feishu accepted.
+#[derive(Clone, Debug)]
+pub struct SentMessage {
+    pub message_id: String,
+    pub receive_id_type: String,
+    pub receive_id: String,
+    pub uuid: Option<String>,
+    pub card: serde_json::Value,
+}
+
+pub struct SimState {
+    pub app_id: String,
+    pub app_secret: String,
+    /// Seconds a newly issued token lives.
+    pub token_lifetime: u64,
+    pub tokens: HashMap<String, Instant>,
+    /// The token the endpoint hands out while it has 30 minutes or more left.
+    pub current_token: Option<String>,
+    pub token_fetches: usize,
+    pub connections: usize,
+    pub message_requests: usize,
+    pub messages: Vec<SentMessage>,
+    pub uuids: HashMap<String, (usize, Instant)>,
+    pub duplicates_suppressed: usize,
+    pub faults: VecDeque<Fault>,
+    /// Emails outside the app's availability scope (230013).
+    pub unreachable: HashSet<String>,
+    /// When false, sending answers 99991672 (scope not granted).
+    pub send_scope_granted: bool,
+    next_id: u64,
+}
+
+/// Feishu suppresses a repeated `uuid` for one hour.
+pub const UUID_WINDOW: Duration = Duration::from_secs(3600);
+
+impl SimState {
+    pub fn new(app_id: &str, app_secret: &str) -> Self {
+        SimState {
+            app_id: app_id.into(),
+            app_secret: app_secret.into(),
+            token_lifetime: 7200,
+            tokens: HashMap::new(),
+            current_token: None,
+            token_fetches: 0,
+            connections: 0,
+            message_requests: 0,
+            messages: Vec::new(),
+            uuids: HashMap::new(),
+            duplicates_suppressed: 0,
+            faults: VecDeque::new(),
+            unreachable: HashSet::new(),
+            send_scope_granted: true,
+            next_id: 0,
+        }
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Feishu's rule: the same token while it has at least 30 minutes left, else a new one.
+    pub fn issue_token(&mut self) -> (String, u64) {
+        self.token_fetches += 1;
+        let now = Instant::now();
+        if let Some(current) = &self.current_token
+            && let Some(expiry) = self.tokens.get(current)
+        {
+            let left = expiry.saturating_duration_since(now).as_secs();
+            if left >= 1800 {
+                return (current.clone(), left);
+            }
+        }
+        let token = format!("t-sim{:08x}{:016x}", self.next_id(), rand::random::<u64>());
+        self.tokens.insert(
+            token.clone(),
+            now + Duration::from_secs(self.token_lifetime),
+        );
+        self.current_token = Some(token.clone());
+        (token, self.token_lifetime)
+    }
+
+    pub fn token_valid(&self, token: &str) -> bool {
+        self.tokens.get(token).is_some_and(|e| *e > Instant::now())
+    }
+
+    pub fn revoke_tokens(&mut self) {
+        self.tokens.clear();
+        self.current_token = None;
+    }
+
+    /// How many messages went to each uuid (for exactly-once assertions).
+    pub fn uuid_counts(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for m in &self.messages {
+            if let Some(u) = &m.uuid {
+                *counts.entry(u.clone()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+}

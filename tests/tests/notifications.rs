@@ -1,0 +1,204 @@
+//! Mica posts an event; the right people get the right Feishu card. Real host, real plugin
+//! component, simulator over HTTP.
+
+use mica_tests::harness::{TestHost, event, recipient};
+use mica_tests::sim::FeishuSim;
+use serde_json::{Value, json};
+
+fn title(card: &Value) -> &str {
+    card["header"]["title"]["content"].as_str().unwrap()
+}
+
+fn text(card: &Value) -> String {
+    card["body"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn button_url(card: &Value) -> &str {
+    card["body"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["tag"] == "button")
+        .and_then(|b| b["behaviors"][0]["default_url"].as_str())
+        .expect("a button to Mica")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_type_sends_the_right_card_in_each_locale() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    // (type, zh title, en title, header colour, a fact the card must show)
+    let expected = [
+        (
+            "pr_submitted",
+            "采购申请待审批",
+            "Purchase requisition submitted",
+            "blue",
+            "¥12,500.00",
+        ),
+        (
+            "approval_decided",
+            "审批结果: 已驳回",
+            "Approval decision: Rejected",
+            "red",
+            "Over budget",
+        ),
+        (
+            "po_created",
+            "采购订单已创建",
+            "Purchase order created",
+            "turquoise",
+            "ACME Ltd.",
+        ),
+        (
+            "payment_pending",
+            "付款待审核",
+            "Payment pending review",
+            "yellow",
+            "2026-12-15",
+        ),
+        (
+            "contract_expiring",
+            "合同即将到期",
+            "Contract expiring soon",
+            "red",
+            "¥412,000.00",
+        ),
+    ];
+    for (kind, zh, en, colour, fact) in expected {
+        let id = format!("evt-{kind}");
+        let recipients = vec![
+            recipient(&format!("zh-{kind}@example.com"), "zh-CN"),
+            recipient(&format!("en-{kind}@example.com"), "en-US"),
+        ];
+        let (status, body) = host.post_event(&event(kind, &id, recipients)).await;
+        assert_eq!(status, 202, "{body}");
+        let deliveries = host.settled(&id).await;
+        assert!(
+            deliveries.iter().all(|d| d["status"] == "sent"),
+            "{deliveries:#?}"
+        );
+        let messages = sim.messages();
+        for (email, want_title) in [
+            (format!("zh-{kind}@example.com"), zh),
+            (format!("en-{kind}@example.com"), en),
+        ] {
+            let m = messages
+                .iter()
+                .find(|m| m.receive_id == email)
+                .expect("a card per recipient");
+            assert_eq!(m.receive_id_type, "email");
+            assert_eq!(title(&m.card), want_title, "{kind} for {email}");
+            assert_eq!(m.card["header"]["template"], colour, "{kind}");
+            assert!(
+                text(&m.card).contains(fact),
+                "{kind}: {fact} missing from {}",
+                text(&m.card)
+            );
+            assert!(button_url(&m.card).starts_with("https://mica.example.com/"));
+            let d = deliveries
+                .iter()
+                .find(|d| d["recipient"] == email.as_str())
+                .unwrap();
+            assert_eq!(d["feishu_message_id"], m.message_id.as_str());
+        }
+    }
+    assert_eq!(sim.messages().len(), 10);
+    host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipients_are_addressed_by_union_then_open_then_user_id_then_email() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    let mut all = recipient("all@example.com", "zh-CN");
+    all["feishu_union_id"] = json!("on_union");
+    all["feishu_open_id"] = json!("ou_open");
+    all["feishu_user_id"] = json!("u_user");
+    let mut open = recipient("open@example.com", "zh-CN");
+    open["feishu_open_id"] = json!("ou_open2");
+    open["feishu_user_id"] = json!("u_user2");
+    let mut user = recipient("user@example.com", "zh-CN");
+    user["feishu_user_id"] = json!("u_user3");
+    let mail = recipient("mail@example.com", "zh-CN");
+    let (status, _) = host
+        .post_event(&event("po_created", "evt-ids", vec![all, open, user, mail]))
+        .await;
+    assert_eq!(status, 202);
+    host.settled("evt-ids").await;
+    let mut got: Vec<(String, String)> = sim
+        .messages()
+        .into_iter()
+        .map(|m| (m.receive_id_type, m.receive_id))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("email".to_string(), "mail@example.com".to_string()),
+            ("open_id".into(), "ou_open2".into()),
+            ("union_id".into(), "on_union".into()),
+            ("user_id".into(), "u_user3".into()),
+        ]
+    );
+    host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switches_turn_notifications_off() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    let switches = [
+        ("pr_submitted", "auth.feishu.notify_on_pr"),
+        ("approval_decided", "auth.feishu.notify_on_approval"),
+        ("po_created", "auth.feishu.notify_on_po"),
+        ("payment_pending", "auth.feishu.notify_on_payment"),
+        ("contract_expiring", "auth.feishu.notify_on_contract_expiry"),
+    ];
+    for (kind, switch) in switches {
+        host.set(switch, json!(false));
+        let id = format!("evt-off-{kind}");
+        host.post_event(&event(kind, &id, vec![recipient("a@example.com", "zh-CN")]))
+            .await;
+        let d = host.settled(&id).await;
+        assert_eq!(d[0]["status"], "skipped", "{kind}");
+        assert!(
+            d[0]["last_error"].as_str().unwrap().contains(switch),
+            "{d:#?}"
+        );
+        host.set(switch, json!(true));
+        // The other types still go out while this one is off.
+    }
+    assert!(sim.messages().is_empty());
+    host.set("auth.feishu.notify_on_po", json!(false));
+    host.post_event(&event(
+        "pr_submitted",
+        "evt-on-pr",
+        vec![recipient("a@example.com", "zh-CN")],
+    ))
+    .await;
+    assert_eq!(host.settled("evt-on-pr").await[0]["status"], "sent");
+    host.set("auth.feishu.enabled", json!(false));
+    host.post_event(&event(
+        "pr_submitted",
+        "evt-master-off",
+        vec![recipient("a@example.com", "zh-CN")],
+    ))
+    .await;
+    let d = host.settled("evt-master-off").await;
+    assert_eq!(d[0]["status"], "skipped");
+    assert!(
+        d[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("auth.feishu.enabled")
+    );
+    assert_eq!(sim.messages().len(), 1);
+    host.host.stop().await;
+}
