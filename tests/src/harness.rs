@@ -30,6 +30,17 @@ pub fn plugin_wasm() -> PathBuf {
     path
 }
 
+/// A fixture component built by `scripts/build-plugin.sh` (e.g. "fixture_outbound_probe").
+pub fn fixture_wasm(name: &str) -> PathBuf {
+    let path = plugin_wasm().with_file_name(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/build-plugin.sh",
+        path.display()
+    );
+    path
+}
+
 /// Compiled components are shared by every test host, so each test does not compile again.
 fn shared_compile_cache() -> PathBuf {
     workspace_target().join("test-compile-cache")
@@ -48,6 +59,8 @@ pub struct HostOptions {
     pub concurrency: usize,
     /// Retry delay base for transient failures.
     pub retry_base: Duration,
+    /// The component to install (default: the Feishu plugin).
+    pub plugin: Option<PathBuf>,
 }
 
 impl Default for HostOptions {
@@ -55,6 +68,7 @@ impl Default for HostOptions {
         HostOptions {
             concurrency: 8,
             retry_base: Duration::from_millis(100),
+            plugin: None,
         }
     }
 }
@@ -76,7 +90,7 @@ impl TestHost {
         let mut config = HostConfig::new(dir.path(), None).unwrap();
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.cache_dir = shared_compile_cache();
-        config.plugin = Some(plugin_wasm());
+        config.plugin = Some(options.plugin.unwrap_or_else(plugin_wasm));
         config.admin_token = Some(ADMIN_TOKEN.into());
         config.delivery_concurrency = options.concurrency;
         config.retry.base = options.retry_base;

@@ -1,0 +1,251 @@
+//! Delivery through a Feishu that fails: tokens, rate limits, server errors, unreachable users,
+//! restarts. Real host, real plugin component, simulator over HTTP.
+
+use mica_tests::harness::{HostOptions, TestHost, event, recipient};
+use mica_tests::sim::{Fault, FeishuSim};
+use serde_json::json;
+use std::sync::Arc;
+
+fn recipients(n: usize) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| recipient(&format!("user{i}@example.com"), "zh-CN"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_serves_many_cards_and_is_refetched_after_revocation() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    host.post_event(&event("po_created", "evt-a", recipients(40)))
+        .await;
+    let d = host.settled("evt-a").await;
+    assert!(d.iter().all(|d| d["status"] == "sent"));
+    assert_eq!(
+        sim.token_fetches(),
+        1,
+        "one token for 40 cards sent 8 at a time"
+    );
+
+    sim.revoke_tokens();
+    host.post_event(&event("po_created", "evt-b", recipients(10)))
+        .await;
+    let d = host.settled("evt-b").await;
+    assert!(d.iter().all(|d| d["status"] == "sent"), "{d:#?}");
+    assert_eq!(sim.messages().len(), 50);
+    // The refused token is evicted and a new one fetched; instances that raced may each have
+    // refetched once, never once per card.
+    let fetches = sim.token_fetches();
+    assert!((2..=9).contains(&fetches), "{fetches} token fetches");
+    host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_and_server_errors_are_retried_and_delivered_once() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    sim.inject([
+        Fault::RateLimit { reset_secs: 1 },
+        Fault::Status(502),
+        Fault::Status(503),
+        Fault::Code(500, 1395001, "server error".into()),
+    ]);
+    let started = std::time::Instant::now();
+    host.post_event(&event("pr_submitted", "evt-retry", recipients(3)))
+        .await;
+    let d = host.settled("evt-retry").await;
+    assert!(d.iter().all(|d| d["status"] == "sent"), "{d:#?}");
+    let attempts: i64 = d.iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
+    assert_eq!(
+        attempts,
+        3 + 4,
+        "each injected failure cost exactly one extra attempt"
+    );
+    let counts = sim.with(|s| s.uuid_counts());
+    assert_eq!(counts.len(), 3);
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "one message per uuid: {counts:?}"
+    );
+    let rate_limited = d.iter().any(|d| d["attempts"].as_i64().unwrap() > 1);
+    assert!(rate_limited);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "the 429's x-ogw-ratelimit-reset of 1 s was honoured"
+    );
+    host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_lost_answer_is_suppressed_by_the_uuid() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    host.post_event(&event(
+        "po_created",
+        "evt-once",
+        vec![recipient("a@example.com", "zh-CN")],
+    ))
+    .await;
+    let first = host.settled("evt-once").await;
+    // Send the same delivery again, as a host that crashed before recording the outcome would.
+    let id = first[0]["id"].as_str().unwrap().to_string();
+    host.host
+        .store
+        .with(|c| {
+            c.execute(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = 0 WHERE id = ?1",
+                [&id],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sim.with(|s| s.duplicates_suppressed) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retry never reached Feishu"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let again = host.settled("evt-once").await;
+    assert_eq!(sim.messages().len(), 1, "Feishu recorded one message");
+    assert_eq!(again[0]["feishu_message_id"], first[0]["feishu_message_id"]);
+    host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_errors_are_recorded_with_their_reason() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    sim.with(|s| s.unreachable.insert("gone@example.com".into()));
+    host.post_event(&event(
+        "pr_submitted",
+        "evt-perm",
+        vec![
+            recipient("gone@example.com", "zh-CN"),
+            recipient("ok@example.com", "zh-CN"),
+        ],
+    ))
+    .await;
+    let d = host.settled("evt-perm").await;
+    let gone = d
+        .iter()
+        .find(|d| d["recipient"] == "gone@example.com")
+        .unwrap();
+    assert_eq!(gone["status"], "failed");
+    assert_eq!(gone["attempts"], 1, "a permanent error is not retried");
+    assert_eq!(gone["feishu_code"], 230013);
+    assert!(
+        gone["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("availability scope"),
+        "{gone}"
+    );
+    assert!(
+        gone["feishu_log_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sim-log-")
+    );
+    let ok = d
+        .iter()
+        .find(|d| d["recipient"] == "ok@example.com")
+        .unwrap();
+    assert_eq!(ok["status"], "sent");
+
+    sim.with(|s| s.send_scope_granted = false);
+    host.post_event(&event(
+        "po_created",
+        "evt-scope",
+        vec![recipient("ok@example.com", "zh-CN")],
+    ))
+    .await;
+    let d = host.settled("evt-scope").await;
+    assert_eq!(d[0]["status"], "failed");
+    assert_eq!(d[0]["feishu_code"], 99991672);
+    assert!(
+        d[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("im:message:send_as_bot"),
+        "{}",
+        d[0]
+    );
+    host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_retried_then_delivered_once_fixed() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    host.set("auth.feishu.app_secret", json!("wrong-secret"));
+    host.post_event(&event(
+        "po_created",
+        "evt-cred",
+        vec![recipient("a@example.com", "en-US")],
+    ))
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let d = host.deliveries("evt-cred").await;
+        if d[0]["status"] == "retrying" {
+            assert_eq!(d[0]["error_kind"], "unauthorized");
+            assert!(
+                d[0]["last_error"].as_str().unwrap().contains("App Secret"),
+                "{}",
+                d[0]
+            );
+            assert!(
+                !d[0]["last_error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("wrong-secret"),
+                "never the secret itself"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{d:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    host.configure_feishu(&sim);
+    let d = host.settled("evt-cred").await;
+    assert_eq!(d[0]["status"], "sent");
+    assert_eq!(sim.messages().len(), 1);
+    host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_deliveries_are_completed_after_a_restart() {
+    let sim = FeishuSim::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    // A host that accepts events but delivers nothing (its worker is off).
+    let host = TestHost::start_in(
+        dir.clone(),
+        HostOptions {
+            concurrency: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    host.configure_feishu(&sim);
+    for i in 0..5 {
+        let (status, _) = host
+            .post_event(&event("po_created", &format!("evt-r{i}"), recipients(4)))
+            .await;
+        assert_eq!(status, 202);
+    }
+    assert!(
+        host.deliveries("evt-r0")
+            .await
+            .iter()
+            .all(|d| d["status"] == "pending")
+    );
+    let host = host.restart(HostOptions::default()).await;
+    for i in 0..5 {
+        let d = host.settled(&format!("evt-r{i}")).await;
+        assert!(d.iter().all(|d| d["status"] == "sent"), "{d:#?}");
+    }
+    assert_eq!(sim.messages().len(), 20);
+    assert!(sim.with(|s| s.uuid_counts()).values().all(|&n| n == 1));
+    host.host.stop().await;
+}
