@@ -81,6 +81,7 @@ mod tests {
             kv: &kv,
             http,
             clock: &NoSleep,
+            log: &NoLog,
         };
         notify(&env, &request(kind))
     }

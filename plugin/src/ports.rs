@@ -105,12 +105,25 @@ pub trait Clock {
     fn now_ms(&self) -> u64;
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+}
+
+/// Messages for the host's log (never with a secret in them).
+pub trait Log {
+    fn log(&self, level: Level, message: &str);
+}
+
 /// Everything the core needs, bundled so call sites take one argument.
 pub struct Env<'a> {
     pub settings: &'a dyn Settings,
     pub kv: &'a dyn Kv,
     pub http: &'a dyn Http,
     pub clock: &'a dyn Clock,
+    pub log: &'a dyn Log,
 }
 
 impl From<KvError> for PluginError {

@@ -130,3 +130,8 @@ impl Clock for NoSleep {
         0
     }
 }
+
+pub struct NoLog;
+impl Log for NoLog {
+    fn log(&self, _level: Level, _message: &str) {}
+}

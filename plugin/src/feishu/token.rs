@@ -6,7 +6,7 @@
 
 use super::classify::{Rejection, classify, transport};
 use crate::model::{Failure, PluginError};
-use crate::ports::{Env, HttpRequest, Method};
+use crate::ports::{Env, HttpRequest, Level, Method};
 use crate::settings::FeishuSettings;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -50,8 +50,23 @@ pub fn get(env: &Env, s: &FeishuSettings) -> Result<String, PluginError> {
             }
         }
     }
+    if won {
+        // Another instance may have stored a token and released the lease between our first
+        // look and winning it.
+        if let Some(token) = cached(env, &key)? {
+            let _ = env.kv.delete(&lease);
+            return Ok(token);
+        }
+    }
     let result = fetch(env, s).and_then(|(token, expire_s)| {
         let ttl_s = expire_s.saturating_sub(EXPIRY_MARGIN_S);
+        env.log.log(
+            Level::Info,
+            &format!(
+                "fetched a tenant access token for {} (valid {expire_s} s, cached {ttl_s} s)",
+                s.app_id
+            ),
+        );
         if ttl_s > 0 {
             env.kv.set(&key, token.as_bytes(), Some(ttl_s * 1000))?;
         }
@@ -66,6 +81,10 @@ pub fn get(env: &Env, s: &FeishuSettings) -> Result<String, PluginError> {
 /// Forget the cached token (Feishu refused it).
 pub fn evict(env: &Env, s: &FeishuSettings) -> Result<(), PluginError> {
     let (key, _) = cache_keys(s);
+    env.log.log(
+        Level::Warn,
+        "Feishu refused the cached tenant token; fetching a new one",
+    );
     env.kv.delete(&key)?;
     Ok(())
 }
@@ -109,4 +128,69 @@ pub fn fetch(env: &Env, s: &FeishuSettings) -> Result<(String, u64), PluginError
         }));
     }
     Ok((token.to_string(), expire))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{Kv, KvEntry, KvError};
+    use crate::testkit::*;
+
+    /// A kv whose first read misses even though a token is stored: the state another instance
+    /// sees when it looked just before the winner stored the token and released the lease.
+    struct StaleFirstRead {
+        inner: MemKv,
+        reads: std::cell::Cell<u32>,
+    }
+
+    impl Kv for StaleFirstRead {
+        fn get(&self, key: &str) -> Result<Option<KvEntry>, KvError> {
+            self.reads.set(self.reads.get() + 1);
+            if self.reads.get() == 1 {
+                return Ok(None);
+            }
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<u64, KvError> {
+            self.inner.set(key, value, ttl)
+        }
+        fn compare_and_set(
+            &self,
+            k: &str,
+            e: Option<u64>,
+            v: &[u8],
+            t: Option<u64>,
+        ) -> Result<u64, KvError> {
+            self.inner.compare_and_set(k, e, v, t)
+        }
+        fn delete(&self, key: &str) -> Result<(), KvError> {
+            self.inner.delete(key)
+        }
+    }
+
+    #[test]
+    fn a_token_stored_while_we_took_the_lease_is_used_not_fetched_again() {
+        let s = MapSettings::configured();
+        let fs = FeishuSettings::read(&s);
+        let kv = StaleFirstRead {
+            inner: MemKv::default(),
+            reads: Default::default(),
+        };
+        kv.inner.set(&cache_keys(&fs).0, b"t-other", None).unwrap();
+        let http = ScriptedHttp::default();
+        let env = Env {
+            settings: &s,
+            kv: &kv,
+            http: &http,
+            clock: &NoSleep,
+            log: &NoLog,
+        };
+        assert_eq!(get(&env, &fs).unwrap(), "t-other");
+        assert!(http.seen.borrow().is_empty(), "no second fetch");
+        assert_eq!(
+            kv.inner.get(&cache_keys(&fs).1).unwrap(),
+            None,
+            "lease released"
+        );
+    }
 }

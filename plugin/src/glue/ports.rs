@@ -1,7 +1,7 @@
 //! The core's ports implemented with the host's imports.
 
-use super::mica::plugin::{config, kv, secrets};
-use crate::ports::{Clock, Env, Kv, KvEntry, KvError, Settings};
+use super::mica::plugin::{config, kv, log, secrets};
+use crate::ports::{Clock, Env, Kv, KvEntry, KvError, Level, Log, Settings};
 
 struct HostSettings;
 
@@ -64,6 +64,19 @@ impl Clock for WasiClock {
     }
 }
 
+struct HostLog;
+
+impl Log for HostLog {
+    fn log(&self, level: Level, message: &str) {
+        let level = match level {
+            Level::Debug => log::Level::Debug,
+            Level::Info => log::Level::Info,
+            Level::Warn => log::Level::Warn,
+        };
+        log::log(level, message);
+    }
+}
+
 /// Run `f` with the host-backed environment.
 pub fn with_env<R>(f: impl FnOnce(&Env) -> R) -> R {
     let env = Env {
@@ -71,6 +84,7 @@ pub fn with_env<R>(f: impl FnOnce(&Env) -> R) -> R {
         kv: &HostKv,
         http: &super::http::WasiHttp,
         clock: &WasiClock,
+        log: &HostLog,
     };
     f(&env)
 }

@@ -7,6 +7,7 @@ fn env<'a>(s: &'a MapSettings, kv: &'a MemKv, http: &'a ScriptedHttp) -> Env<'a>
         kv,
         http,
         clock: &NoSleep,
+        log: &NoLog,
     }
 }
 

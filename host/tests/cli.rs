@@ -1,0 +1,219 @@
+//! The `mica-host` command line, run as a user would (CONTRACT.md).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn plugin_wasm() -> PathBuf {
+    let path = std::env::var("MICA_PLUGIN_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/wasm32-wasip2/plugin/mica_feishu_plugin.wasm")
+        });
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/build-plugin.sh",
+        path.display()
+    );
+    path
+}
+
+fn host(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mica-host"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("MICA_ADMIN_TOKEN")
+        .env_remove("MICA_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn install_list_and_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let before = host(d, &["param", "get", "auth.feishu.enabled"]);
+    assert!(!before.status.success());
+    assert!(
+        stderr(&before).contains("unknown parameter auth.feishu.enabled"),
+        "{}",
+        stderr(&before)
+    );
+
+    let wasm = plugin_wasm();
+    let install = host(
+        d,
+        &["plugin", "install", wasm.to_str().unwrap(), "--activate"],
+    );
+    assert!(install.status.success(), "{}", stderr(&install));
+    assert_eq!(stdout(&install), "feishu 0.1.0\nactivated");
+
+    let list = host(d, &["plugin", "list"]);
+    let line = stdout(&list);
+    assert!(
+        line.starts_with("feishu\t0.1.0\tactive\tnotifier\t"),
+        "{line}"
+    );
+
+    assert_eq!(
+        stdout(&host(d, &["param", "get", "auth.feishu.enabled"])),
+        "false"
+    );
+    assert_eq!(
+        stdout(&host(d, &["param", "get", "auth.feishu.base_url"])),
+        "\"https://open.feishu.cn\""
+    );
+    assert!(
+        host(d, &["param", "set", "auth.feishu.enabled", "true"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        stdout(&host(d, &["param", "get", "auth.feishu.enabled"])),
+        "true"
+    );
+    let bad = host(d, &["param", "set", "auth.feishu.enabled", "maybe"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("auth.feishu.enabled must be a bool"),
+        "{}",
+        stderr(&bad)
+    );
+
+    assert!(
+        host(d, &["param", "set", "auth.feishu.app_id", "cli_a1b2c3"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        stdout(&host(d, &["param", "get", "auth.feishu.app_id"])),
+        "\"cli_a1b2c3\""
+    );
+
+    assert_eq!(
+        stdout(&host(d, &["param", "get", "auth.feishu.app_secret"])),
+        "(secret: not set)"
+    );
+    let set = host(
+        d,
+        &["param", "set", "auth.feishu.app_secret", "s3cr3t-value"],
+    );
+    assert!(set.status.success());
+    let got = host(d, &["param", "get", "auth.feishu.app_secret"]);
+    assert_eq!(stdout(&got), "(secret: set)");
+    for o in [&set, &got] {
+        assert!(!stdout(o).contains("s3cr3t") && !stderr(o).contains("s3cr3t"));
+    }
+
+    let pg = host(
+        d,
+        &[
+            "--database-url",
+            "postgres://u@localhost/mica",
+            "plugin",
+            "list",
+        ],
+    );
+    assert!(!pg.status.success());
+    assert!(stderr(&pg).contains("--database-url"), "{}", stderr(&pg));
+}
+
+fn http(port: u16, request: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn serve_generates_a_private_admin_token_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mica-host"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--plugin",
+        ])
+        .arg(plugin_wasm())
+        .env("MICA_DATA_DIR", dir.path())
+        .env_remove("MICA_ADMIN_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let health = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    loop {
+        if let Some(answer) = http(port, health)
+            && answer.starts_with("HTTP/1.1 200")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the host did not become healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let token_file = dir.path().join("admin-token");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(token.len() >= 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let body = r#"{"id":"e1","type":"po_created","occurred_at":"2026-11-25T02:14:22Z","recipients":[{"email":"a@example.com"}],"data":{"po_id":"1","po_number":"PO-1","supplier":"ACME","amount":{"value":"1.00","currency":"CNY"},"url":"https://m.example.com/po/1"}}"#;
+    let post = |auth: &str| {
+        format!(
+            "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    assert!(
+        http(port, &post("wrong"))
+            .unwrap()
+            .starts_with("HTTP/1.1 401")
+    );
+    assert!(
+        http(port, &post(token.trim()))
+            .unwrap()
+            .starts_with("HTTP/1.1 202")
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the host did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

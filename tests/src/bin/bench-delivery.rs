@@ -1,0 +1,112 @@
+//! Measure the delivery path against the simulator on this machine:
+//! `cargo run --release -p mica-tests --bin bench-delivery -- --cards 1000`
+//!
+//! Reports compile / cached load / per-call instantiate times, then cards per second end to end
+//! (events accepted by the host → cards recorded by the simulator), TCP connections and token
+//! fetches per 1,000 cards. Not a test: figures depend on the machine.
+
+use clap::Parser;
+use mica_host::runtime::{Runtime, SandboxLimits};
+use mica_tests::harness::{HostOptions, TestHost, event, plugin_wasm, recipient};
+use mica_tests::sim::FeishuSim;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+struct Args {
+    /// Cards to send.
+    #[arg(long, default_value_t = 1000)]
+    cards: usize,
+    /// Recipients per event.
+    #[arg(long, default_value_t = 50)]
+    per_event: usize,
+    /// Plugin calls in flight.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let wasm = Arc::new(std::fs::read(plugin_wasm())?);
+
+    let cache = tempfile::tempdir()?;
+    let runtime = Arc::new(Runtime::new(cache.path().into(), SandboxLimits::default())?);
+    let t = Instant::now();
+    let plugin = runtime.load(wasm.clone()).await?;
+    let compile = t.elapsed();
+    let t = Instant::now();
+    let _again = runtime.load(wasm.clone()).await?;
+    let cached = t.elapsed();
+    let calls = 200;
+    let t = Instant::now();
+    for _ in 0..calls {
+        plugin.describe().await?;
+    }
+    let per_call = t.elapsed() / calls;
+    println!(
+        "component: {} KiB, pooling allocator: {}",
+        wasm.len() / 1024,
+        runtime.pooling
+    );
+    println!("compile + link + describe: {compile:?}; from the on-disk cache: {cached:?}");
+    println!("fresh instance + describe call: {per_call:?} per call ({calls} calls)");
+
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start_in(
+        Arc::new(tempfile::tempdir()?),
+        HostOptions {
+            concurrency: args.concurrency,
+            ..Default::default()
+        },
+    )
+    .await;
+    host.configure_feishu(&sim);
+    let events = args.cards.div_ceil(args.per_event);
+    let started = Instant::now();
+    for e in 0..events {
+        let recipients = (0..args.per_event)
+            .map(|r| {
+                recipient(
+                    &format!("u{e}-{r}@example.com"),
+                    if r % 2 == 0 { "zh-CN" } else { "en-US" },
+                )
+            })
+            .collect();
+        let kind = [
+            "pr_submitted",
+            "approval_decided",
+            "po_created",
+            "payment_pending",
+            "contract_expiring",
+        ][e % 5];
+        let (status, body) = host
+            .post_event(&event(kind, &format!("bench-{e}"), recipients))
+            .await;
+        anyhow::ensure!(status == 202, "event refused: {body}");
+    }
+    let accepted = started.elapsed();
+    let total = events * args.per_event;
+    while sim.messages().len() < total {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "cards did not all arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    let per_thousand = |n: usize| n as f64 * 1000.0 / total as f64;
+    println!(
+        "{total} cards in {elapsed:.2?} ({:.0} cards/s; events accepted in {accepted:.2?}), concurrency {}",
+        total as f64 / elapsed.as_secs_f64(),
+        args.concurrency
+    );
+    println!(
+        "per 1,000 cards: {:.1} TCP connections, {:.1} token fetches; duplicates suppressed: {}",
+        per_thousand(sim.connections()),
+        per_thousand(sim.token_fetches()),
+        sim.with(|s| s.duplicates_suppressed)
+    );
+    host.host.stop().await;
+    Ok(())
+}
