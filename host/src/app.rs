@@ -3,6 +3,8 @@
 
 use crate::admin_token;
 use crate::api::{AppState, router};
+use crate::approvals::Reconciler;
+use crate::callbacks::CallbackSender;
 use crate::config::{HostConfig, default_plugin_path};
 use crate::delivery::{Worker, WorkerHandle};
 use crate::registry::Registry;
@@ -12,7 +14,7 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub struct Host {
@@ -23,6 +25,7 @@ pub struct Host {
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<()>,
     worker: Option<WorkerHandle>,
+    background: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 /// Open the store and the runtime, and load the active plugins (shared by `serve` and the CLI).
@@ -75,14 +78,44 @@ impl Host {
                 policy: config.retry.clone(),
                 concurrency: config.delivery_concurrency,
                 lease: config.lease(),
+                notify_mica: config.callback_url.is_some(),
             }
             .start(wake.clone())
         });
+        let mut background = Vec::new();
+        background.push(
+            Reconciler {
+                store: store.clone(),
+                registry: registry.clone(),
+                after: config.reconcile_after,
+                every: config.reconcile_every,
+                notify_mica: config.callback_url.is_some(),
+            }
+            .start(),
+        );
+        if let Some(url) = &config.callback_url {
+            if config.callback_secret.is_empty() {
+                tracing::warn!(
+                    "MICA_CALLBACK_URL is set but MICA_CALLBACK_SECRET is empty: notices are signed with an empty key"
+                );
+            }
+            background.push(
+                CallbackSender {
+                    store: store.clone(),
+                    url: url.clone(),
+                    secret: config.callback_secret.clone(),
+                    poll: Duration::from_millis(200),
+                }
+                .start()?,
+            );
+        }
         let state = AppState {
             store: store.clone(),
             registry: registry.clone(),
             admin_token: admin_token.clone().into(),
             wake_worker: wake,
+            notify_mica: config.callback_url.is_some(),
+            webhook_deadline: config.webhook_deadline,
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -109,6 +142,7 @@ impl Host {
             shutdown,
             server,
             worker,
+            background,
         })
     }
 
@@ -117,6 +151,10 @@ impl Host {
         let _ = self.shutdown.send(());
         if let Some(worker) = self.worker {
             worker.stop(Duration::from_secs(10)).await;
+        }
+        for (stop, join) in self.background {
+            let _ = stop.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(10), join).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
     }

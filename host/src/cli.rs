@@ -33,6 +33,12 @@ pub enum Command {
         /// Plugin to install and activate when the store has none (default: the one the build produced).
         #[arg(long)]
         plugin: Option<PathBuf>,
+        /// Where approval status changes are POSTed for Mica.
+        #[arg(long, env = "MICA_CALLBACK_URL")]
+        callback_url: Option<String>,
+        /// Seconds without news before an undecided approval is read again from Feishu.
+        #[arg(long, env = "MICA_RECONCILE_AFTER_SECS", default_value_t = 600)]
+        reconcile_after: u64,
     },
     /// Manage plugins.
     #[command(subcommand)]
@@ -65,9 +71,18 @@ pub enum ParamCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = HostConfig::new(&cli.data_dir, cli.database_url.as_deref())?;
     match cli.command {
-        Command::Serve { listen, plugin } => {
+        Command::Serve {
+            listen,
+            plugin,
+            callback_url,
+            reconcile_after,
+        } => {
             config.listen = listen;
             config.plugin = plugin;
+            config.callback_url = callback_url.filter(|u| !u.trim().is_empty());
+            // The secret only from the environment, so it never shows in a process list.
+            config.callback_secret = std::env::var("MICA_CALLBACK_SECRET").unwrap_or_default();
+            config.reconcile_after = std::time::Duration::from_secs(reconcile_after);
             let host = Host::start(config.clone()).await?;
             println!("mica-host listening on http://{}", host.addr);
             if std::env::var("MICA_ADMIN_TOKEN").is_err() {

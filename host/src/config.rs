@@ -23,6 +23,16 @@ pub struct HostConfig {
     pub retry: RetryPolicy,
     /// Plugin calls in flight at once; 0 runs no delivery worker.
     pub delivery_concurrency: usize,
+    /// Where approval status changes are POSTed for Mica (`MICA_CALLBACK_URL`).
+    pub callback_url: Option<String>,
+    /// HMAC key of `X-Mica-Signature` (`MICA_CALLBACK_SECRET`).
+    pub callback_secret: String,
+    /// Re-read an undecided approval when nothing was heard of it for this long.
+    pub reconcile_after: Duration,
+    /// How often the reconciler looks.
+    pub reconcile_every: Duration,
+    /// Time a plugin has to answer a webhook (Feishu waits 3 s, 1 s for the handshake).
+    pub webhook_deadline: Duration,
 }
 
 impl HostConfig {
@@ -37,6 +47,11 @@ impl HostConfig {
             limits: SandboxLimits::default(),
             retry: RetryPolicy::default(),
             delivery_concurrency: 16,
+            callback_url: None,
+            callback_secret: String::new(),
+            reconcile_after: Duration::from_secs(10 * 60),
+            reconcile_every: Duration::from_secs(30),
+            webhook_deadline: Duration::from_millis(2500),
         })
     }
 

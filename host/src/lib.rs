@@ -4,6 +4,8 @@
 pub mod admin_token;
 pub mod api;
 pub mod app;
+pub mod approvals;
+pub mod callbacks;
 pub mod capabilities;
 pub mod cli;
 pub mod config;

@@ -123,6 +123,29 @@ impl Registry {
             .cloned()
     }
 
+    /// The active version of a plugin.
+    pub fn active(&self, plugin_id: &str) -> Option<Arc<LoadedPlugin>> {
+        self.active
+            .read()
+            .expect("registry lock")
+            .get(plugin_id)
+            .cloned()
+    }
+
+    /// The active plugin that declared `method path` as a webhook route.
+    pub fn webhook_owner(&self, method: &str, path: &str) -> Option<Arc<LoadedPlugin>> {
+        let active = self.active.read().expect("registry lock");
+        active
+            .values()
+            .find(|p| {
+                p.descriptor
+                    .webhook_routes
+                    .iter()
+                    .any(|(m, r)| m.eq_ignore_ascii_case(method) && r == path)
+            })
+            .cloned()
+    }
+
     pub fn has_active(&self) -> bool {
         !self.active.read().expect("registry lock").is_empty()
     }

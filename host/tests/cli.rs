@@ -63,7 +63,7 @@ fn install_list_and_parameters() {
     let list = host(d, &["plugin", "list"]);
     let line = stdout(&list);
     assert!(
-        line.starts_with("feishu\t0.1.0\tactive\tnotifier\t"),
+        line.starts_with("feishu\t0.1.0\tactive\tnotifier,approval-provider\t"),
         "{line}"
     );
 

@@ -178,3 +178,77 @@ pub struct Check {
     pub ok: bool,
     pub detail: String,
 }
+
+/// The eight statuses of a Feishu approval instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Canceled,
+    Deleted,
+    Reverted,
+    OvertimeClose,
+    OvertimeRecover,
+}
+
+impl ApprovalStatus {
+    /// Feishu's spelling ("PENDING", "OVERTIME_CLOSE", ...).
+    pub fn parse(s: &str) -> Option<ApprovalStatus> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "PENDING" => ApprovalStatus::Pending,
+            "APPROVED" => ApprovalStatus::Approved,
+            "REJECTED" => ApprovalStatus::Rejected,
+            "CANCELED" | "CANCELLED" => ApprovalStatus::Canceled,
+            "DELETED" => ApprovalStatus::Deleted,
+            "REVERTED" => ApprovalStatus::Reverted,
+            "OVERTIME_CLOSE" => ApprovalStatus::OvertimeClose,
+            "OVERTIME_RECOVER" => ApprovalStatus::OvertimeRecover,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalRef {
+    pub instance_code: String,
+    pub status: ApprovalStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl WebhookRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalUpdate {
+    pub approval_code: String,
+    pub instance_code: String,
+    pub status: ApprovalStatus,
+    pub operate_time_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookOutcome {
+    pub response: WebhookResponse,
+    pub event_id: Option<String>,
+    pub updates: Vec<ApprovalUpdate>,
+}

@@ -2,7 +2,9 @@
 //! transaction, answer 202. Posting a known id again creates nothing.
 
 use super::{ApiError, AppState, MAX_BODY_BYTES};
-use crate::events::{delivery_id, parse_event, recipient_json};
+use crate::events::{approval_job_id, delivery_id, parse_event, recipient_json};
+use crate::runtime::World;
+use crate::runtime::bindings::types::DomainEvent;
 use crate::store::NewDelivery;
 use axum::Json;
 use axum::body::Bytes;
@@ -50,15 +52,28 @@ pub async fn post_event(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = json_body(&headers, body)?;
     let event = parse_event(&body)?;
-    let deliveries: Vec<NewDelivery> = event
+    let mut deliveries: Vec<NewDelivery> = event
         .recipients
         .iter()
         .map(|r| NewDelivery {
             id: delivery_id(&event.id, &r.email),
+            kind: "notify",
             recipient_email: r.email.clone(),
             recipient: recipient_json(r).to_string(),
         })
         .collect();
+    // A pending payment also starts its approval when an approval provider is active; the
+    // provider itself reports `skipped` while its workflow is switched off.
+    if let DomainEvent::PaymentPending(p) = &event.event
+        && state.registry.active_for(World::ApprovalProvider).is_some()
+    {
+        deliveries.push(NewDelivery {
+            id: approval_job_id(&event.id),
+            kind: "approval",
+            recipient_email: p.submitter.email.clone(),
+            recipient: recipient_json(&p.submitter).to_string(),
+        });
+    }
     let (id, kind, occurred_at) = (event.id.clone(), event.kind, event.occurred_at.clone());
     let payload = body.to_string();
     let stored = state
@@ -72,7 +87,7 @@ pub async fn post_event(
     let deliveries: Vec<Value> = stored
         .deliveries
         .iter()
-        .map(|d| json!({"id": d.id, "recipient": d.recipient, "status": d.status}))
+        .map(|d| json!({"id": d.id, "kind": d.kind, "recipient": d.recipient, "status": d.status}))
         .collect();
     Ok((
         StatusCode::ACCEPTED,

@@ -1,10 +1,12 @@
 //! The host's HTTP API (CONTRACT.md).
 
+mod approvals;
 mod auth;
 mod deliveries;
 mod error;
 mod events;
 mod health;
+mod webhook;
 
 pub use error::ApiError;
 
@@ -26,18 +28,27 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Wakes the delivery worker when new deliveries are stored.
     pub wake_worker: Arc<Notify>,
+    /// Whether approval changes are queued for Mica.
+    pub notify_mica: bool,
+    pub webhook_deadline: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/api/v1/events", post(events::post_event))
         .route("/api/v1/deliveries", get(deliveries::list))
+        .route(
+            "/api/v1/approvals/{payment_id}",
+            get(approvals::get_approval),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));
     Router::new()
         .route("/healthz", get(health::healthz))
+        // Routes plugins declare (verified by the plugin, not by the admin token).
+        .route("/api/v1/feishu/webhook", post(webhook::receive))
         .merge(authed)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {

@@ -2,10 +2,16 @@
 
 use super::outcome;
 use super::retry::RetryPolicy;
-use crate::events::{parse_event, parse_recipient};
+use crate::approvals::Status;
+use crate::events::{ValidEvent, approval_key, parse_event, parse_recipient};
 use crate::registry::Registry;
 use crate::runtime::World;
+use crate::runtime::bindings::approvals::CreateRequest;
 use crate::runtime::bindings::notifications::NotifyRequest;
+use crate::runtime::bindings::notifications::Receipt;
+use crate::runtime::bindings::types::{DomainEvent, Failure, PluginError, Recipient};
+use crate::runtime::{CallError, LoadedPlugin};
+use crate::store::StatusChange;
 use crate::store::{Claimed, Outcome, Store, now_ms};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +26,8 @@ pub struct Worker {
     pub concurrency: usize,
     /// How long a claimed delivery stays leased (longer than a call's deadline).
     pub lease: Duration,
+    /// Whether approval status changes are queued for Mica (MICA_CALLBACK_URL is set).
+    pub notify_mica: bool,
 }
 
 /// A running worker.
@@ -62,15 +70,15 @@ impl Worker {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.concurrency));
         while !*stopped.borrow() {
-            let idle = match this.registry.active_for(World::Notifier) {
-                None => IDLE_POLL,
-                Some(plugin) => match this.claim(slots.available_permits()).await {
+            let idle = match this.registry.has_active() {
+                false => IDLE_POLL,
+                true => match this.claim(slots.available_permits()).await {
                     Ok(batch) if !batch.is_empty() => {
                         for claimed in batch {
                             let permit = slots.clone().acquire_owned().await.expect("never closed");
-                            let (this, plugin) = (this.clone(), plugin.clone());
+                            let this = this.clone();
                             tokio::spawn(async move {
-                                this.deliver(&plugin, claimed).await;
+                                this.deliver(claimed).await;
                                 drop(permit);
                             });
                         }
@@ -114,11 +122,41 @@ impl Worker {
         }
     }
 
-    async fn deliver(&self, plugin: &crate::runtime::LoadedPlugin, d: Claimed) {
-        let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, attempt = d.attempt);
+    async fn deliver(&self, d: Claimed) {
+        let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, kind = %d.kind, attempt = d.attempt);
         let _enter = span.enter();
+        let world = if d.kind == "approval" {
+            World::ApprovalProvider
+        } else {
+            World::Notifier
+        };
+        let Some(plugin) = self.registry.active_for(world) else {
+            // Wait for a plugin that can do it (one may be activated); never drop the work.
+            let retry = Outcome::Retry {
+                retry_at_ms: now_ms() + 30_000,
+                kind: "no_plugin".into(),
+                error: format!("no active plugin implements {world:?}"),
+                remote_code: None,
+                log_id: None,
+            };
+            let id = d.id.clone();
+            let _ = self.store.call(move |s| s.complete(&id, "-", &retry)).await;
+            return;
+        };
         let outcome = match build_request(&d) {
-            Ok(request) => {
+            Ok((event, _)) if d.kind == "approval" => {
+                let result = self.create_approval(&plugin, &d, event).await;
+                outcome::decide(&result, d.attempt, &self.policy)
+            }
+            Ok((event, recipient)) => {
+                let request = NotifyRequest {
+                    idempotency_key: d.id.clone(),
+                    event_id: d.event_id.clone(),
+                    occurred_at: event.occurred_at,
+                    event: event.event,
+                    recipient,
+                    attempt: d.attempt,
+                };
                 let result = plugin.notify(&self.store, &request).await;
                 outcome::decide(&result, d.attempt, &self.policy)
             }
@@ -165,17 +203,62 @@ impl Worker {
     }
 }
 
-fn build_request(d: &Claimed) -> anyhow::Result<NotifyRequest> {
+/// The stored event and recipient of a delivery, validated again as when they were accepted.
+fn build_request(d: &Claimed) -> anyhow::Result<(ValidEvent, Recipient)> {
     let body: serde_json::Value = serde_json::from_str(&d.event_payload)?;
     let event = parse_event(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
     let recipient: serde_json::Value = serde_json::from_str(&d.recipient)?;
     let recipient = parse_recipient(&recipient, "recipient").map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(NotifyRequest {
-        idempotency_key: d.id.clone(),
-        event_id: d.event_id.clone(),
-        occurred_at: event.occurred_at,
-        event: event.event,
-        recipient,
-        attempt: d.attempt,
-    })
+    Ok((event, recipient))
+}
+
+impl Worker {
+    /// Create the payment's approval and record payment ↔ instance before the job completes; a
+    /// crash in between re-runs the job, which finds the same instance through its uuid.
+    async fn create_approval(
+        &self,
+        plugin: &LoadedPlugin,
+        d: &Claimed,
+        event: ValidEvent,
+    ) -> Result<Result<Receipt, PluginError>, CallError> {
+        let DomainEvent::PaymentPending(payment) = event.event else {
+            return Ok(Err(PluginError::InvalidInput(
+                "an approval job needs a payment_pending event".into(),
+            )));
+        };
+        let payment_id = payment.payment_id.clone();
+        let initiator = crate::events::recipient_json(&payment.submitter).to_string();
+        let request = CreateRequest {
+            idempotency_key: approval_key(&payment_id),
+            payment,
+        };
+        let created = match plugin.create_approval(&self.store, &request).await? {
+            Ok(created) => created,
+            Err(e) => return Ok(Err(e)),
+        };
+        let change = StatusChange {
+            instance_code: created.instance_code.clone(),
+            status: Status(created.status),
+            status_time_ms: now_ms() as u64,
+            source: "create",
+        };
+        let (plugin_id, notify) = (plugin.id().to_string(), self.notify_mica);
+        let recorded = self
+            .store
+            .call(move |s| s.record_approval(&payment_id, &plugin_id, &initiator, &change, notify))
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(delivery_id = %d.id, error = %format!("{e:#}"), "could not record an approval");
+            return Ok(Err(PluginError::Transient(Failure {
+                message: "the approval was created but could not be recorded; retrying".into(),
+                remote_code: None,
+                log_id: None,
+            })));
+        }
+        Ok(Ok(Receipt {
+            message_id: created.instance_code,
+            chat_id: None,
+            log_id: None,
+        }))
+    }
 }

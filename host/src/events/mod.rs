@@ -19,6 +19,18 @@ pub fn delivery_id(event_id: &str, recipient_email: &str) -> String {
 
 use crate::runtime::bindings::types::Recipient;
 
+/// The outbox job that creates a payment's approval (one per event).
+pub fn approval_job_id(event_id: &str) -> String {
+    let digest = Sha256::digest(format!("approval\n{event_id}").as_bytes());
+    format!("apv-{}", &hex::encode(digest)[..24])
+}
+
+/// The approval's idempotency key: the same for every event about the same payment, so Feishu's
+/// instance `uuid` prevents a second instance for one payment.
+pub fn approval_key(payment_id: &str) -> String {
+    format!("approval:{payment_id}")
+}
+
 /// A recipient as stored with its delivery (the same shape Mica sends).
 pub fn recipient_json(r: &Recipient) -> serde_json::Value {
     serde_json::json!({

@@ -39,9 +39,17 @@ pub fn load(engine: &Engine, dir: &Path, wasm: &[u8]) -> anyhow::Result<Componen
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("the plugin is not a valid WebAssembly component")?;
     tracing::info!(elapsed = ?started.elapsed(), "compiled plugin");
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, &bytes)?;
-    std::fs::rename(&tmp, &path)?;
+    // A unique temporary name: several loads of the same component may race (tests, two hosts on
+    // one cache). Failing to cache is not failing to load.
+    let tmp = path.with_extension(format!(
+        "tmp{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    if let Err(e) = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path)) {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::warn!(error = %e, dir = %dir.display(), "could not write the compile cache");
+    }
     // SAFETY: `bytes` was produced just now by this engine.
     unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| anyhow::anyhow!("{e}"))
 }

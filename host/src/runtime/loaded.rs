@@ -1,7 +1,7 @@
 //! A linked plugin version: its pre-instantiated component, which worlds it implements, what it
 //! declared, and the calls into it, each in a fresh store under the sandbox limits.
 
-use super::bindings::{notifications, plugin, types};
+use super::bindings::{approvals, notifications, plugin, types};
 use super::engine::Runtime;
 use super::state::{CallState, PluginContext};
 use crate::capabilities::http::OutboundHooks;
@@ -104,6 +104,7 @@ pub struct LoadedPlugin {
     pre: InstancePre<CallState>,
     plugin_exports: plugin::GuestIndices,
     notifications: Option<notifications::GuestIndices>,
+    approvals: Option<approvals::GuestIndices>,
     pub digest: String,
     pub worlds: Vec<World>,
     pub descriptor: Descriptor,
@@ -128,12 +129,12 @@ impl LoadedPlugin {
             anyhow::anyhow!("the component does not export mica:plugin/plugin: {e:#}")
         })?;
         let notifications = notifications::GuestIndices::new(&pre).ok();
-        let approvals_ok = super::bindings::approvals::GuestIndices::new(&pre).is_ok();
+        let approvals = approvals::GuestIndices::new(&pre).ok();
         let mut worlds = Vec::new();
         if notifications.is_some() {
             worlds.push(World::Notifier);
         }
-        if approvals_ok {
+        if approvals.is_some() {
             worlds.push(World::ApprovalProvider);
         }
         if worlds.is_empty() {
@@ -146,6 +147,7 @@ impl LoadedPlugin {
             pre,
             plugin_exports,
             notifications,
+            approvals,
             digest: super::compile_cache::digest(wasm),
             worlds,
             descriptor: Descriptor {
@@ -303,6 +305,54 @@ impl LoadedPlugin {
         self.call(Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_notify(store, request)
+                .await
+        })
+        .await
+    }
+
+    fn approvals(&self) -> Result<&approvals::GuestIndices, CallError> {
+        self.approvals
+            .as_ref()
+            .ok_or(CallError::NotImplemented("mica:plugin/approvals"))
+    }
+
+    pub async fn create_approval(
+        &self,
+        db: &Store,
+        request: &approvals::CreateRequest,
+    ) -> Result<Result<approvals::ApprovalRef, types::PluginError>, CallError> {
+        let idx = self.approvals()?;
+        self.call(Some(db), async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_create(store, request)
+                .await
+        })
+        .await
+    }
+
+    pub async fn get_approval(
+        &self,
+        db: &Store,
+        instance_code: &str,
+    ) -> Result<Result<approvals::ApprovalRef, types::PluginError>, CallError> {
+        let idx = self.approvals()?;
+        self.call(Some(db), async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_get(store, instance_code)
+                .await
+        })
+        .await
+    }
+
+    pub async fn handle_webhook(
+        &self,
+        db: &Store,
+        request: &approvals::WebhookRequest,
+    ) -> Result<Result<approvals::WebhookOutcome, types::PluginError>, CallError> {
+        let idx = self.approvals()?;
+        self.call(Some(db), async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_handle_webhook(store, request)
                 .await
         })
         .await

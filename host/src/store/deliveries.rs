@@ -43,6 +43,8 @@ impl DeliveryStatus {
 pub struct Delivery {
     pub id: String,
     pub event_id: String,
+    /// "notify" (a card) or "approval" (the payment's approval instance).
+    pub kind: String,
     pub recipient: String,
     pub status: DeliveryStatus,
     pub attempts: i64,
@@ -58,7 +60,7 @@ pub struct Delivery {
 
 const COLUMNS: &str =
     "id, event_id, recipient_email, status, attempts, next_attempt_at, last_error,
-    last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at";
+    last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at, kind";
 
 fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
     let status = DeliveryStatus::parse(&r.get::<_, String>(3)?);
@@ -78,6 +80,7 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
         feishu_message_id: r.get(10)?,
         plugin_version: r.get(11)?,
         updated_at: rfc3339(r.get(12)?),
+        kind: r.get(13)?,
     })
 }
 
@@ -85,6 +88,7 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
 #[derive(Clone, Debug)]
 pub struct Claimed {
     pub id: String,
+    pub kind: String,
     pub event_id: String,
     pub event_payload: String,
     pub recipient: String,
@@ -136,7 +140,7 @@ impl Store {
             let tx = c.transaction()?;
             let claimed = {
                 let mut stmt = tx.prepare(
-                    "SELECT d.id, d.event_id, e.payload, d.recipient, d.attempts
+                    "SELECT d.id, d.event_id, e.payload, d.recipient, d.attempts, d.kind
                      FROM deliveries d JOIN events e ON e.id = d.event_id
                      WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?1
                        AND (d.lease_until IS NULL OR d.lease_until <= ?1)
@@ -150,6 +154,7 @@ impl Store {
                         event_payload: r.get(2)?,
                         recipient: r.get(3)?,
                         attempt: r.get::<_, u32>(4)? + 1,
+                        kind: r.get(5)?,
                     })
                 })?;
                 rows.collect::<Result<Vec<_>, _>>()?

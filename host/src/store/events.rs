@@ -6,6 +6,8 @@ use rusqlite::{OptionalExtension, params};
 /// One delivery to create with its event.
 pub struct NewDelivery {
     pub id: String,
+    /// "notify" or "approval".
+    pub kind: &'static str,
     pub recipient_email: String,
     /// The recipient as JSON.
     pub recipient: String,
@@ -43,10 +45,10 @@ impl Store {
             )?;
             for (seq, d) in deliveries.iter().enumerate() {
                 tx.execute(
-                    "INSERT INTO deliveries (id, event_id, seq, recipient_email, recipient, status,
+                    "INSERT INTO deliveries (id, event_id, seq, kind, recipient_email, recipient, status,
                         attempts, next_attempt_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6)",
-                    params![d.id, id, seq as i64, d.recipient_email, d.recipient, now],
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
+                    params![d.id, id, seq as i64, d.kind, d.recipient_email, d.recipient, now],
                 )?;
             }
             tx.commit()?;

@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 /// Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, APPROVALS)];
 
 const INITIAL: &str = r#"
 -- Mica's own table (DESIGN.md §6): same columns, JSON values stored as JSON text.
@@ -80,6 +80,54 @@ CREATE TABLE kv (
     expires_at  INTEGER,
     PRIMARY KEY (namespace, key)
 );
+"#;
+
+const APPROVALS: &str = r#"
+-- One outbox for every plugin call Mica's events cause: 'notify' (a card) or 'approval' (create
+-- the payment's approval instance).
+ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'notify';
+
+CREATE TABLE approvals (
+    payment_id       TEXT PRIMARY KEY,
+    instance_code    TEXT NOT NULL UNIQUE,
+    plugin_id        TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    -- Feishu's operate time of the current status (ms), for ordering callbacks.
+    status_time_ms   INTEGER NOT NULL,
+    initiator        TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    checked_at       INTEGER NOT NULL
+);
+
+CREATE TABLE approval_history (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    payment_id      TEXT NOT NULL REFERENCES approvals(payment_id),
+    status          TEXT NOT NULL,
+    status_time_ms  INTEGER NOT NULL,
+    source          TEXT NOT NULL,
+    at              INTEGER NOT NULL
+);
+
+-- Callback event ids already applied (Feishu delivers at least once).
+CREATE TABLE webhook_events (
+    event_id     TEXT PRIMARY KEY,
+    plugin_id    TEXT NOT NULL,
+    received_at  INTEGER NOT NULL
+);
+
+-- Status changes to tell Mica (MICA_CALLBACK_URL), retried until accepted.
+CREATE TABLE callbacks (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    body             TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    last_error       TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX callbacks_due ON callbacks (status, next_attempt_at);
 "#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {

@@ -3,6 +3,8 @@
 //! Every method is synchronous and short; async callers go through `Store::run`, which moves the
 //! work onto tokio's blocking pool so the runtime's threads never wait on disk.
 
+mod approvals;
+mod callbacks;
 mod deliveries;
 mod events;
 mod kv;
@@ -10,6 +12,8 @@ mod migrations;
 mod params;
 mod plugins;
 
+pub use approvals::{Approval, HistoryEntry, StatusChange};
+pub use callbacks::DueCallback;
 pub use deliveries::{Claimed, Delivery, DeliveryStatus, Outcome};
 pub use events::{InsertedEvent, NewDelivery};
 pub use kv::{KvEntry, KvError};

@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod client;
 pub mod codes;
+pub mod crypto;
 pub mod recipient;
 pub mod token;
 

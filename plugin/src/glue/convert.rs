@@ -1,5 +1,6 @@
 //! Conversions between generated WIT types and the core's model.
 
+use super::exports::mica::plugin::approvals as wit_approvals;
 use super::exports::mica::plugin::notifications as wit_notify;
 use super::exports::mica::plugin::plugin as wit_plugin;
 use super::mica::plugin::types as wit;
@@ -65,17 +66,7 @@ pub fn event(e: wit::DomainEvent) -> DomainEvent {
             pr_title: e.pr_title,
             url: e.url,
         }),
-        wit::DomainEvent::PaymentPending(e) => DomainEvent::PaymentPending(PaymentPending {
-            payment_id: e.payment_id,
-            payment_number: e.payment_number,
-            po_number: e.po_number,
-            supplier: e.supplier,
-            amount: money(e.amount),
-            due_date: e.due_date,
-            description: e.description,
-            url: e.url,
-            submitter: recipient(e.submitter),
-        }),
+        wit::DomainEvent::PaymentPending(e) => DomainEvent::PaymentPending(payment(e)),
         wit::DomainEvent::ContractExpiring(e) => DomainEvent::ContractExpiring(ContractExpiring {
             contract_id: e.contract_id,
             contract_number: e.contract_number,
@@ -179,5 +170,69 @@ pub fn descriptor(d: Descriptor) -> wit_plugin::Descriptor {
             .map(|s| (*s).into())
             .collect(),
         required_scopes: d.required_scopes.iter().map(|s| (*s).into()).collect(),
+    }
+}
+
+pub fn payment(e: wit::PaymentPending) -> PaymentPending {
+    PaymentPending {
+        payment_id: e.payment_id,
+        payment_number: e.payment_number,
+        po_number: e.po_number,
+        supplier: e.supplier,
+        amount: money(e.amount),
+        due_date: e.due_date,
+        description: e.description,
+        url: e.url,
+        submitter: recipient(e.submitter),
+    }
+}
+
+fn status(s: ApprovalStatus) -> wit::ApprovalStatus {
+    match s {
+        ApprovalStatus::Pending => wit::ApprovalStatus::Pending,
+        ApprovalStatus::Approved => wit::ApprovalStatus::Approved,
+        ApprovalStatus::Rejected => wit::ApprovalStatus::Rejected,
+        ApprovalStatus::Canceled => wit::ApprovalStatus::Canceled,
+        ApprovalStatus::Deleted => wit::ApprovalStatus::Deleted,
+        ApprovalStatus::Reverted => wit::ApprovalStatus::Reverted,
+        ApprovalStatus::OvertimeClose => wit::ApprovalStatus::OvertimeClose,
+        ApprovalStatus::OvertimeRecover => wit::ApprovalStatus::OvertimeRecover,
+    }
+}
+
+pub fn approval_ref(r: ApprovalRef) -> wit_approvals::ApprovalRef {
+    wit_approvals::ApprovalRef {
+        instance_code: r.instance_code,
+        status: status(r.status),
+    }
+}
+
+pub fn webhook_request(r: wit_approvals::WebhookRequest) -> WebhookRequest {
+    WebhookRequest {
+        method: r.method,
+        path: r.path,
+        headers: r.headers,
+        body: r.body,
+    }
+}
+
+pub fn webhook_outcome(o: WebhookOutcome) -> wit_approvals::WebhookOutcome {
+    wit_approvals::WebhookOutcome {
+        response: wit_approvals::WebhookResponse {
+            status: o.response.status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: o.response.body,
+        },
+        event_id: o.event_id,
+        updates: o
+            .updates
+            .into_iter()
+            .map(|u| wit_approvals::ApprovalUpdate {
+                approval_code: u.approval_code,
+                instance_code: u.instance_code,
+                status: status(u.status),
+                operate_time_ms: u.operate_time_ms,
+            })
+            .collect(),
     }
 }

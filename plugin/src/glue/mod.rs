@@ -6,7 +6,7 @@ mod ports;
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "notifier",
+    world: "feishu",
     // Reuse the `wasip2` crate's pre-generated wasi bindings rather than generating them again.
     with: {
         "wasi:http/types@0.2.12": wasip2::http::types,
@@ -18,9 +18,12 @@ wit_bindgen::generate!({
     },
 });
 
+use exports::mica::plugin::approvals::{
+    self, ApprovalRef, CreateRequest, WebhookOutcome, WebhookRequest,
+};
 use exports::mica::plugin::notifications::{self, NotifyRequest, Receipt};
 use exports::mica::plugin::plugin::{self, Check, Descriptor, TestOptions};
-use mica::plugin::types::PluginError;
+use mica::plugin::types::{PluginError, Recipient};
 
 struct Component;
 
@@ -45,6 +48,36 @@ impl notifications::Guest for Component {
         ports::with_env(|env| crate::notify::notify(env, &request))
             .map(convert::receipt)
             .map_err(convert::plugin_error)
+    }
+}
+
+impl approvals::Guest for Component {
+    fn create(request: CreateRequest) -> Result<ApprovalRef, PluginError> {
+        let payment = convert::payment(request.payment);
+        ports::with_env(|env| {
+            crate::approvals::create::create(env, &request.idempotency_key, &payment)
+        })
+        .map(convert::approval_ref)
+        .map_err(convert::plugin_error)
+    }
+
+    fn get(instance_code: String) -> Result<ApprovalRef, PluginError> {
+        ports::with_env(|env| crate::approvals::create::get(env, &instance_code))
+            .map(convert::approval_ref)
+            .map_err(convert::plugin_error)
+    }
+
+    fn cancel(instance_code: String, initiator: Recipient) -> Result<(), PluginError> {
+        let initiator = convert::recipient(initiator);
+        ports::with_env(|env| crate::approvals::create::cancel(env, &instance_code, &initiator))
+            .map_err(convert::plugin_error)
+    }
+
+    fn handle_webhook(request: WebhookRequest) -> Result<WebhookOutcome, PluginError> {
+        let request = convert::webhook_request(request);
+        let outcome =
+            ports::with_env(|env| crate::approvals::webhook::handle(env.settings, &request));
+        Ok(convert::webhook_outcome(outcome))
     }
 }
 

@@ -1,0 +1,112 @@
+//! The eight Feishu instance statuses and which changes are accepted.
+//!
+//! Rules (callbacks are at-least-once and may arrive out of order):
+//! - the same status again is a no-op;
+//! - a change older than the current one (by Feishu's operate time) is ignored;
+//! - PENDING never overwrites a decision (a late PENDING after APPROVED is stale);
+//! - REVERTED and OVERTIME_RECOVER reopen a decided instance, after which anything newer applies.
+
+use crate::runtime::bindings::types::ApprovalStatus;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status(pub ApprovalStatus);
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self.0 {
+            ApprovalStatus::Pending => "PENDING",
+            ApprovalStatus::Approved => "APPROVED",
+            ApprovalStatus::Rejected => "REJECTED",
+            ApprovalStatus::Canceled => "CANCELED",
+            ApprovalStatus::Deleted => "DELETED",
+            ApprovalStatus::Reverted => "REVERTED",
+            ApprovalStatus::OvertimeClose => "OVERTIME_CLOSE",
+            ApprovalStatus::OvertimeRecover => "OVERTIME_RECOVER",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(Status(match s {
+            "PENDING" => ApprovalStatus::Pending,
+            "APPROVED" => ApprovalStatus::Approved,
+            "REJECTED" => ApprovalStatus::Rejected,
+            "CANCELED" => ApprovalStatus::Canceled,
+            "DELETED" => ApprovalStatus::Deleted,
+            "REVERTED" => ApprovalStatus::Reverted,
+            "OVERTIME_CLOSE" => ApprovalStatus::OvertimeClose,
+            "OVERTIME_RECOVER" => ApprovalStatus::OvertimeRecover,
+            _ => return None,
+        }))
+    }
+
+    /// A decision that stands until something reopens it.
+    pub fn is_decided(self) -> bool {
+        matches!(
+            self.0,
+            ApprovalStatus::Approved
+                | ApprovalStatus::Rejected
+                | ApprovalStatus::Canceled
+                | ApprovalStatus::Deleted
+                | ApprovalStatus::OvertimeClose
+        )
+    }
+}
+
+/// Whether `new` (observed at `new_ms`) replaces `current` (observed at `current_ms`).
+pub fn accepts(current: Status, current_ms: u64, new: Status, new_ms: u64) -> bool {
+    if new == current || new_ms < current_ms {
+        return false;
+    }
+    !(new.0 == ApprovalStatus::Pending && current.is_decided())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ApprovalStatus::*;
+
+    fn s(x: ApprovalStatus) -> Status {
+        Status(x)
+    }
+
+    #[test]
+    fn decisions_apply_and_repeats_do_not() {
+        assert!(accepts(s(Pending), 1, s(Approved), 2));
+        assert!(!accepts(s(Approved), 2, s(Approved), 3));
+    }
+
+    #[test]
+    fn late_pending_never_overwrites_a_decision() {
+        assert!(!accepts(s(Approved), 2, s(Pending), 5));
+        assert!(!accepts(s(Rejected), 2, s(Pending), 2));
+    }
+
+    #[test]
+    fn older_news_is_ignored() {
+        assert!(!accepts(s(Approved), 10, s(Rejected), 9));
+    }
+
+    #[test]
+    fn reverted_reopens() {
+        assert!(accepts(s(Approved), 1, s(Reverted), 2));
+        assert!(accepts(s(Reverted), 2, s(Pending), 3));
+        assert!(accepts(s(Reverted), 2, s(Rejected), 3));
+        assert!(accepts(s(OvertimeClose), 1, s(OvertimeRecover), 2));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for x in [
+            Pending,
+            Approved,
+            Rejected,
+            Canceled,
+            Deleted,
+            Reverted,
+            OvertimeClose,
+            OvertimeRecover,
+        ] {
+            assert_eq!(Status::parse(s(x).as_str()), Some(s(x)));
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Payment ↔ approval instance, its status history, callback dedup, and the Mica notices each
+//! accepted change produces, all written in one transaction.
+
+use super::{Store, now_ms, rfc3339};
+use crate::approvals::{Status, accepts};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde_json::json;
+
+/// A status reported for an instance (by a callback, a read, or creation).
+#[derive(Clone, Debug)]
+pub struct StatusChange {
+    pub instance_code: String,
+    pub status: Status,
+    pub status_time_ms: u64,
+    /// "webhook", "reconcile" or "create".
+    pub source: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryEntry {
+    pub status: String,
+    pub at: String,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Approval {
+    pub payment_id: String,
+    pub instance_code: String,
+    pub status: String,
+    pub updated_at: String,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Apply one change through the state machine; true when it changed the status.
+fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::Result<bool> {
+    let now = now_ms();
+    let current: Option<(String, String, i64)> = tx
+        .query_row(
+            "SELECT payment_id, status, status_time_ms FROM approvals WHERE instance_code = ?1",
+            [&change.instance_code],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((payment_id, status, time)) = current else {
+        tracing::warn!(instance = %change.instance_code, "status for an instance this host did not create; ignored");
+        return Ok(false);
+    };
+    let current = Status::parse(&status).unwrap_or(change.status);
+    if !accepts(current, time as u64, change.status, change.status_time_ms) {
+        tracing::info!(%payment_id, from = status, to = change.status.as_str(), source = change.source, "status change not applied (repeat, stale or out of order)");
+        tx.execute(
+            "UPDATE approvals SET checked_at = ?2 WHERE payment_id = ?1",
+            params![payment_id, now],
+        )?;
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE approvals SET status = ?2, status_time_ms = ?3, updated_at = ?4, checked_at = ?4 WHERE payment_id = ?1",
+        params![payment_id, change.status.as_str(), change.status_time_ms as i64, now],
+    )?;
+    tx.execute(
+        "INSERT INTO approval_history (payment_id, status, status_time_ms, source, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![payment_id, change.status.as_str(), change.status_time_ms as i64, change.source, now],
+    )?;
+    if notify_mica {
+        enqueue_notice(
+            tx,
+            &payment_id,
+            &change.instance_code,
+            change.status,
+            change.status_time_ms,
+        )?;
+    }
+    tracing::info!(%payment_id, from = status, to = change.status.as_str(), source = change.source, "approval status changed");
+    Ok(true)
+}
+
+fn enqueue_notice(
+    tx: &Transaction,
+    payment_id: &str,
+    instance_code: &str,
+    status: Status,
+    time_ms: u64,
+) -> anyhow::Result<()> {
+    let body = json!({
+        "type": "payment.approval_updated",
+        "payment_id": payment_id,
+        "instance_code": instance_code,
+        "status": status.as_str(),
+        "operate_time": rfc3339(time_ms as i64),
+    });
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO callbacks (body, status, next_attempt_at, created_at, updated_at) VALUES (?1, 'pending', ?2, ?2, ?2)",
+        params![body.to_string(), now],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Record a newly created (or found) instance for a payment, and its first status.
+    pub fn record_approval(
+        &self,
+        payment_id: &str,
+        plugin_id: &str,
+        initiator: &str,
+        change: &StatusChange,
+        notify_mica: bool,
+    ) -> anyhow::Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = now_ms();
+            let inserted = tx.execute(
+                "INSERT INTO approvals (payment_id, instance_code, plugin_id, status, status_time_ms, initiator,
+                    created_at, updated_at, checked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) ON CONFLICT (payment_id) DO NOTHING",
+                params![payment_id, change.instance_code, plugin_id, change.status.as_str(),
+                        change.status_time_ms as i64, initiator, now],
+            )?;
+            if inserted == 1 {
+                tx.execute(
+                    "INSERT INTO approval_history (payment_id, status, status_time_ms, source, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![payment_id, change.status.as_str(), change.status_time_ms as i64, change.source, now],
+                )?;
+                if notify_mica {
+                    enqueue_notice(&tx, payment_id, &change.instance_code, change.status, change.status_time_ms)?;
+                }
+            } else {
+                apply(&tx, change, notify_mica)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Apply a callback's changes, unless its event id was applied before. Returns false for a
+    /// duplicate. All or nothing.
+    pub fn apply_callback(
+        &self,
+        plugin_id: &str,
+        event_id: Option<&str>,
+        changes: &[StatusChange],
+        notify_mica: bool,
+    ) -> anyhow::Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            if let Some(id) = event_id {
+                let fresh = tx.execute(
+                    "INSERT INTO webhook_events (event_id, plugin_id, received_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (event_id) DO NOTHING",
+                    params![id, plugin_id, now_ms()],
+                )?;
+                if fresh == 0 {
+                    return Ok(false);
+                }
+            }
+            for change in changes {
+                apply(&tx, change, notify_mica)?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    /// Apply a status read back from the provider (reconciliation).
+    pub fn apply_status(&self, change: &StatusChange, notify_mica: bool) -> anyhow::Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let changed = apply(&tx, change, notify_mica)?;
+            tx.commit()?;
+            Ok(changed)
+        })
+    }
+
+    pub fn approval(&self, payment_id: &str) -> anyhow::Result<Option<Approval>> {
+        self.with(|c| {
+            let head = c
+                .query_row(
+                    "SELECT instance_code, status, updated_at FROM approvals WHERE payment_id = ?1",
+                    [payment_id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+                )
+                .optional()?;
+            let Some((instance_code, status, updated_at)) = head else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare(
+                "SELECT status, status_time_ms, source, at FROM approval_history WHERE payment_id = ?1 ORDER BY id",
+            )?;
+            let history = stmt
+                .query_map([payment_id], |r| {
+                    let time: i64 = r.get(1)?;
+                    let at: i64 = r.get(3)?;
+                    Ok(HistoryEntry {
+                        status: r.get(0)?,
+                        // Feishu's operate time when it gave one, else when the host learnt it.
+                        at: rfc3339(if time > 0 { time } else { at }),
+                        source: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(Approval {
+                payment_id: payment_id.to_string(),
+                instance_code,
+                status,
+                updated_at: rfc3339(updated_at),
+                history,
+            }))
+        })
+    }
+
+    /// Undecided instances not checked for `older_than_ms`: (plugin id, instance code).
+    pub fn approvals_to_reconcile(
+        &self,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT plugin_id, instance_code FROM approvals
+                 WHERE status IN ('PENDING', 'REVERTED', 'OVERTIME_RECOVER') AND checked_at <= ?1
+                 ORDER BY checked_at LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now_ms() - older_than_ms, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    pub fn mark_checked(&self, instance_code: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE approvals SET checked_at = ?2 WHERE instance_code = ?1",
+                params![instance_code, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+}

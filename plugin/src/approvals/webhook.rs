@@ -1,0 +1,173 @@
+//! Feishu's event callback: url_verification, signature, decryption, verification token, and the
+//! approval events (v1 `approval_instance`, v2 `approval.instance.status_changed_v4`).
+//!
+//! Every refusal is an HTTP answer with a reason (and no updates); only a broken plugin is an error.
+
+use crate::feishu::crypto::{self, constant_time_eq};
+use crate::model::{
+    ApprovalStatus, ApprovalUpdate, WebhookOutcome, WebhookRequest, WebhookResponse,
+};
+use crate::ports::Settings;
+use crate::settings::{ENCRYPT_KEY, VERIFICATION_TOKEN};
+use serde_json::{Value, json};
+
+fn answer(status: u16, body: Value) -> WebhookOutcome {
+    WebhookOutcome {
+        response: WebhookResponse {
+            status,
+            body: body.to_string().into_bytes(),
+        },
+        event_id: None,
+        updates: vec![],
+    }
+}
+
+fn refuse(status: u16, why: &str) -> WebhookOutcome {
+    answer(status, json!({"msg": why}))
+}
+
+fn secret(settings: &dyn Settings, key: &str) -> Option<String> {
+    settings
+        .secret(key)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+pub fn handle(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutcome {
+    let encrypt_key = secret(settings, ENCRYPT_KEY);
+    let Some(token) = secret(settings, VERIFICATION_TOKEN) else {
+        return refuse(
+            503,
+            "auth.feishu.verification_token is not configured: callbacks cannot be verified",
+        );
+    };
+    let Ok(outer) = serde_json::from_slice::<Value>(&request.body) else {
+        return refuse(400, "the body is not JSON");
+    };
+    let signature = request.header("x-lark-signature");
+    let payload = match (&encrypt_key, outer.get("encrypt").and_then(Value::as_str)) {
+        (Some(key), Some(encrypted)) => {
+            if let Some(given) = signature {
+                let ts = request.header("x-lark-request-timestamp").unwrap_or("");
+                let nonce = request.header("x-lark-request-nonce").unwrap_or("");
+                if !crypto::verify_signature(ts, nonce, key, &request.body, given) {
+                    return refuse(401, "the signature does not match");
+                }
+            }
+            let plain = match crypto::decrypt(key, encrypted) {
+                Ok(p) => p,
+                Err(e) => return refuse(400, &e.to_string()),
+            };
+            let Ok(inner) = serde_json::from_slice::<Value>(&plain) else {
+                return refuse(400, "the decrypted payload is not JSON");
+            };
+            // Unsigned requests are accepted only for the handshake, whose decryption already
+            // proves knowledge of the key and which changes nothing.
+            if signature.is_none() && inner["type"] != "url_verification" {
+                return refuse(
+                    401,
+                    "the request is not signed (X-Lark-Signature is missing)",
+                );
+            }
+            inner
+        }
+        (Some(_), None) => {
+            return refuse(
+                400,
+                "an Encrypt Key is configured: the body must be encrypted",
+            );
+        }
+        (None, Some(_)) => {
+            return refuse(
+                400,
+                "the body is encrypted but auth.feishu.encrypt_key is not configured",
+            );
+        }
+        (None, None) => outer,
+    };
+
+    if payload["type"] == "url_verification" {
+        // Schema 1.0 handshakes carry `token`; 2.0-style ones (the Go SDK's) `header.token`.
+        let claimed = if payload["token"].is_string() {
+            &payload["token"]
+        } else {
+            &payload["header"]["token"]
+        };
+        return if token_matches(claimed, &token) {
+            answer(200, json!({"challenge": payload["challenge"]}))
+        } else {
+            refuse(403, "the verification token does not match")
+        };
+    }
+    let (event_id, claimed_token, event, event_type) = if payload["schema"] == "2.0" {
+        let h = &payload["header"];
+        (
+            h["event_id"].as_str(),
+            &h["token"],
+            &payload["event"],
+            h["event_type"].as_str().unwrap_or(""),
+        )
+    } else {
+        (
+            payload["uuid"].as_str(),
+            &payload["token"],
+            &payload["event"],
+            payload["event"]["type"].as_str().unwrap_or(""),
+        )
+    };
+    if !token_matches(claimed_token, &token) {
+        return refuse(403, "the verification token does not match");
+    }
+    let Some(event_id) = event_id.filter(|id| !id.is_empty()) else {
+        return refuse(400, "the event has no id");
+    };
+    let mut outcome = answer(200, json!({"msg": "success"}));
+    outcome.event_id = Some(event_id.to_string());
+    if matches!(
+        event_type,
+        "approval_instance" | "approval.instance.status_changed_v4"
+    ) {
+        match instance_update(event) {
+            Ok(update) => outcome.updates.push(update),
+            Err(why) => return refuse(400, &why),
+        }
+    }
+    outcome
+}
+
+fn token_matches(claimed: &Value, expected: &str) -> bool {
+    claimed
+        .as_str()
+        .is_some_and(|c| constant_time_eq(c.as_bytes(), expected.as_bytes()))
+}
+
+/// `operate_time` is a string of milliseconds, except for REVERTED where it is a number.
+fn millis(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn instance_update(event: &Value) -> Result<ApprovalUpdate, String> {
+    let instance_code = event["instance_code"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or("the approval event has no instance_code")?;
+    let status_text = event["status"].as_str().unwrap_or("");
+    let status = ApprovalStatus::parse(status_text)
+        .ok_or_else(|| format!("unknown approval status {status_text:?}"))?;
+    let operate_time_ms = millis(&event["operate_time"])
+        .or_else(|| millis(&event["instance_operate_time"]))
+        .unwrap_or(0);
+    Ok(ApprovalUpdate {
+        approval_code: event["approval_code"].as_str().unwrap_or("").to_string(),
+        instance_code: instance_code.to_string(),
+        status,
+        operate_time_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests;
