@@ -79,11 +79,23 @@ async fn each_event_type_sends_the_right_card_in_each_locale() {
         ];
         let (status, body) = host.post_event(&event(kind, &id, recipients)).await;
         assert_eq!(status, 202, "{body}");
-        let deliveries = host.settled(&id).await;
+        let all = host.settled(&id).await;
+        let (deliveries, jobs): (Vec<Value>, Vec<Value>) =
+            all.into_iter().partition(|d| d["kind"] == "notify");
         assert!(
             deliveries.iter().all(|d| d["status"] == "sent"),
             "{deliveries:#?}"
         );
+        if kind == "payment_pending" {
+            // The payment's approval job, skipped while the workflow is off (the default).
+            assert_eq!(jobs.len(), 1, "{jobs:#?}");
+            assert_eq!(jobs[0]["kind"], "approval");
+            assert_eq!(jobs[0]["status"], "skipped");
+            let why = jobs[0]["last_error"].as_str().unwrap();
+            assert!(why.contains("auth.feishu.payment_workflow"), "{why}");
+        } else {
+            assert!(jobs.is_empty(), "{jobs:#?}");
+        }
         let messages = sim.messages();
         for (email, want_title) in [
             (format!("zh-{kind}@example.com"), zh),
