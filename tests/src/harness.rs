@@ -61,6 +61,10 @@ pub struct HostOptions {
     pub retry_base: Duration,
     /// The component to install (default: the Feishu plugin).
     pub plugin: Option<PathBuf>,
+    /// Mica's callback URL (signed with `mica::CALLBACK_SECRET`).
+    pub callback_url: Option<String>,
+    /// Re-read undecided approvals after this long without news.
+    pub reconcile_after: Duration,
 }
 
 impl Default for HostOptions {
@@ -69,6 +73,8 @@ impl Default for HostOptions {
             concurrency: 8,
             retry_base: Duration::from_millis(100),
             plugin: None,
+            callback_url: None,
+            reconcile_after: Duration::from_secs(600),
         }
     }
 }
@@ -95,6 +101,10 @@ impl TestHost {
         config.delivery_concurrency = options.concurrency;
         config.retry.base = options.retry_base;
         config.retry.max_delay = Duration::from_secs(2);
+        config.callback_url = options.callback_url;
+        config.callback_secret = crate::mica::CALLBACK_SECRET.into();
+        config.reconcile_after = options.reconcile_after;
+        config.reconcile_every = Duration::from_millis(100);
         let host = Host::start(config).await.expect("host starts");
         let base = format!("http://{}", host.addr);
         TestHost {

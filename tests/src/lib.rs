@@ -1,5 +1,7 @@
 //! The Feishu simulator and the harness the end-to-end tests use to run the real host (with the
 //! real plugin component) against it.
 
+pub mod approvals;
 pub mod harness;
+pub mod mica;
 pub mod sim;

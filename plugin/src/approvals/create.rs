@@ -258,3 +258,45 @@ mod tests {
         assert_eq!(u.matches('-').count(), 4);
     }
 }
+
+#[cfg(test)]
+mod cancel_tests {
+    use super::*;
+    use crate::samples;
+    use crate::settings::APPROVAL_CODE;
+    use crate::testkit::*;
+
+    #[test]
+    fn cancel_names_the_initiator_by_open_id() {
+        let s = MapSettings::configured().with(APPROVAL_CODE, "\"CODE-1\"");
+        let kv = MemKv::default();
+        let http = ScriptedHttp::default()
+            .token("t-1")
+            .reply(200, r#"{"code":0,"msg":"success","data":{}}"#);
+        let env = Env {
+            settings: &s,
+            kv: &kv,
+            http: &http,
+            clock: &NoSleep,
+            log: &NoLog,
+        };
+        let mut initiator = samples::recipient("zh-CN");
+        initiator.feishu_open_id = Some("ou_9".into());
+        cancel(&env, "INST-1", &initiator).unwrap();
+        let sent = http.seen.borrow()[1].clone();
+        assert!(
+            sent.url
+                .ends_with("/open-apis/approval/v4/instances/cancel?user_id_type=open_id")
+        );
+        let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"approval_code": "CODE-1", "instance_code": "INST-1", "user_id": "ou_9"})
+        );
+        let no_id = samples::recipient("zh-CN");
+        assert!(matches!(
+            cancel(&env, "INST-1", &no_id),
+            Err(PluginError::Permanent(_))
+        ));
+    }
+}

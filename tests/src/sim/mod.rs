@@ -2,6 +2,9 @@
 //! message sending, with Feishu's success and error shapes, its uuid deduplication and size limit,
 //! knobs to inject failures, and a record of everything received.
 
+pub mod approval;
+mod approval_routes;
+pub mod callbacks;
 mod card;
 mod listener;
 mod routes;
@@ -78,6 +81,98 @@ impl FeishuSim {
     /// Invalidate every token issued so far (as when an app secret is reset).
     pub fn revoke_tokens(&self) {
         self.with(|s| s.revoke_tokens());
+    }
+}
+
+impl FeishuSim {
+    /// Define an approval template (`form` widgets as Feishu's definition returns them).
+    pub fn define_approval(&self, code: &str, form: serde_json::Value) {
+        self.with(|s| s.definitions.insert(code.into(), form));
+    }
+
+    /// Call the host back on `url` like Feishu does.
+    pub fn send_callbacks_to(&self, config: callbacks::CallbackConfig) {
+        self.with(|s| s.callback = Some(config));
+    }
+
+    pub fn instances(&self) -> Vec<approval::Instance> {
+        self.with(|s| s.instances.clone())
+    }
+
+    /// An approver decides in Feishu: the instance changes status and Feishu pushes an
+    /// `approval_instance` callback (retried, possibly duplicated or lost per the knobs).
+    /// Returns the event id.
+    pub fn decide(&self, instance_code: &str, status: &str) -> String {
+        let event_id = format!("evt-sim-{:016x}", rand::random::<u64>());
+        let now = chrono::Utc::now().timestamp_millis() as u64;
+        let (config, payload, lost, twice) = self.with(|s| {
+            let instance = s
+                .instances
+                .iter_mut()
+                .find(|i| i.instance_code == instance_code)
+                .expect("a known instance");
+            instance.status = status.into();
+            let config = s.callback.clone().expect("send_callbacks_to was called");
+            let payload = callbacks::approval_event(
+                &event_id,
+                &config.verification_token,
+                &instance.approval_code,
+                instance_code,
+                status,
+                now,
+            );
+            let lost = s.lose_callbacks > 0;
+            if lost {
+                s.lose_callbacks -= 1;
+            }
+            (config, payload, lost, s.duplicate_callbacks)
+        });
+        if !lost {
+            let state = self.state.clone();
+            let id = event_id.clone();
+            tokio::spawn(async move {
+                for _ in 0..if twice { 2 } else { 1 } {
+                    deliver_with_retries(&state, &config, &id, &payload).await;
+                }
+            });
+        }
+        event_id
+    }
+
+    /// Send one callback payload now (no retries) and return the host's HTTP status.
+    pub async fn push(&self, payload: &serde_json::Value) -> u16 {
+        let config = self
+            .with(|s| s.callback.clone())
+            .expect("send_callbacks_to was called");
+        let (body, headers) = callbacks::wire(&config, payload);
+        callbacks::post(&reqwest::Client::new(), &config.url, body, &headers).await
+    }
+}
+
+async fn deliver_with_retries(
+    state: &Arc<Mutex<SimState>>,
+    config: &callbacks::CallbackConfig,
+    event_id: &str,
+    payload: &serde_json::Value,
+) {
+    let client = reqwest::Client::new();
+    let mut delays = config.retry_delays.iter();
+    loop {
+        // Each attempt is encrypted and signed afresh, as Feishu does.
+        let (body, headers) = callbacks::wire(config, payload);
+        let status = callbacks::post(&client, &config.url, body, &headers).await;
+        state
+            .lock()
+            .unwrap()
+            .callback_log
+            .push((event_id.to_string(), status));
+        if status == 200 {
+            return;
+        }
+        match delays.next() {
+            Some(d) => tokio::time::sleep(*d).await,
+            None => return,
+        }
     }
 }
 

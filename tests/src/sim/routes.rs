@@ -25,10 +25,11 @@ pub fn router(state: Shared) -> Router {
             post(token),
         )
         .route("/open-apis/im/v1/messages", post(send_message))
+        .merge(super::approval_routes::router())
         .with_state(state)
 }
 
-fn feishu(status: u16, body: Value) -> Response {
+pub(super) fn feishu(status: u16, body: Value) -> Response {
     let mut resp = (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
     let log_id = format!("sim-log-{:016x}", rand::random::<u64>());
     resp.headers_mut()
@@ -36,7 +37,7 @@ fn feishu(status: u16, body: Value) -> Response {
     resp
 }
 
-fn error(status: u16, code: i64, msg: &str) -> Response {
+pub(super) fn error(status: u16, code: i64, msg: &str) -> Response {
     feishu(
         status,
         json!({"code": code, "msg": msg, "error": {"log_id": "sim"}}),
@@ -95,24 +96,8 @@ async fn send_message(
         None => {}
     }
     let mut s = state.lock().unwrap();
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return error(400, 99991661, "Need a token");
-    };
-    if !token.starts_with("t-") {
-        return error(400, 99991671, "Invalid token: must start with t-/u-");
-    }
-    if !s.token_valid(token) {
-        return error(
-            400,
-            99991663,
-            "Invalid access token for authorization. Please make a request with token attached",
-        );
+    if let Some(refused) = refusal(&s, &headers) {
+        return refused;
     }
     if !s.send_scope_granted {
         return error(
@@ -208,6 +193,30 @@ async fn send_message(
         200,
         json!({"code": 0, "msg": "success", "data": message_data(&message)}),
     )
+}
+
+/// Feishu's bearer-token check, shared by every authorized endpoint: the refusal, if any.
+pub(super) fn refusal(s: &SimState, headers: &HeaderMap) -> Option<Response> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Some(error(400, 99991661, "Need a token"));
+    };
+    if !token.starts_with("t-") {
+        return Some(error(400, 99991671, "Invalid token: must start with t-/u-"));
+    }
+    if !s.token_valid(token) {
+        return Some(error(
+            400,
+            99991663,
+            "Invalid access token for authorization. Please make a request with token attached",
+        ));
+    }
+    None
 }
 
 fn message_data(m: &SentMessage) -> Value {

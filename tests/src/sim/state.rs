@@ -45,6 +45,22 @@ pub struct SimState {
     pub unreachable: HashSet<String>,
     /// When false, sending answers 99991672 (scope not granted).
     pub send_scope_granted: bool,
+    /// Approval definitions: code → widgets (the `form` array).
+    pub definitions: HashMap<String, serde_json::Value>,
+    pub instances: Vec<super::approval::Instance>,
+    pub subscriptions: HashSet<String>,
+    pub subscribe_calls: usize,
+    pub create_calls: usize,
+    /// Create the instance but answer 500, as if the answer were lost on the way.
+    pub lose_create_answers: usize,
+    /// How callbacks reach the host (None: none are sent).
+    pub callback: Option<super::callbacks::CallbackConfig>,
+    /// Every callback attempt: (event id, HTTP status; 0 = unreachable).
+    pub callback_log: Vec<(String, u16)>,
+    /// Drop the next callbacks entirely (lost beyond Feishu's retries).
+    pub lose_callbacks: usize,
+    /// Deliver every callback twice (Feishu is at-least-once).
+    pub duplicate_callbacks: bool,
     next_id: u64,
 }
 
@@ -68,6 +84,16 @@ impl SimState {
             faults: VecDeque::new(),
             unreachable: HashSet::new(),
             send_scope_granted: true,
+            definitions: HashMap::new(),
+            instances: Vec::new(),
+            subscriptions: HashSet::new(),
+            subscribe_calls: 0,
+            create_calls: 0,
+            lose_create_answers: 0,
+            callback: None,
+            callback_log: Vec::new(),
+            lose_callbacks: 0,
+            duplicate_callbacks: false,
             next_id: 0,
         }
     }

@@ -1,0 +1,85 @@
+//! A stand-in for Mica's callback endpoint: records every notice and whether its
+//! `X-Mica-Signature` verified; can refuse the first ones to prove the host retries.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use std::sync::{Arc, Mutex};
+
+pub const CALLBACK_SECRET: &str = "mica-callback-secret-for-tests";
+
+#[derive(Default)]
+pub struct Received {
+    /// (notice, signature verified)
+    pub notices: Vec<(Value, bool)>,
+    /// Answer 503 to this many requests first.
+    pub refuse: usize,
+    pub refused: usize,
+}
+
+pub struct MicaReceiver {
+    pub url: String,
+    pub state: Arc<Mutex<Received>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+fn verify(headers: &HeaderMap, body: &[u8]) -> bool {
+    let Some(given) = headers
+        .get("x-mica-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(CALLBACK_SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    given == format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn receive(
+    State(state): State<Arc<Mutex<Received>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let mut s = state.lock().unwrap();
+    if s.refused < s.refuse {
+        s.refused += 1;
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let ok = verify(&headers, &body);
+    s.notices
+        .push((serde_json::from_slice(&body).unwrap_or(Value::Null), ok));
+    StatusCode::NO_CONTENT
+}
+
+impl MicaReceiver {
+    pub async fn start() -> MicaReceiver {
+        let state = Arc::new(Mutex::new(Received::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/mica/feishu-callback",
+            listener.local_addr().unwrap()
+        );
+        let app = Router::new()
+            .route("/mica/feishu-callback", post(receive))
+            .with_state(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        MicaReceiver { url, state, server }
+    }
+
+    pub fn notices(&self) -> Vec<(Value, bool)> {
+        self.state.lock().unwrap().notices.clone()
+    }
+}
+
+impl Drop for MicaReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

@@ -1,0 +1,145 @@
+//! The webhook refuses everything that is not a genuine, verifiable Feishu callback, applies
+//! nothing from it, and stays healthy.
+
+use mica_tests::approvals::{APPROVAL_CODE, ApprovalSetup, ENCRYPT_KEY, VERIFICATION_TOKEN, setup};
+use mica_tests::harness::HostOptions;
+use mica_tests::sim::callbacks::{approval_event, encrypt, signature};
+use serde_json::{Value, json};
+
+struct Attempt {
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+}
+
+/// A callback as Feishu would send it, with every part under the test's control.
+fn signed(body: Vec<u8>, key: &str) -> Attempt {
+    let (ts, nonce) = ("1700000000", "n0nce");
+    let sig = signature(ts, nonce, key, &body);
+    Attempt {
+        body,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-lark-request-timestamp".into(), ts.into()),
+            ("x-lark-request-nonce".into(), nonce.into()),
+            ("x-lark-signature".into(), sig),
+        ],
+    }
+}
+
+fn encrypted_body(payload: &Value, key: &str) -> Vec<u8> {
+    json!({"encrypt": encrypt(key, payload.to_string().as_bytes())})
+        .to_string()
+        .into_bytes()
+}
+
+async fn send(t: &ApprovalSetup, a: Attempt) -> (u16, String) {
+    let mut req = t
+        .host
+        .http
+        .post(format!("{}/api/v1/feishu/webhook", t.host.base))
+        .body(a.body);
+    for (k, v) in a.headers {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_broken_callbacks_are_refused_and_change_nothing() {
+    let t = setup(true, HostOptions::default()).await;
+    let code = t.start_payment("pay-sec").await;
+    let approve = |event_id: &str, token: &str| {
+        approval_event(
+            event_id,
+            token,
+            APPROVAL_CODE,
+            &code,
+            "APPROVED",
+            1_900_000_000_000,
+        )
+    };
+
+    let mut wrong_signature = signed(
+        encrypted_body(&approve("e1", VERIFICATION_TOKEN), ENCRYPT_KEY),
+        ENCRYPT_KEY,
+    );
+    wrong_signature.headers[3].1 = "0".repeat(64);
+    let mut unsigned = signed(
+        encrypted_body(&approve("e2", VERIFICATION_TOKEN), ENCRYPT_KEY),
+        ENCRYPT_KEY,
+    );
+    unsigned.headers.truncate(1);
+    let wrong_token = signed(
+        encrypted_body(&approve("e3", "not-the-token"), ENCRYPT_KEY),
+        ENCRYPT_KEY,
+    );
+    let wrong_key = signed(
+        encrypted_body(&approve("e4", VERIFICATION_TOKEN), "another key"),
+        ENCRYPT_KEY,
+    );
+    let full = encrypt(
+        ENCRYPT_KEY,
+        approve("e5", VERIFICATION_TOKEN).to_string().as_bytes(),
+    );
+    let truncated = signed(
+        json!({"encrypt": &full[..full.len() - 24]})
+            .to_string()
+            .into_bytes(),
+        ENCRYPT_KEY,
+    );
+    let not_base64 = signed(br#"{"encrypt":"@@@ not base64 @@@"}"#.to_vec(), ENCRYPT_KEY);
+    let malformed = signed(b"{\"encrypt\": ".to_vec(), ENCRYPT_KEY);
+    let plaintext = signed(
+        approve("e6", VERIFICATION_TOKEN).to_string().into_bytes(),
+        ENCRYPT_KEY,
+    );
+    let oversize = signed(vec![b' '; 2 * 1024 * 1024], ENCRYPT_KEY);
+
+    for (name, attempt, expected) in [
+        ("wrong signature", wrong_signature, 401),
+        ("missing signature", unsigned, 401),
+        ("wrong verification token", wrong_token, 403),
+        ("wrong Encrypt Key", wrong_key, 400),
+        ("truncated ciphertext", truncated, 400),
+        ("non-base64 ciphertext", not_base64, 400),
+        ("malformed JSON", malformed, 400),
+        ("plaintext while a key is set", plaintext, 400),
+        ("oversize body", oversize, 413),
+    ] {
+        let (status, body) = send(&t, attempt).await;
+        assert_eq!(status, expected, "{name}: {body}");
+    }
+
+    let (status, approval) = t.host.get("/api/v1/approvals/pay-sec").await;
+    assert_eq!(status, 200);
+    assert_eq!(approval["status"], "PENDING", "nothing applied");
+    assert_eq!(approval["history"].as_array().unwrap().len(), 1);
+    assert_eq!(t.host.get("/healthz").await.0, 200, "host healthy");
+
+    // A genuine one still goes through.
+    let genuine = signed(
+        encrypted_body(&approve("e-ok", VERIFICATION_TOKEN), ENCRYPT_KEY),
+        ENCRYPT_KEY,
+    );
+    assert_eq!(send(&t, genuine).await.0, 200);
+    t.wait_status("pay-sec", "APPROVED").await;
+    let notices = t.wait_notices(2).await;
+    assert_eq!(
+        notices.len(),
+        2,
+        "only PENDING and the genuine APPROVED reached Mica"
+    );
+    t.host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_verification_token_nothing_is_accepted() {
+    let t = setup(false, HostOptions::default()).await;
+    t.host.set("auth.feishu.verification_token", json!(""));
+    let challenge = json!({"challenge": "c", "token": "", "type": "url_verification"});
+    let (status, body) = send(&t, signed(challenge.to_string().into_bytes(), "")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("verification_token"));
+    t.host.host.stop().await;
+}
