@@ -225,10 +225,7 @@ pub struct WebhookRequest {
 
 impl WebhookRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::ports::find_header(&self.headers, name)
     }
 }
 

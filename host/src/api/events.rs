@@ -1,7 +1,7 @@
 //! `POST /api/v1/events`: validate, store the event with one delivery per recipient in one
 //! transaction, answer 202. Posting a known id again creates nothing.
 
-use super::{ApiError, AppState, MAX_BODY_BYTES};
+use super::{ApiError, AppState, read_body};
 use crate::events::{approval_job_id, delivery_id, parse_event, recipient_json};
 use crate::runtime::World;
 use crate::runtime::bindings::types::DomainEvent;
@@ -18,16 +18,7 @@ pub fn json_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        } else {
-            ApiError::bad_request(format!("the request body could not be read: {e}"))
-        }
-    })?;
+    let body = read_body(body)?;
     let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

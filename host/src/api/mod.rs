@@ -33,6 +33,22 @@ pub struct AppState {
     pub webhook_deadline: std::time::Duration,
 }
 
+/// A request body, with an oversize or unreadable one reported in the API's error shape.
+pub fn read_body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::bad_request(format!("the request body could not be read: {e}"))
+        }
+    })
+}
+
 pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/api/v1/events", post(events::post_event))

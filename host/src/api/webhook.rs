@@ -2,7 +2,7 @@
 //! the route, which verifies and parses it; the host deduplicates by event id and applies the
 //! updates in one transaction before answering, so an acknowledged callback is never lost.
 
-use super::{ApiError, AppState, MAX_BODY_BYTES};
+use super::{ApiError, AppState, read_body};
 use crate::approvals::Status;
 use crate::runtime::bindings::approvals::WebhookRequest;
 use crate::store::StatusChange;
@@ -19,16 +19,7 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        } else {
-            ApiError::bad_request(format!("the request body could not be read: {e}"))
-        }
-    })?;
+    let body = read_body(body)?;
     let plugin = state
         .registry
         .webhook_owner(method.as_str(), uri.path())

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha2::Sha256;
 use std::time::Duration;
@@ -34,14 +33,7 @@ fn backoff(attempts: i64) -> Duration {
 
 impl CallbackSender {
     pub fn start(self) -> anyhow::Result<(watch::Sender<bool>, JoinHandle<()>)> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let connector = crate::net::connector(Duration::from_secs(5))?;
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
         let (stop, mut stopped) = watch::channel(false);
         let join = tokio::spawn(async move {
@@ -81,7 +73,7 @@ impl CallbackSender {
 
     async fn send(
         &self,
-        client: &Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+        client: &Client<crate::net::Connector, Full<Bytes>>,
         body: &str,
     ) -> Result<(), String> {
         let request = http::Request::post(&self.url)

@@ -300,3 +300,59 @@ mod cancel_tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod subscribe_tests {
+    use super::*;
+    use crate::ports::Kv;
+    use crate::settings::APPROVAL_CODE;
+    use crate::testkit::*;
+
+    #[test]
+    fn an_existing_subscription_counts_as_subscribed_and_is_remembered() {
+        let s = MapSettings::configured().with(APPROVAL_CODE, "\"CODE-1\"");
+        let kv = MemKv::default();
+        let http = ScriptedHttp::default()
+            .token("t-1")
+            .reply(400, r#"{"code":1390007,"msg":"subscription existed"}"#);
+        let env = Env {
+            settings: &s,
+            kv: &kv,
+            http: &http,
+            clock: &NoSleep,
+            log: &NoLog,
+        };
+        let fs = FeishuSettings::read(&s);
+        assert!(ensure_subscribed(&env, &fs));
+        assert!(ensure_subscribed(&env, &fs), "remembered");
+        assert_eq!(
+            http.seen.borrow().len(),
+            2,
+            "one token fetch and one subscribe call"
+        );
+        assert!(http.paths()[1].ends_with("/approvals/CODE-1/subscribe"));
+    }
+
+    #[test]
+    fn a_failed_subscription_does_not_block_and_is_retried_later() {
+        let s = MapSettings::configured().with(APPROVAL_CODE, "\"CODE-2\"");
+        let kv = MemKv::default();
+        let http = ScriptedHttp::default().token("t-1").reply(
+            400,
+            r#"{"code":99991672,"msg":"Access denied. One of the following scopes is required: [approval:approval]."}"#,
+        );
+        let env = Env {
+            settings: &s,
+            kv: &kv,
+            http: &http,
+            clock: &NoSleep,
+            log: &NoLog,
+        };
+        assert!(!ensure_subscribed(&env, &FeishuSettings::read(&s)));
+        let remembered = kv
+            .get("approval-subscribed:cli_test:CODE-2")
+            .unwrap()
+            .unwrap();
+        assert_eq!(remembered.value, b"failed");
+    }
+}

@@ -16,13 +16,13 @@ pub fn format(money: &Money) -> String {
     };
     let grouped = group_thousands(if int_part.is_empty() { "0" } else { int_part });
     let number = match frac_part {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
+        Some(f) => format!("{grouped}.{f}"),
+        None => grouped,
     };
     let code = money.currency.trim().to_ascii_uppercase();
     match symbol(&code) {
-        Some(sym) => format!("{sym}{number}"),
-        None => format!("{number} {code}"),
+        Some(sym) => format!("{sign}{sym}{number}"),
+        None => format!("{sign}{number} {code}"),
     }
 }
 
@@ -50,18 +50,6 @@ fn group_thousands(int_part: &str) -> String {
     out
 }
 
-/// Whether `value` is a plain decimal string ("12500", "12500.00", "-3.5").
-pub fn is_decimal(value: &str) -> bool {
-    let v = value.strip_prefix('-').unwrap_or(value);
-    let (i, f) = match v.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (v, None),
-    };
-    !i.is_empty()
-        && i.bytes().all(|b| b.is_ascii_digit())
-        && f.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,15 +66,8 @@ mod tests {
         assert_eq!(format(&m("12500.00", "CNY")), "¥12,500.00");
         assert_eq!(format(&m("1234567.891", "usd")), "US$1,234,567.891");
         assert_eq!(format(&m("999", "CHF")), "999 CHF");
-        assert_eq!(format(&m("-1000.5", "EUR")), "€-1,000.5");
+        assert_eq!(format(&m("-1000.5", "EUR")), "-€1,000.5");
+        assert_eq!(format(&m("-7", "CHF")), "-7 CHF");
         assert_eq!(format(&m("0.10", "CNY")), "¥0.10");
-    }
-
-    #[test]
-    fn decimal_check() {
-        assert!(is_decimal("12500.00") && is_decimal("7") && is_decimal("-3.5"));
-        assert!(
-            !is_decimal("1e5") && !is_decimal("12,500") && !is_decimal("") && !is_decimal("1.")
-        );
     }
 }
