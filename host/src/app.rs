@@ -32,7 +32,7 @@ pub struct Host {
 pub async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<Registry>)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let store = Store::open(&config.database)?;
+    let store = config.open_store()?;
     let runtime = Arc::new(Runtime::new(
         config.cache_dir.clone(),
         config.limits.clone(),

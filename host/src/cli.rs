@@ -46,6 +46,21 @@ pub enum Command {
     /// Read or write a system parameter.
     #[command(subcommand)]
     Param(ParamCommand),
+    /// Manage the key that encrypts secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Re-encrypt every secret under a new key. Run it with the host stopped (or restart the
+    /// host afterwards). With the key in DATA_DIR/secret.key a new key is generated there; with
+    /// MICA_SECRET_KEY, pass --new-key and set MICA_SECRET_KEY to it before the next start.
+    RotateKey {
+        /// The new key, 64 hex characters (default: generated).
+        #[arg(long)]
+        new_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,8 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin(PluginCommand::List) => {
-            std::fs::create_dir_all(&config.data_dir)?;
-            let store = crate::store::Store::open(&config.database)?;
+            let store = config.open_store()?;
             let active = store.active_plugins()?;
             for v in store.plugin_versions()? {
                 let is_active = active
@@ -130,9 +144,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Secrets(SecretsCommand::RotateKey { new_key }) => rotate_key(&config, new_key),
         Command::Param(cmd) => {
-            std::fs::create_dir_all(&config.data_dir)?;
-            let store = crate::store::Store::open(&config.database)?;
+            let store = config.open_store()?;
             param(&store, cmd)
         }
     }
@@ -177,6 +191,43 @@ fn param(store: &crate::store::Store, cmd: ParamCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn rotate_key(config: &HostConfig, new_key: Option<String>) -> anyhow::Result<()> {
+    use crate::store::sealer::{NEW_KEY_FILE, Sealer, write_key_file};
+    let store = config.open_store()?;
+    let given = new_key.is_some();
+    let key: [u8; 32] = match new_key {
+        Some(hex_key) => hex::decode(hex_key.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .context("--new-key must be 64 hex characters")?,
+        None => rand::random(),
+    };
+    match store.sealer.key_file.clone() {
+        Some(key_file) => {
+            let pending = config.data_dir.join(NEW_KEY_FILE);
+            write_key_file(&pending, &key)?;
+            store.reseal_with(&Sealer::from_key(key))?;
+            std::fs::rename(&pending, &key_file)?;
+            println!(
+                "secrets re-encrypted; the new key is in {}",
+                key_file.display()
+            );
+        }
+        None => {
+            if !given {
+                bail!(
+                    "the key comes from MICA_SECRET_KEY: pass --new-key <64 hex> and then set MICA_SECRET_KEY to it"
+                );
+            }
+            store.reseal_with(&Sealer::from_key(key))?;
+            println!(
+                "secrets re-encrypted; set MICA_SECRET_KEY to the new key before starting the host"
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

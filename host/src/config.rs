@@ -33,6 +33,8 @@ pub struct HostConfig {
     pub reconcile_every: Duration,
     /// Time a plugin has to answer a webhook (Feishu waits 3 s, 1 s for the handshake).
     pub webhook_deadline: Duration,
+    /// The key sealing secrets at rest (`MICA_SECRET_KEY`, 64 hex); else `DATA_DIR/secret.key`.
+    pub secret_key: Option<String>,
 }
 
 impl HostConfig {
@@ -52,7 +54,15 @@ impl HostConfig {
             reconcile_after: Duration::from_secs(10 * 60),
             reconcile_every: Duration::from_secs(30),
             webhook_deadline: Duration::from_millis(2500),
+            secret_key: std::env::var("MICA_SECRET_KEY").ok(),
         })
+    }
+
+    /// Open the store with its sealer.
+    pub fn open_store(&self) -> anyhow::Result<crate::store::Store> {
+        std::fs::create_dir_all(&self.data_dir)?;
+        let sealer = crate::store::Sealer::load(&self.data_dir, self.secret_key.clone())?;
+        crate::store::Store::open(&self.database, sealer)
     }
 
     /// A lease comfortably longer than one call, so only a dead host's lease ever expires.

@@ -14,4 +14,5 @@ pub mod events;
 pub mod net;
 pub mod registry;
 pub mod runtime;
+pub mod settings_form;
 pub mod store;

@@ -156,9 +156,11 @@ fn serve_generates_a_private_admin_token_and_stops_cleanly_on_sigterm() {
         ])
         .arg(plugin_wasm())
         .env("MICA_DATA_DIR", dir.path())
+        .env("RUST_LOG", "debug")
         .env_remove("MICA_ADMIN_TOKEN")
+        .env_remove("MICA_SECRET_KEY")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("host.log")).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -199,6 +201,35 @@ fn serve_generates_a_private_admin_token_and_stops_cleanly_on_sigterm() {
             .starts_with("HTTP/1.1 202")
     );
 
+    // Secrets set through the admin API never reach a response or the log, even at debug level.
+    let secret = "log-canary-secret-1d2c3b4a";
+    let settings = format!(
+        r#"{{"app_id":"cli_a1b2c3d4","app_secret":"{secret}","verification_token":"{secret}-vt","base_url":"http://127.0.0.1:1","enabled":true}}"#
+    );
+    let request = |method: &str, path: &str, body: &str| {
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            token.trim(),
+            body.len()
+        )
+    };
+    let answers = [
+        http(
+            port,
+            &request("PUT", "/api/v1/admin/feishu/settings", &settings),
+        )
+        .unwrap(),
+        http(port, &request("GET", "/api/v1/admin/feishu/settings", "")).unwrap(),
+        http(port, &request("POST", "/api/v1/admin/feishu/test", "")).unwrap(),
+    ];
+    assert!(answers[0].starts_with("HTTP/1.1 200"), "{}", answers[0]);
+    assert!(answers[2].starts_with("HTTP/1.1 422"), "{}", answers[2]);
+    for answer in &answers {
+        assert!(!answer.contains(secret), "{answer}");
+    }
+    // A delivery attempt runs with the secret too (the event above, now enabled).
+    std::thread::sleep(Duration::from_millis(1500));
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -216,4 +247,46 @@ fn serve_generates_a_private_admin_token_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+    let log = std::fs::read_to_string(dir.path().join("host.log")).unwrap();
+    assert!(log.contains("settings updated"), "the log was captured");
+    assert!(!log.contains(secret), "a secret reached the log");
+}
+
+#[test]
+fn rotating_the_key_keeps_every_secret_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let wasm = plugin_wasm();
+    let install = host(
+        d,
+        &["plugin", "install", wasm.to_str().unwrap(), "--activate"],
+    );
+    assert!(install.status.success());
+    let set = host(
+        d,
+        &[
+            "param",
+            "set",
+            "auth.feishu.app_secret",
+            "rotating-secret-77",
+        ],
+    );
+    assert!(set.status.success());
+    let old_key = std::fs::read_to_string(d.join("secret.key")).unwrap();
+    let rotate = host(d, &["secrets", "rotate-key"]);
+    assert!(rotate.status.success(), "{}", stderr(&rotate));
+    let new_key = std::fs::read_to_string(d.join("secret.key")).unwrap();
+    assert_ne!(old_key, new_key);
+    assert!(!d.join("secret.key.new").exists());
+    let got = host(d, &["param", "get", "auth.feishu.app_secret"]);
+    assert_eq!(stdout(&got), "(secret: set)", "{}", stderr(&got));
+    // The value is sealed with the new key now: the old key alone cannot open it.
+    std::fs::write(d.join("secret.key"), &old_key).unwrap();
+    let with_old = host(d, &["param", "get", "auth.feishu.app_secret"]);
+    assert!(!with_old.status.success());
+    assert!(
+        stderr(&with_old).contains("which this host does not have"),
+        "{}",
+        stderr(&with_old)
+    );
 }

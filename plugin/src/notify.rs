@@ -2,7 +2,7 @@
 
 use crate::cards::{self, i18n::Locale};
 use crate::feishu::{client, message_uuid, recipient::receive_id};
-use crate::model::{Failure, NotifyRequest, PluginError, Receipt};
+use crate::model::{Failure, NotifyRequest, PluginError, Receipt, Recipient};
 use crate::ports::{Env, Method};
 use crate::settings::{ENABLED, FeishuSettings};
 use serde_json::json;
@@ -24,21 +24,38 @@ pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
         )));
     }
     s.require_credentials()?;
-    let target = receive_id(&req.recipient).ok_or_else(|| {
+    let card = cards::render(&req.event, Locale::from_tag(&req.recipient.locale));
+    send_card(
+        env,
+        &s,
+        &req.recipient,
+        &card,
+        &message_uuid(&req.idempotency_key),
+    )
+}
+
+/// Send `card` to `recipient` as the bot, whatever the notification switches say.
+pub fn send_card(
+    env: &Env,
+    s: &FeishuSettings,
+    recipient: &Recipient,
+    card: &serde_json::Value,
+    uuid: &str,
+) -> Result<Receipt, PluginError> {
+    let target = receive_id(recipient).ok_or_else(|| {
         PluginError::InvalidInput("the recipient has no email and no Feishu id".into())
     })?;
-    let card = cards::render(&req.event, Locale::from_tag(&req.recipient.locale));
     let body = json!({
         "receive_id": target.id,
         "msg_type": "interactive",
         "content": card.to_string(),
-        "uuid": message_uuid(&req.idempotency_key),
+        "uuid": uuid,
     });
     let path = format!(
         "/open-apis/im/v1/messages?receive_id_type={}",
         target.id_type
     );
-    let reply = client::call(env, &s, Method::Post, &path, Some(&body), SEND_SCOPE)?;
+    let reply = client::call(env, s, Method::Post, &path, Some(&body), SEND_SCOPE)?;
     let data = &reply.body["data"];
     let message_id = data["message_id"].as_str().unwrap_or_default().to_string();
     if message_id.is_empty() {

@@ -252,6 +252,32 @@ impl FeishuSettings {
     }
 }
 
+/// A Feishu-specific problem with a new value (JSON text) for `key`, for the admin settings API.
+pub fn check(key: &str, json: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let text = value.as_str()?.trim();
+    match key {
+        APP_ID if !text.is_empty() => {
+            let ok = text.strip_prefix("cli_").is_some_and(|rest| {
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+            (!ok).then(|| {
+                format!("{text:?} is not a Feishu App ID: it looks like cli_a1b2c3d4e5f6a7b8 (Developer Console → Credentials & Basic Info)")
+            })
+        }
+        APPROVAL_CODE if !text.is_empty() => {
+            let ok = text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            (!ok).then(|| {
+                format!("{text:?} is not an approval code: it looks like 7C468A54-8745-2245-9675-08B7C63E7A85 (Approval Admin → template details)")
+            })
+        }
+        APP_SECRET | ENCRYPT_KEY | VERIFICATION_TOKEN if text.chars().any(char::is_whitespace) => {
+            Some("must not contain spaces".into())
+        }
+        _ => None,
+    }
+}
+
 /// A boolean setting; an unset or unreadable value falls back to the declared default.
 fn read_bool(port: &dyn SettingsPort, key: &str) -> bool {
     let parse = |json: &str| match serde_json::from_str::<serde_json::Value>(json) {
@@ -325,6 +351,21 @@ mod tests {
         assert!(s.notifies(EventKind::PrSubmitted));
         assert_eq!(s.base_url, "http://127.0.0.1:9");
         assert!(s.require_credentials().is_ok());
+    }
+
+    #[test]
+    fn app_id_and_approval_code_shapes() {
+        assert_eq!(check(APP_ID, "\"cli_a1b2c3d4e5f6\""), None);
+        assert_eq!(check(APP_ID, "\"\""), None, "clearing is allowed");
+        assert!(check(APP_ID, "\"a1b2c3\"").unwrap().contains("cli_"));
+        assert!(check(APP_ID, "\"cli_a b\"").is_some());
+        assert_eq!(
+            check(APPROVAL_CODE, "\"7C468A54-8745-2245-9675-08B7C63E7A85\""),
+            None
+        );
+        assert!(check(APPROVAL_CODE, "\"code with spaces\"").is_some());
+        assert!(check(APP_SECRET, "\"ab cd\"").is_some());
+        assert_eq!(check(ENABLED, "true"), None);
     }
 
     #[test]

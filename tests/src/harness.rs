@@ -154,6 +154,19 @@ impl TestHost {
         self.post_json("/api/v1/events", body).await
     }
 
+    pub async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let resp = self
             .http

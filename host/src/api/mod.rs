@@ -1,5 +1,6 @@
 //! The host's HTTP API (CONTRACT.md).
 
+mod admin;
 mod approvals;
 mod auth;
 mod deliveries;
@@ -56,6 +57,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/approvals/{payment_id}",
             get(approvals::get_approval),
+        )
+        .route(
+            "/api/v1/admin/{plugin_id}/settings",
+            get(admin::get_settings).put(admin::put_settings),
+        )
+        .route(
+            "/api/v1/admin/{plugin_id}/test",
+            post(admin::test_connection),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -198,7 +198,7 @@ impl LoadedPlugin {
         let values = match db {
             Some(db) => {
                 let keys: Vec<String> = self.declared.keys().cloned().collect();
-                db.run(move |c| crate::store::param_values(c, &keys))
+                db.call(move |s| s.param_values(&keys))
                     .await
                     .map_err(|e| CallError::Host(format!("{e:#}")))?
             }
@@ -272,6 +272,21 @@ impl LoadedPlugin {
         let idx = &self.plugin_exports;
         self.call(None, async |store, instance| {
             idx.load(&mut *store, instance)?.call_describe(store).await
+        })
+        .await
+    }
+
+    /// The plugin's own objection to a new setting value, if any.
+    pub async fn check_setting(
+        &self,
+        key: &str,
+        value_json: &str,
+    ) -> Result<Option<String>, CallError> {
+        let idx = &self.plugin_exports;
+        self.call(None, async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_check_setting(store, key, value_json)
+                .await
         })
         .await
     }

@@ -113,7 +113,8 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let store =
+            Store::open(&dir.path().join("t.db"), super::super::Sealer::ephemeral()).unwrap();
         (dir, store)
     }
 

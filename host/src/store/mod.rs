@@ -11,14 +11,16 @@ mod kv;
 mod migrations;
 mod params;
 mod plugins;
+pub mod sealer;
 
 pub use approvals::{Approval, HistoryEntry, StatusChange};
 pub use callbacks::DueCallback;
 pub use deliveries::{Claimed, Delivery, DeliveryStatus, Outcome};
 pub use events::{InsertedEvent, NewDelivery};
 pub use kv::{KvEntry, KvError};
-pub use params::{Param, ParamSpec, check_type, param_values};
+pub use params::{Param, ParamSpec, check_type};
 pub use plugins::PluginVersion;
+pub use sealer::Sealer;
 
 use anyhow::Context;
 use rusqlite::Connection;
@@ -29,11 +31,13 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Seals sensitive parameters at rest.
+    pub(crate) sealer: Arc<Sealer>,
 }
 
 impl Store {
     /// Open (creating if needed) the SQLite database at `path` and bring its schema up to date.
-    pub fn open(path: &Path) -> anyhow::Result<Store> {
+    pub fn open(path: &Path, sealer: Sealer) -> anyhow::Result<Store> {
         let conn = Connection::open(path)
             .with_context(|| format!("opening the database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -41,9 +45,12 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&conn)?;
-        Ok(Store {
+        let store = Store {
             conn: Arc::new(Mutex::new(conn)),
-        })
+            sealer: Arc::new(sealer),
+        };
+        store.seal_plaintext_secrets()?;
+        Ok(store)
     }
 
     /// Run `f` with the connection, on the calling thread.

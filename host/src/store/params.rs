@@ -1,6 +1,6 @@
 //! `system_parameters`: Mica's settings table. Plugins declare their rows; the host seeds them.
 
-use super::{Store, rfc3339};
+use super::{Sealer, Store, rfc3339};
 use anyhow::bail;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
@@ -49,30 +49,91 @@ pub fn check_type(key: &str, data_type: &str, value: &Value) -> anyhow::Result<(
     Ok(())
 }
 
-/// The current values of `keys` (unset rows read as their default).
-pub fn param_values(
-    c: &mut rusqlite::Connection,
-    keys: &[String],
-) -> anyhow::Result<std::collections::HashMap<String, Value>> {
-    let mut stmt =
-        c.prepare_cached("SELECT value, default_value FROM system_parameters WHERE key = ?1")?;
-    let mut out = std::collections::HashMap::new();
-    for key in keys {
-        let row: Option<(Option<String>, Option<String>)> = stmt
-            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((value, default)) = row {
-            let value = match parse_json(value) {
-                Value::Null => parse_json(default),
-                v => v,
-            };
-            out.insert(key.clone(), value);
+impl Store {
+    /// The current values of `keys` (unset rows read as their default; secrets opened).
+    pub fn param_values(
+        &self,
+        keys: &[String],
+    ) -> anyhow::Result<std::collections::HashMap<String, Value>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT value, default_value, is_sensitive FROM system_parameters WHERE key = ?1",
+            )?;
+            let mut out = std::collections::HashMap::new();
+            for key in keys {
+                let row: Option<(Option<String>, Option<String>, bool)> = stmt
+                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                if let Some((value, default, sensitive)) = row {
+                    let value = match parse_json(value) {
+                        Value::Null => parse_json(default),
+                        v => v,
+                    };
+                    out.insert(key.clone(), self.opened(sensitive, value)?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// A stored value as the plugin and the admin see it.
+    fn opened(&self, sensitive: bool, value: Value) -> anyhow::Result<Value> {
+        Ok(match value {
+            Value::String(s) if sensitive => Value::String(self.sealer.open(&s)?),
+            v => v,
+        })
+    }
+
+    /// A value as it is stored: secrets sealed.
+    fn sealed(&self, sensitive: bool, value: &Value) -> Value {
+        match value {
+            Value::String(s) if sensitive && !s.is_empty() => Value::String(self.sealer.seal(s)),
+            v => v.clone(),
         }
     }
-    Ok(out)
-}
 
-impl Store {
+    /// Seal secrets written in clear (by an older host, or by hand in the table).
+    pub(crate) fn seal_plaintext_secrets(&self) -> anyhow::Result<()> {
+        self.reseal(|stored| {
+            Ok(
+                (!Sealer::is_sealed(stored) && !stored.is_empty())
+                    .then(|| self.sealer.seal(stored)),
+            )
+        })
+    }
+
+    /// Re-encrypt every secret with `new` (key rotation), in one transaction.
+    pub fn reseal_with(&self, new: &Sealer) -> anyhow::Result<()> {
+        self.reseal(|stored| {
+            let plain = self.sealer.open(stored)?;
+            Ok((!plain.is_empty()).then(|| new.seal(&plain)))
+        })
+    }
+
+    fn reseal(&self, f: impl Fn(&str) -> anyhow::Result<Option<String>>) -> anyhow::Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let rows: Vec<(String, Option<String>)> = {
+                let mut stmt =
+                    tx.prepare("SELECT key, value FROM system_parameters WHERE is_sensitive = 1")?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            for (key, value) in rows {
+                if let Value::String(stored) = parse_json(value)
+                    && let Some(resealed) = f(&stored)?
+                {
+                    tx.execute(
+                        "UPDATE system_parameters SET value = ?2 WHERE key = ?1",
+                        params![key, Value::String(resealed).to_string()],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     /// Insert the rows that do not exist yet, with their defaults; existing values are kept.
     pub fn seed_params(&self, specs: &[ParamSpec]) -> anyhow::Result<()> {
         self.with(|c| {
@@ -120,6 +181,35 @@ impl Store {
                 },
             )
             .optional()?)
+        })?
+        .map(|mut p| {
+            p.value = self.opened(p.is_sensitive, p.value)?;
+            Ok(p)
+        })
+        .transpose()
+    }
+
+    /// Set several parameters in one transaction (all or none), each checked and sealed.
+    pub fn set_params(&self, changes: &[(String, Value)]) -> anyhow::Result<()> {
+        let mut stored = Vec::new();
+        for (key, value) in changes {
+            let Some(current) = self.get_param(key)? else {
+                bail!("unknown parameter {key}");
+            };
+            check_type(key, &current.data_type, value)?;
+            stored.push((key.clone(), self.sealed(current.is_sensitive, value)));
+        }
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = rfc3339(super::now_ms());
+            for (key, value) in &stored {
+                tx.execute(
+                    "UPDATE system_parameters SET value = ?2, updated_at = ?3 WHERE key = ?1",
+                    params![key, value.to_string(), now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
         })
     }
 
@@ -129,10 +219,11 @@ impl Store {
             bail!("unknown parameter {key}");
         };
         check_type(key, &current.data_type, value)?;
+        let stored = self.sealed(current.is_sensitive, value);
         self.with(|c| {
             c.execute(
                 "UPDATE system_parameters SET value = ?2, updated_at = ?3 WHERE key = ?1",
-                params![key, value.to_string(), rfc3339(super::now_ms())],
+                params![key, stored.to_string(), rfc3339(super::now_ms())],
             )?;
             Ok(())
         })

@@ -177,7 +177,7 @@ pub fn cancel(env: &Env, instance: &str, initiator_of: &Recipient) -> Result<(),
 }
 
 /// The template's widgets, cached briefly in kv.
-fn definition(env: &Env, s: &FeishuSettings) -> Result<Vec<form::Widget>, PluginError> {
+pub fn definition(env: &Env, s: &FeishuSettings) -> Result<Vec<form::Widget>, PluginError> {
     let key = format!("approval-definition:{}", s.approval_code);
     if let Some(entry) = env.kv.get(&key)?
         && let Ok(text) = String::from_utf8(entry.value)

@@ -6,7 +6,7 @@
 
 use super::classify::{Rejection, classify, transport};
 use crate::model::{Failure, PluginError};
-use crate::ports::{Env, HttpRequest, Level, Method};
+use crate::ports::{Env, HttpRequest, HttpResponse, Level, Method};
 use crate::settings::FeishuSettings;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -97,10 +97,9 @@ fn cached(env: &Env, key: &str) -> Result<Option<String>, PluginError> {
         .filter(|t| !t.is_empty()))
 }
 
-/// Ask Feishu for a token: (token, seconds it stays valid).
-pub fn fetch(env: &Env, s: &FeishuSettings) -> Result<(String, u64), PluginError> {
-    s.require_credentials()?;
-    let request = HttpRequest {
+/// The token request for the configured app.
+pub fn request(s: &FeishuSettings) -> HttpRequest {
+    HttpRequest {
         method: Method::Post,
         url: format!("{}{TOKEN_PATH}", s.base_url),
         headers: vec![(
@@ -110,9 +109,12 @@ pub fn fetch(env: &Env, s: &FeishuSettings) -> Result<(String, u64), PluginError
         body: json!({"app_id": s.app_id, "app_secret": s.app_secret})
             .to_string()
             .into_bytes(),
-    };
-    let resp = env.http.send(&request).map_err(|e| transport(&e))?;
-    let reply = match classify(&resp, "") {
+    }
+}
+
+/// Feishu's token answer: (token, seconds it stays valid).
+pub fn parse_reply(resp: &HttpResponse) -> Result<(String, u64), PluginError> {
+    let reply = match classify(resp, "") {
         Ok(reply) => reply,
         // A token error from the token endpoint itself means the credentials are wrong.
         Err(Rejection::TokenInvalid(f)) => return Err(PluginError::Unauthorized(f)),
@@ -128,6 +130,13 @@ pub fn fetch(env: &Env, s: &FeishuSettings) -> Result<(String, u64), PluginError
         }));
     }
     Ok((token.to_string(), expire))
+}
+
+/// Ask Feishu for a token: (token, seconds it stays valid).
+pub fn fetch(env: &Env, s: &FeishuSettings) -> Result<(String, u64), PluginError> {
+    s.require_credentials()?;
+    let resp = env.http.send(&request(s)).map_err(|e| transport(&e))?;
+    parse_reply(&resp)
 }
 
 #[cfg(test)]

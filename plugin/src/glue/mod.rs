@@ -32,6 +32,10 @@ impl plugin::Guest for Component {
         convert::descriptor(crate::describe::describe())
     }
 
+    fn check_setting(key: String, value: String) -> Option<String> {
+        crate::settings::check(&key, &value)
+    }
+
     fn test_connection(options: TestOptions) -> Vec<Check> {
         ports::with_env(|env| {
             crate::connection::test_connection(env, options.test_recipient_email.as_deref())

@@ -36,6 +36,13 @@ async fn definition(
     if let Some(r) = refusal(&s, &headers) {
         return r;
     }
+    if !s.approval_read_scope_granted {
+        return error(
+            400,
+            99991672,
+            "Access denied. One of the following scopes is required: [approval:approval, approval:approval:readonly].",
+        );
+    }
     match s.definitions.get(&code) {
         None => error(400, 1390002, "approval code not found"),
         Some(form) => feishu(

@@ -99,6 +99,9 @@ async fn send_message(
     if let Some(refused) = refusal(&s, &headers) {
         return refused;
     }
+    if !s.bot_enabled {
+        return error(400, 230006, "Bot ability is not activated.");
+    }
     if !s.send_scope_granted {
         return error(
             400,
@@ -161,6 +164,10 @@ async fn send_message(
             99992402,
             "field validation failed: uuid longer than 50",
         );
+    }
+    // No such account in the tenant.
+    if receive_id_type == "email" && receive_id.ends_with(".invalid") {
+        return error(400, 99992402, "field validation failed");
     }
     if receive_id_type == "email" && s.unreachable.contains(&receive_id.to_lowercase()) {
         return error(400, 230013, "Bot has NO availability to this user.");

@@ -45,6 +45,10 @@ pub struct SimState {
     pub unreachable: HashSet<String>,
     /// When false, sending answers 99991672 (scope not granted).
     pub send_scope_granted: bool,
+    /// When false, sending answers 230006 (bot not enabled, or no app version published).
+    pub bot_enabled: bool,
+    /// When false, reading an approval definition answers 99991672.
+    pub approval_read_scope_granted: bool,
     /// Approval definitions: code → widgets (the `form` array).
     pub definitions: HashMap<String, serde_json::Value>,
     pub instances: Vec<super::approval::Instance>,
@@ -84,6 +88,8 @@ impl SimState {
             faults: VecDeque::new(),
             unreachable: HashSet::new(),
             send_scope_granted: true,
+            bot_enabled: true,
+            approval_read_scope_granted: true,
             definitions: HashMap::new(),
             instances: Vec::new(),
             subscriptions: HashSet::new(),
