@@ -65,6 +65,8 @@ pub struct HostOptions {
     pub callback_url: Option<String>,
     /// Re-read undecided approvals after this long without news.
     pub reconcile_after: Duration,
+    /// The sandbox (default: the host's defaults).
+    pub limits: Option<mica_host::runtime::SandboxLimits>,
 }
 
 impl Default for HostOptions {
@@ -75,6 +77,7 @@ impl Default for HostOptions {
             plugin: None,
             callback_url: None,
             reconcile_after: Duration::from_secs(600),
+            limits: None,
         }
     }
 }
@@ -105,6 +108,9 @@ impl TestHost {
         config.callback_secret = crate::mica::CALLBACK_SECRET.into();
         config.reconcile_after = options.reconcile_after;
         config.reconcile_every = Duration::from_millis(100);
+        if let Some(limits) = options.limits {
+            config.limits = limits;
+        }
         let host = Host::start(config).await.expect("host starts");
         let base = format!("http://{}", host.addr);
         TestHost {

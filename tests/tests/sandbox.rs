@@ -1,0 +1,140 @@
+//! A plugin that loops, allocates without bound, traps or reaches for another plugin's settings
+//! fails that call only; the host keeps serving.
+
+use mica_host::runtime::bindings::notifications::NotifyRequest;
+use mica_host::runtime::bindings::types::{DomainEvent, Money, PoCreated, Recipient};
+use mica_host::runtime::{CallError, SandboxLimits};
+use mica_tests::harness::{HostOptions, TestHost, event, fixture_wasm, recipient};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_millis(500);
+
+async fn host() -> TestHost {
+    let options = HostOptions {
+        limits: Some(SandboxLimits {
+            call_deadline: DEADLINE,
+            memory_bytes: 32 * 1024 * 1024,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let h = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
+    let wasm = std::fs::read(fixture_wasm("fixture_misbehave")).unwrap();
+    let plugin = h.host.registry.install(wasm).await.unwrap();
+    h.host.registry.activate(plugin).await.unwrap();
+    h
+}
+
+fn request(supplier: &str) -> NotifyRequest {
+    NotifyRequest {
+        idempotency_key: format!("k-{supplier}"),
+        event_id: "e".into(),
+        occurred_at: "2026-11-25T02:14:22Z".into(),
+        event: DomainEvent::PoCreated(PoCreated {
+            po_id: "1".into(),
+            po_number: "PO-1".into(),
+            supplier: supplier.into(),
+            amount: Money {
+                value: "1".into(),
+                currency: "CNY".into(),
+            },
+            pr_title: String::new(),
+            url: "https://mica.example.com/po/1".into(),
+        }),
+        recipient: Recipient {
+            email: "a@example.com".into(),
+            name: String::new(),
+            locale: "zh-CN".into(),
+            feishu_union_id: None,
+            feishu_open_id: None,
+            feishu_user_id: None,
+        },
+        attempt: 1,
+    }
+}
+
+async fn call(h: &TestHost, supplier: &str) -> (Result<String, CallError>, Duration) {
+    let plugin = h.host.registry.active("misbehave").unwrap();
+    let started = Instant::now();
+    let result = plugin.notify(&h.host.store, &request(supplier)).await;
+    let elapsed = started.elapsed();
+    (
+        result.map(|r| r.map(|r| r.message_id).unwrap_or_else(|e| format!("{e:?}"))),
+        elapsed,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_plugin_is_stopped_at_its_deadline_while_the_host_keeps_serving() {
+    let h = host().await;
+    let sim = mica_tests::sim::FeishuSim::start().await;
+    h.configure_feishu(&sim);
+    // Cards keep flowing through the Feishu plugin while the fixture spins.
+    let looping = tokio::spawn({
+        let plugin = h.host.registry.active("misbehave").unwrap();
+        let store = h.host.store.clone();
+        async move {
+            let started = Instant::now();
+            let r = plugin.notify(&store, &request("loop")).await;
+            (r.map(|_| ()), started.elapsed())
+        }
+    });
+    h.post_event(&event(
+        "po_created",
+        "evt-during-loop",
+        vec![recipient("a@example.com", "zh-CN")],
+    ))
+    .await;
+    let d = h.settled("evt-during-loop").await;
+    assert_eq!(d[0]["status"], "sent");
+    let (result, elapsed) = looping.await.unwrap();
+    assert!(matches!(result, Err(CallError::Timeout(_))), "{result:?}");
+    assert!(elapsed >= DEADLINE, "{elapsed:?}");
+    // The overshoot is measured in the closing note (epoch tick 10 ms); the bound here only
+    // proves the call was cut at its deadline, loose enough for a loaded CI machine.
+    assert!(
+        elapsed <= DEADLINE + Duration::from_secs(1),
+        "stopped {elapsed:?} after start"
+    );
+    println!("looping call stopped after {elapsed:?} (deadline {DEADLINE:?})");
+    let (ok, _) = call(&h, "fine").await;
+    assert_eq!(
+        ok.unwrap(),
+        "delivered fine",
+        "the next call runs in a fresh instance"
+    );
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_allocation_and_traps_fail_only_that_call() {
+    let h = host().await;
+    for supplier in ["alloc", "trap"] {
+        let (result, elapsed) = call(&h, supplier).await;
+        match result {
+            Err(CallError::Trap(why)) => assert!(!why.is_empty()),
+            other => panic!("{supplier}: {other:?}"),
+        }
+        assert!(elapsed < DEADLINE, "{supplier} failed fast ({elapsed:?})");
+        let (ok, _) = call(&h, "fine").await;
+        assert_eq!(ok.unwrap(), "delivered fine");
+    }
+    assert_eq!(h.get("/healthz").await.0, 200);
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_cannot_read_another_plugins_settings_or_secrets() {
+    let h = host().await;
+    h.set(
+        "auth.feishu.app_secret",
+        json!("feishu-secret-not-for-others"),
+    );
+    h.set("auth.feishu.app_id", json!("cli_a1b2c3"));
+    h.set("misbehave.note", json!("mine"));
+    let (seen, _) = call(&h, "peek").await;
+    assert_eq!(seen.unwrap(), "secret=false app_id=false own=true");
+    h.host.stop().await;
+}
