@@ -6,5 +6,12 @@ cd "$(dirname "$0")/.."
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
-cargo build -p mica-feishu-plugin -p fixture-outbound-probe -p fixture-misbehave --target wasm32-wasip2 --profile plugin "$@"
-echo "plugin: $(pwd)/target/wasm32-wasip2/plugin/mica_feishu_plugin.wasm"
+out=target/wasm32-wasip2/plugin
+cargo build -p mica-feishu-plugin -p fixture-outbound-probe -p fixture-misbehave \
+    --target wasm32-wasip2 --profile plugin "$@"
+# A second version of the Feishu plugin, for hot-swap tests: its own target directory, so the
+# real plugin above is never built with the fixture feature.
+cargo build -p mica-feishu-plugin --features fixture-v2 --target wasm32-wasip2 --profile plugin \
+    --target-dir target/fixture-v2 "$@"
+cp target/fixture-v2/wasm32-wasip2/plugin/mica_feishu_plugin.wasm "$out/fixture_feishu_v2.wasm"
+echo "plugin: $(pwd)/$out/mica_feishu_plugin.wasm"

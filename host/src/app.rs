@@ -83,6 +83,7 @@ impl Host {
             .start(wake.clone())
         });
         let mut background = Vec::new();
+        background.push(follow_activations(registry.clone()));
         background.push(
             Reconciler {
                 store: store.clone(),
@@ -158,4 +159,21 @@ impl Host {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
     }
+}
+
+/// Pick up activations made by the CLI or another process within a second.
+fn follow_activations(registry: Arc<Registry>) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (stop, mut stopped) = watch::channel(false);
+    let join = tokio::spawn(async move {
+        while !*stopped.borrow() {
+            if let Err(e) = registry.sync_from_store().await {
+                tracing::warn!(error = %format!("{e:#}"), "could not read the active plugin versions");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stopped.changed() => {}
+            }
+        }
+    });
+    (stop, join)
 }

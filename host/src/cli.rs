@@ -73,6 +73,10 @@ pub enum PluginCommand {
     },
     /// Installed plugins, versions, and which is active.
     List,
+    /// Make an installed version the active one (a running host follows within a second).
+    Activate { id: String, version: String },
+    /// Switch back to the version that was active before.
+    Rollback { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,6 +128,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 registry.activate(plugin).await?;
                 println!("activated");
             }
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Activate { id, version }) => {
+            let (_store, registry) = app::open(&config).await?;
+            let plugin = registry.activate_installed(&id, &version).await?;
+            println!("{} {} activated", plugin.id(), plugin.version());
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Rollback { id }) => {
+            let (_store, registry) = app::open(&config).await?;
+            let plugin = registry.rollback(&id).await?;
+            println!("{} {} activated", plugin.id(), plugin.version());
             Ok(())
         }
         Command::Plugin(PluginCommand::List) => {

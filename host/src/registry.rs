@@ -78,6 +78,68 @@ impl Registry {
         Ok(())
     }
 
+    /// Validate an installed version again and make it the active one.
+    pub async fn activate_installed(
+        &self,
+        plugin_id: &str,
+        version: &str,
+    ) -> anyhow::Result<Arc<LoadedPlugin>> {
+        let (id, v) = (plugin_id.to_string(), version.to_string());
+        let wasm = self
+            .store
+            .call(move |s| s.plugin_wasm(&id, &v))
+            .await?
+            .with_context(|| format!("{plugin_id} {version} is not installed"))?;
+        let loaded = Arc::new(self.runtime.load(Arc::new(wasm)).await?);
+        if loaded.id() != plugin_id || loaded.version() != version {
+            anyhow::bail!(
+                "the stored component describes itself as {} {}, not {plugin_id} {version}",
+                loaded.id(),
+                loaded.version()
+            );
+        }
+        self.activate(loaded.clone()).await?;
+        Ok(loaded)
+    }
+
+    /// Switch back to the version that was active before the current one.
+    pub async fn rollback(&self, plugin_id: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
+        let id = plugin_id.to_string();
+        let row = self.store.call(move |s| s.plugin_active(&id)).await?;
+        let Some((_, Some(previous))) = row else {
+            anyhow::bail!("{plugin_id} has no previous version to roll back to");
+        };
+        self.activate_installed(plugin_id, &previous).await
+    }
+
+    /// Follow activations made by another process on the same store (the CLI, another host).
+    pub async fn sync_from_store(&self) -> anyhow::Result<()> {
+        let wanted = self.store.call(|s| s.active_plugins()).await?;
+        for (id, version) in wanted {
+            let current = self.active(&id).map(|p| p.version().to_string());
+            if current.as_deref() == Some(version.as_str()) {
+                continue;
+            }
+            let (i, v) = (id.clone(), version.clone());
+            let Some(wasm) = self.store.call(move |s| s.plugin_wasm(&i, &v)).await? else {
+                continue;
+            };
+            match self.runtime.load(Arc::new(wasm)).await {
+                Ok(loaded) => {
+                    tracing::info!(plugin = %id, from = ?current, to = %version, "following an activation made elsewhere");
+                    self.active
+                        .write()
+                        .expect("registry lock")
+                        .insert(id, Arc::new(loaded));
+                }
+                Err(e) => {
+                    tracing::error!(plugin = %id, %version, error = %format!("{e:#}"), "cannot load the version activated elsewhere; keeping the current one")
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Load the active version of every plugin recorded in the store (at start-up).
     pub async fn load_active(&self) -> anyhow::Result<usize> {
         let active = self

@@ -24,4 +24,8 @@ mod glue;
 /// The plugin id the host knows this plugin by.
 pub const PLUGIN_ID: &str = "feishu";
 /// This build's version, as declared to the host.
-pub const PLUGIN_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const PLUGIN_VERSION: &str = if cfg!(feature = "fixture-v2") {
+    "0.2.0-fixture"
+} else {
+    env!("CARGO_PKG_VERSION")
+};

@@ -41,6 +41,17 @@ pub fn fixture_wasm(name: &str) -> PathBuf {
     path
 }
 
+/// The `mica-host` binary, built by `cargo test --workspace` (or `cargo build -p mica-host`).
+pub fn host_binary() -> PathBuf {
+    let path = workspace_target().join("debug/mica-host");
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo build -p mica-host",
+        path.display()
+    );
+    path
+}
+
 /// Compiled components are shared by every test host, so each test does not compile again.
 fn shared_compile_cache() -> PathBuf {
     workspace_target().join("test-compile-cache")

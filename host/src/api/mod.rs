@@ -7,6 +7,7 @@ mod deliveries;
 mod error;
 mod events;
 mod health;
+mod plugins;
 mod webhook;
 
 pub use error::ApiError;
@@ -65,6 +66,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/admin/{plugin_id}/test",
             post(admin::test_connection),
+        )
+        .route(
+            "/api/v1/admin/plugins",
+            get(plugins::list)
+                .post(plugins::upload)
+                .layer(DefaultBodyLimit::max(plugins::MAX_COMPONENT_BYTES)),
+        )
+        .route(
+            "/api/v1/admin/plugins/{plugin_id}/activate",
+            post(plugins::activate),
+        )
+        .route(
+            "/api/v1/admin/plugins/{plugin_id}/rollback",
+            post(plugins::rollback),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -75,6 +75,21 @@ impl Store {
         })
     }
 
+    /// The active and the previous version of a plugin.
+    pub fn plugin_active(
+        &self,
+        plugin_id: &str,
+    ) -> anyhow::Result<Option<(String, Option<String>)>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT version, previous FROM plugin_active WHERE plugin_id = ?1",
+                [plugin_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+    }
+
     /// (plugin id, active version) for every plugin with one.
     pub fn active_plugins(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.with(|c| {

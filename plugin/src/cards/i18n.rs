@@ -88,7 +88,11 @@ const ZH: Words = Words {
     view_order: "查看采购订单",
     view_payment: "查看付款单",
     view_contract: "查看合同",
-    footer: "来自 Mica 采购系统",
+    footer: if cfg!(feature = "fixture-v2") {
+        "来自 Mica 采购系统 · v2"
+    } else {
+        "来自 Mica 采购系统"
+    },
     days: "{n} 天",
     expired: "已到期",
 };
@@ -125,7 +129,11 @@ const EN: Words = Words {
     view_order: "View purchase order",
     view_payment: "View payment",
     view_contract: "View contract",
-    footer: "Sent by Mica Procurement",
+    footer: if cfg!(feature = "fixture-v2") {
+        "Sent by Mica Procurement · v2"
+    } else {
+        "Sent by Mica Procurement"
+    },
     days: "{n} days",
     expired: "Expired",
 };

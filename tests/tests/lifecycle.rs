@@ -1,0 +1,268 @@
+//! Installing, validating, activating and rolling back plugin versions while the host runs.
+
+use mica_tests::harness::{ADMIN_TOKEN, TestHost, event, fixture_wasm, host_binary, recipient};
+use mica_tests::sim::FeishuSim;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const V2: &str = "0.2.0-fixture";
+
+fn footer(card: &Value) -> String {
+    card["body"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find_map(|e| e["content"].as_str())
+        .unwrap()
+        .to_string()
+}
+
+async fn upload(h: &TestHost, bytes: Vec<u8>, content_type: &str, activate: bool) -> (u16, Value) {
+    let resp = h
+        .http
+        .post(format!(
+            "{}/api/v1/admin/plugins?activate={activate}",
+            h.base
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn card_footer_now(h: &TestHost, sim: &FeishuSim, id: &str) -> String {
+    h.post_event(&event(
+        "po_created",
+        id,
+        vec![recipient("a@example.com", "en-US")],
+    ))
+    .await;
+    let d = h.settled(id).await;
+    let message = sim
+        .messages()
+        .into_iter()
+        .find(|m| m.message_id == d[0]["feishu_message_id"].as_str().unwrap())
+        .unwrap();
+    footer(&message.card)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_uploads_are_refused_and_the_active_version_keeps_serving() {
+    let sim = FeishuSim::start().await;
+    let h = TestHost::start(&sim).await;
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    for (bytes, content_type, status, words) in [
+        (
+            b"hello".to_vec(),
+            "application/wasm",
+            422,
+            "not a valid WebAssembly component",
+        ),
+        (
+            core_module,
+            "application/wasm",
+            422,
+            "not a valid WebAssembly component",
+        ),
+        (
+            b"\0asm".to_vec(),
+            "application/json",
+            415,
+            "application/wasm",
+        ),
+        (Vec::new(), "application/wasm", 400, "empty"),
+    ] {
+        let (got, body) = upload(&h, bytes, content_type, true).await;
+        assert_eq!(got, status, "{body}");
+        assert!(body["detail"].as_str().unwrap().contains(words), "{body}");
+    }
+    let (_, list) = h.get("/api/v1/admin/plugins").await;
+    assert_eq!(list["plugins"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        card_footer_now(&h, &sim, "evt-still").await,
+        "Sent by Mica Procurement"
+    );
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_is_activated_and_rolled_back_over_the_api() {
+    let sim = FeishuSim::start().await;
+    let h = TestHost::start(&sim).await;
+    let v2 = std::fs::read(fixture_wasm("fixture_feishu_v2")).unwrap();
+    let (status, body) = upload(&h, v2, "application/wasm", true).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["version"], V2);
+    assert_eq!(
+        body["worlds"],
+        serde_json::json!(["notifier", "approval-provider"])
+    );
+    assert_eq!(
+        card_footer_now(&h, &sim, "evt-v2").await,
+        "Sent by Mica Procurement · v2"
+    );
+    let (_, list) = h.get("/api/v1/admin/plugins").await;
+    let active: Vec<&Value> = list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["active"] == true)
+        .collect();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["version"], V2);
+
+    let (status, body) = h
+        .post_json("/api/v1/admin/plugins/feishu/rollback", &Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], "0.1.0");
+    assert_eq!(
+        card_footer_now(&h, &sim, "evt-back").await,
+        "Sent by Mica Procurement"
+    );
+    let (status, body) = h
+        .post_json(
+            "/api/v1/admin/plugins/feishu/activate",
+            &serde_json::json!({"version": V2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        card_footer_now(&h, &sim, "evt-again").await,
+        "Sent by Mica Procurement · v2"
+    );
+    let (status, _) = h
+        .post_json(
+            "/api/v1/admin/plugins/feishu/activate",
+            &serde_json::json!({"version": "9.9.9"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = h
+        .post_json(
+            "/api/v1/admin/plugins/feishu/activate",
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = h
+        .post_json("/api/v1/admin/plugins/nothing/rollback", &Value::Null)
+        .await;
+    assert_eq!(status, 404);
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activation_by_the_cli_reaches_the_running_host_within_a_second() {
+    let sim = FeishuSim::start().await;
+    let h = TestHost::start(&sim).await;
+    let v2 = std::fs::read(fixture_wasm("fixture_feishu_v2")).unwrap();
+    let (status, _) = upload(&h, v2, "application/wasm", false).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        card_footer_now(&h, &sim, "evt-before").await,
+        "Sent by Mica Procurement"
+    );
+    let out = std::process::Command::new(host_binary())
+        .arg("--data-dir")
+        .arg(h.dir.path())
+        .args(["plugin", "activate", "feishu", V2])
+        .env_remove("MICA_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let activated = Instant::now();
+    let deadline = activated + Duration::from_secs(10);
+    while h.host.registry.active("feishu").unwrap().version() != V2 {
+        assert!(
+            Instant::now() < deadline,
+            "the running host never followed the CLI"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "the host followed the CLI activation after {:?}",
+        activated.elapsed()
+    );
+    assert_eq!(
+        card_footer_now(&h, &sim, "evt-after").await,
+        "Sent by Mica Procurement · v2"
+    );
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_under_load_fails_and_loses_nothing() {
+    let sim = FeishuSim::start().await;
+    let h = TestHost::start(&sim).await;
+    let v2 = std::fs::read(fixture_wasm("fixture_feishu_v2")).unwrap();
+    let (status, _) = upload(&h, v2, "application/wasm", false).await;
+    assert_eq!(status, 201);
+    // 200 events a second for three seconds; the swap happens in the middle.
+    let total = 600;
+    let mut swapped_at = None;
+    let started = Instant::now();
+    for i in 0..total {
+        let due = started + Duration::from_millis(5 * i as u64);
+        tokio::time::sleep_until(due.into()).await;
+        if i == total / 2 {
+            let (status, body) = h
+                .post_json(
+                    "/api/v1/admin/plugins/feishu/activate",
+                    &serde_json::json!({"version": V2}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            swapped_at = Some(i);
+        }
+        let (status, _) = h
+            .post_event(&event(
+                "po_created",
+                &format!("load-{i}"),
+                vec![recipient(&format!("u{i}@example.com"), "en-US")],
+            ))
+            .await;
+        assert_eq!(status, 202);
+    }
+    println!("posted {total} events in {:?}", started.elapsed());
+    let swapped_at = swapped_at.unwrap();
+    let mut settled = Vec::with_capacity(total);
+    for i in 0..total {
+        settled.push(h.settled(&format!("load-{i}")).await.remove(0));
+    }
+    let messages = sim.messages();
+    let mut by_version = std::collections::HashMap::<String, usize>::new();
+    for (i, d) in settled.iter().enumerate() {
+        assert_eq!(d["status"], "sent", "{d}");
+        let version = d["plugin_version"].as_str().unwrap().to_string();
+        let message = messages
+            .iter()
+            .find(|m| m.message_id == d["feishu_message_id"].as_str().unwrap())
+            .unwrap();
+        let v2_card = footer(&message.card).ends_with("· v2");
+        assert_eq!(
+            v2_card,
+            version == V2,
+            "delivery {i} by {version} sent the other version's card"
+        );
+        if i > swapped_at {
+            assert_eq!(version, V2, "event {i} was accepted after the swap");
+        }
+        *by_version.entry(version).or_default() += 1;
+    }
+    assert_eq!(sim.messages().len(), total, "one card per event");
+    assert!(sim.with(|s| s.uuid_counts()).values().all(|&n| n == 1));
+    println!("deliveries by version: {by_version:?}");
+    h.host.stop().await;
+}
