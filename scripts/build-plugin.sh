@@ -14,4 +14,10 @@ cargo build -p mica-feishu-plugin -p fixture-outbound-probe -p fixture-misbehave
 cargo build -p mica-feishu-plugin --features fixture-v2 --target wasm32-wasip2 --profile plugin \
     --target-dir target/fixture-v2 "$@"
 cp target/fixture-v2/wasm32-wasip2/plugin/mica_feishu_plugin.wasm "$out/fixture_feishu_v2.wasm"
+# Components the host must refuse, one world per feature.
+for world in unknown-import no-known-world; do
+    cargo build -p fixture-odd --features "$world" --target wasm32-wasip2 --profile plugin \
+        --target-dir "target/fixture-$world" "$@"
+    cp "target/fixture-$world/wasm32-wasip2/plugin/fixture_odd.wasm" "$out/fixture_${world//-/_}.wasm"
+done
 echo "plugin: $(pwd)/$out/mica_feishu_plugin.wasm"

@@ -84,6 +84,9 @@ impl Host {
         });
         let mut background = Vec::new();
         background.push(follow_activations(registry.clone()));
+        if let Some(path) = &config.watch {
+            background.push(crate::watch::start(path.clone(), registry.clone()));
+        }
         background.push(
             Reconciler {
                 store: store.clone(),

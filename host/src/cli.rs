@@ -39,6 +39,15 @@ pub enum Command {
         /// Seconds without news before an undecided approval is read again from Feishu.
         #[arg(long, env = "MICA_RECONCILE_AFTER_SECS", default_value_t = 600)]
         reconcile_after: u64,
+        /// Developer loop: install and activate this component file whenever it changes.
+        #[arg(long)]
+        watch: Option<PathBuf>,
+        /// Wall-clock budget of one plugin call, in milliseconds.
+        #[arg(long, env = "MICA_CALL_DEADLINE_MS", default_value_t = 30_000)]
+        call_deadline_ms: u64,
+        /// Memory one plugin call may use, in MiB.
+        #[arg(long, env = "MICA_PLUGIN_MEMORY_MIB", default_value_t = 64)]
+        memory_mib: usize,
     },
     /// Manage plugins.
     #[command(subcommand)]
@@ -77,6 +86,10 @@ pub enum PluginCommand {
     Activate { id: String, version: String },
     /// Switch back to the version that was active before.
     Rollback { id: String },
+    /// Let a plugin receive calls again.
+    Enable { id: String },
+    /// Stop calling a plugin; its deliveries wait until it is enabled.
+    Disable { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,7 +108,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             plugin,
             callback_url,
             reconcile_after,
+            watch,
+            call_deadline_ms,
+            memory_mib,
         } => {
+            config.watch = watch;
+            config.limits.call_deadline =
+                std::time::Duration::from_millis(call_deadline_ms.max(100));
+            config.limits.memory_bytes = memory_mib.max(8) * 1024 * 1024;
             config.listen = listen;
             config.plugin = plugin;
             config.callback_url = callback_url.filter(|u| !u.trim().is_empty());
@@ -124,6 +144,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let plugin = registry.install(wasm).await?;
             println!("{} {}", plugin.id(), plugin.version());
+            for warning in registry.schema_changes(&plugin) {
+                println!("warning: {warning}");
+            }
             if activate {
                 registry.activate(plugin).await?;
                 println!("activated");
@@ -142,6 +165,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{} {} activated", plugin.id(), plugin.version());
             Ok(())
         }
+        Command::Plugin(PluginCommand::Enable { id }) => switch(&config, &id, true),
+        Command::Plugin(PluginCommand::Disable { id }) => switch(&config, &id, false),
         Command::Plugin(PluginCommand::List) => {
             let store = config.open_store()?;
             let active = store.active_plugins()?;
@@ -207,6 +232,15 @@ fn param(store: &crate::store::Store, cmd: ParamCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn switch(config: &HostConfig, id: &str, enabled: bool) -> anyhow::Result<()> {
+    let store = config.open_store()?;
+    if !store.set_plugin_enabled(id, enabled)? {
+        bail!("no active plugin {id}");
+    }
+    println!("{id} {}", if enabled { "enabled" } else { "disabled" });
+    Ok(())
 }
 
 fn rotate_key(config: &HostConfig, new_key: Option<String>) -> anyhow::Result<()> {

@@ -33,6 +33,8 @@ pub struct HostConfig {
     pub reconcile_every: Duration,
     /// Time a plugin has to answer a webhook (Feishu waits 3 s, 1 s for the handshake).
     pub webhook_deadline: Duration,
+    /// Developer loop: install and activate this file whenever it changes.
+    pub watch: Option<PathBuf>,
     /// The key sealing secrets at rest (`MICA_SECRET_KEY`, 64 hex); else `DATA_DIR/secret.key`.
     pub secret_key: Option<String>,
 }
@@ -55,6 +57,7 @@ impl HostConfig {
             reconcile_every: Duration::from_secs(30),
             webhook_deadline: Duration::from_millis(2500),
             secret_key: std::env::var("MICA_SECRET_KEY").ok(),
+            watch: None,
         })
     }
 

@@ -16,3 +16,4 @@ pub mod registry;
 pub mod runtime;
 pub mod settings_form;
 pub mod store;
+pub mod watch;

@@ -1,16 +1,18 @@
 //! Installed plugins and the active version of each. A call takes an `Arc` of the version that is
 //! active when it starts and finishes on it, whatever is activated meanwhile.
 
-use crate::runtime::{LoadedPlugin, Runtime, World};
+use crate::runtime::{LoadedPlugin, Runtime, SettingDecl, World};
 use crate::store::{ParamSpec, PluginVersion, Store};
 use anyhow::Context;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 pub struct Registry {
     runtime: Arc<Runtime>,
     store: Store,
     active: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+    /// Plugins an administrator switched off: they receive no calls; their work waits.
+    disabled: RwLock<HashSet<String>>,
 }
 
 impl Registry {
@@ -19,6 +21,7 @@ impl Registry {
             runtime,
             store,
             active: RwLock::new(HashMap::new()),
+            disabled: RwLock::new(HashSet::new()),
         }
     }
 
@@ -114,9 +117,18 @@ impl Registry {
 
     /// Follow activations made by another process on the same store (the CLI, another host).
     pub async fn sync_from_store(&self) -> anyhow::Result<()> {
-        let wanted = self.store.call(|s| s.active_plugins()).await?;
+        let (wanted, disabled) = self
+            .store
+            .call(|s| Ok((s.active_plugins()?, s.disabled_plugins()?)))
+            .await?;
+        *self.disabled.write().expect("registry lock") = disabled.into_iter().collect();
         for (id, version) in wanted {
-            let current = self.active(&id).map(|p| p.version().to_string());
+            let current = self
+                .active
+                .read()
+                .expect("registry lock")
+                .get(&id)
+                .map(|p| p.version().to_string());
             if current.as_deref() == Some(version.as_str()) {
                 continue;
             }
@@ -142,6 +154,8 @@ impl Registry {
 
     /// Load the active version of every plugin recorded in the store (at start-up).
     pub async fn load_active(&self) -> anyhow::Result<usize> {
+        let disabled = self.store.call(|s| s.disabled_plugins()).await?;
+        *self.disabled.write().expect("registry lock") = disabled.into_iter().collect();
         let active = self
             .store
             .run(|c| {
@@ -174,10 +188,37 @@ impl Registry {
         Ok(count)
     }
 
-    /// The active plugin implementing `world` (the first by id when several do).
+    fn enabled(&self, plugin_id: &str) -> bool {
+        !self
+            .disabled
+            .read()
+            .expect("registry lock")
+            .contains(plugin_id)
+    }
+
+    /// Switch a plugin on or off, here and in the store.
+    pub async fn set_enabled(&self, plugin_id: &str, enabled: bool) -> anyhow::Result<bool> {
+        let id = plugin_id.to_string();
+        let found = self
+            .store
+            .call(move |s| s.set_plugin_enabled(&id, enabled))
+            .await?;
+        if found {
+            let mut disabled = self.disabled.write().expect("registry lock");
+            if enabled {
+                disabled.remove(plugin_id);
+            } else {
+                disabled.insert(plugin_id.to_string());
+            }
+            tracing::info!(plugin = %plugin_id, enabled, "plugin switched");
+        }
+        Ok(found)
+    }
+
+    /// The active plugin implementing `world` (the first enabled one by id when several do).
     pub fn active_for(&self, world: World) -> Option<Arc<LoadedPlugin>> {
         let active = self.active.read().expect("registry lock");
-        let mut ids: Vec<&String> = active.keys().collect();
+        let mut ids: Vec<&String> = active.keys().filter(|id| self.enabled(id)).collect();
         ids.sort();
         ids.into_iter()
             .map(|id| &active[id])
@@ -185,8 +226,11 @@ impl Registry {
             .cloned()
     }
 
-    /// The active version of a plugin.
+    /// The active version of an enabled plugin.
     pub fn active(&self, plugin_id: &str) -> Option<Arc<LoadedPlugin>> {
+        if !self.enabled(plugin_id) {
+            return None;
+        }
         self.active
             .read()
             .expect("registry lock")
@@ -199,6 +243,7 @@ impl Registry {
         let active = self.active.read().expect("registry lock");
         active
             .values()
+            .filter(|p| self.enabled(p.id()))
             .find(|p| {
                 p.descriptor
                     .webhook_routes
@@ -208,7 +253,68 @@ impl Registry {
             .cloned()
     }
 
+    /// Settings that a new version drops or retypes, compared with the active version.
+    pub fn schema_changes(&self, new: &LoadedPlugin) -> Vec<String> {
+        let active = self.active.read().expect("registry lock");
+        let Some(old) = active.get(new.id()) else {
+            return vec![];
+        };
+        schema_changes(&old.descriptor.settings, &new.descriptor.settings)
+    }
+
     pub fn has_active(&self) -> bool {
         !self.active.read().expect("registry lock").is_empty()
+    }
+}
+
+/// What a settings schema change means for stored values, one sentence per setting.
+pub fn schema_changes(old: &[SettingDecl], new: &[SettingDecl]) -> Vec<String> {
+    let mut changes = Vec::new();
+    for o in old {
+        match new.iter().find(|n| n.key == o.key) {
+            None => changes.push(format!(
+                "setting {} is removed: its stored value is no longer used",
+                o.key
+            )),
+            Some(n) if n.data_type != o.data_type => changes.push(format!(
+                "setting {} changes type from {} to {}: check its stored value",
+                o.key, o.data_type, n.data_type
+            )),
+            Some(n) if n.sensitive != o.sensitive => changes.push(format!(
+                "setting {} changes from {} to {}",
+                o.key,
+                if o.sensitive { "secret" } else { "plain" },
+                if n.sensitive { "secret" } else { "plain" }
+            )),
+            Some(_) => {}
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decl(key: &str, data_type: &str) -> SettingDecl {
+        SettingDecl {
+            key: key.into(),
+            category: "c".into(),
+            data_type: data_type.into(),
+            default_value: serde_json::Value::Null,
+            description_zh: String::new(),
+            description_en: String::new(),
+            sensitive: false,
+        }
+    }
+
+    #[test]
+    fn removed_and_retyped_settings_are_reported() {
+        let old = vec![decl("a", "bool"), decl("b", "string"), decl("c", "string")];
+        let new = vec![decl("a", "bool"), decl("b", "int"), decl("d", "string")];
+        let changes = schema_changes(&old, &new);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(changes[0].contains("b changes type from string to int"));
+        assert!(changes[1].contains("c is removed"));
     }
 }

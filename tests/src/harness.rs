@@ -78,6 +78,8 @@ pub struct HostOptions {
     pub reconcile_after: Duration,
     /// The sandbox (default: the host's defaults).
     pub limits: Option<mica_host::runtime::SandboxLimits>,
+    /// `serve --watch`: the component file to follow.
+    pub watch: Option<PathBuf>,
 }
 
 impl Default for HostOptions {
@@ -89,6 +91,7 @@ impl Default for HostOptions {
             callback_url: None,
             reconcile_after: Duration::from_secs(600),
             limits: None,
+            watch: None,
         }
     }
 }
@@ -122,6 +125,7 @@ impl TestHost {
         if let Some(limits) = options.limits {
             config.limits = limits;
         }
+        config.watch = options.watch;
         let host = Host::start(config).await.expect("host starts");
         let base = format!("http://{}", host.addr);
         TestHost {

@@ -58,7 +58,21 @@ async fn invalid_uploads_are_refused_and_the_active_version_keeps_serving() {
     let sim = FeishuSim::start().await;
     let h = TestHost::start(&sim).await;
     let core_module = b"\0asm\x01\0\0\0".to_vec();
+    let unknown_import = std::fs::read(fixture_wasm("fixture_unknown_import")).unwrap();
+    let no_world = std::fs::read(fixture_wasm("fixture_no_known_world")).unwrap();
     for (bytes, content_type, status, words) in [
+        (
+            unknown_import,
+            "application/wasm",
+            422,
+            "fixture:odd/telepathy",
+        ),
+        (
+            no_world,
+            "application/wasm",
+            422,
+            "implements neither mica:plugin/notifications nor mica:plugin/approvals",
+        ),
         (
             b"hello".to_vec(),
             "application/wasm",
@@ -264,5 +278,109 @@ async fn a_swap_under_load_fails_and_loses_nothing() {
     assert_eq!(sim.messages().len(), total, "one card per event");
     assert!(sim.with(|s| s.uuid_counts()).values().all(|&n| n == 1));
     println!("deliveries by version: {by_version:?}");
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_plugin_gets_no_calls_and_its_deliveries_wait() {
+    let sim = FeishuSim::start().await;
+    let h = TestHost::start(&sim).await;
+    let (status, body) = h
+        .post_json("/api/v1/admin/plugins/feishu/disable", &Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    h.post_event(&event(
+        "po_created",
+        "evt-off",
+        vec![recipient("a@example.com", "zh-CN")],
+    ))
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = h.deliveries("evt-off").await;
+        if d[0]["status"] == "retrying" {
+            assert_eq!(d[0]["error_kind"], "no_plugin");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{d:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sim.messages().is_empty());
+    let webhook = h
+        .http
+        .post(format!("{}/api/v1/feishu/webhook", h.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        webhook.status(),
+        404,
+        "a disabled plugin's routes are closed"
+    );
+    let (status, _) = h
+        .post_json("/api/v1/admin/plugins/feishu/enable", &Value::Null)
+        .await;
+    assert_eq!(status, 200);
+    let d = h.settled("evt-off").await;
+    assert_eq!(d[0]["status"], "sent");
+    assert_eq!(sim.messages().len(), 1);
+    let (status, _) = h
+        .post_json("/api/v1/admin/plugins/feishu/pause", &Value::Null)
+        .await;
+    assert_eq!(status, 404);
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_reloads_a_rebuilt_plugin_and_keeps_serving_through_a_broken_one() {
+    let sim = FeishuSim::start().await;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let watched = dir.path().join("plugin.wasm");
+    std::fs::copy(mica_tests::harness::plugin_wasm(), &watched).unwrap();
+    let options = mica_tests::harness::HostOptions {
+        plugin: Some(watched.clone()),
+        watch: Some(watched.clone()),
+        ..Default::default()
+    };
+    let h = TestHost::start_in(dir.clone(), options).await;
+    h.configure_feishu(&sim);
+    let version = |h: &TestHost| {
+        h.host
+            .registry
+            .active("feishu")
+            .unwrap()
+            .version()
+            .to_string()
+    };
+    let wait_for = async |h: &TestHost, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while version(h) != want {
+            assert!(
+                Instant::now() < deadline,
+                "still {} instead of {want}",
+                version(h)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    // A rebuild lands: the new version serves.
+    std::fs::copy(fixture_wasm("fixture_feishu_v2"), &watched).unwrap();
+    wait_for(&h, V2).await;
+    assert_eq!(
+        card_footer_now(&h, &sim, "evt-watch-v2").await,
+        "Sent by Mica Procurement · v2"
+    );
+    // A broken build lands: the running version keeps serving.
+    std::fs::write(&watched, b"\0asm broken build").unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(version(&h), V2);
+    assert_eq!(
+        card_footer_now(&h, &sim, "evt-watch-broken").await,
+        "Sent by Mica Procurement · v2"
+    );
+    // Fixed again.
+    std::fs::copy(mica_tests::harness::plugin_wasm(), &watched).unwrap();
+    wait_for(&h, "0.1.0").await;
     h.host.stop().await;
 }

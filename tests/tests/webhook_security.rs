@@ -33,9 +33,9 @@ fn encrypted_body(payload: &Value, key: &str) -> Vec<u8> {
 }
 
 async fn send(t: &ApprovalSetup, a: Attempt) -> (u16, String) {
-    let mut req = t
-        .host
-        .http
+    // A fresh connection per attempt: the server closes one after refusing an oversize body, and
+    // a pooled client could otherwise reuse it for the next request.
+    let mut req = reqwest::Client::new()
         .post(format!("{}/api/v1/feishu/webhook", t.host.base))
         .body(a.body);
     for (k, v) in a.headers {

@@ -81,6 +81,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/plugins/{plugin_id}/rollback",
             post(plugins::rollback),
         )
+        .route(
+            "/api/v1/admin/plugins/{plugin_id}/{action}",
+            post(plugins::switch),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

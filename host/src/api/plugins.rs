@@ -64,6 +64,7 @@ pub async fn upload(
         .install(wasm.to_vec())
         .await
         .map_err(|e| ApiError::unprocessable(format!("body: {e:#}")))?;
+    let warnings = state.registry.schema_changes(&plugin);
     if activate {
         state.registry.activate(plugin.clone()).await?;
     }
@@ -71,7 +72,7 @@ pub async fn upload(
         StatusCode::CREATED,
         Json(json!({
             "id": plugin.id(), "version": plugin.version(), "digest": plugin.digest,
-            "worlds": plugin.worlds, "active": activate,
+            "worlds": plugin.worlds, "active": activate, "warnings": warnings,
         })),
     ))
 }
@@ -109,6 +110,28 @@ pub async fn activate(
     Ok(Json(
         json!({"id": plugin.id(), "version": plugin.version(), "active": true}),
     ))
+}
+
+/// `POST /api/v1/admin/plugins/{id}/enable` and `/disable`.
+pub async fn switch(
+    State(state): State<AppState>,
+    Path((plugin_id, action)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let enabled = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no action {other:?} (enable or disable)"
+            )));
+        }
+    };
+    if !state.registry.set_enabled(&plugin_id, enabled).await? {
+        return Err(ApiError::not_found(format!(
+            "no active plugin {plugin_id:?}"
+        )));
+    }
+    Ok(Json(json!({"id": plugin_id, "enabled": enabled})))
 }
 
 pub async fn rollback(

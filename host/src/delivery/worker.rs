@@ -131,9 +131,9 @@ impl Worker {
             World::Notifier
         };
         let Some(plugin) = self.registry.active_for(world) else {
-            // Wait for a plugin that can do it (one may be activated); never drop the work.
+            // Wait for a plugin that can do it (one may be enabled or activated); never drop it.
             let retry = Outcome::Retry {
-                retry_at_ms: now_ms() + 30_000,
+                retry_at_ms: now_ms() + 5_000,
                 kind: "no_plugin".into(),
                 error: format!("no active plugin implements {world:?}"),
                 remote_code: None,

@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 /// Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, APPROVALS)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, APPROVALS), (3, PLUGIN_ENABLED)];
 
 const INITIAL: &str = r#"
 -- Mica's own table (DESIGN.md §6): same columns, JSON values stored as JSON text.
@@ -129,6 +129,10 @@ CREATE TABLE callbacks (
 );
 CREATE INDEX callbacks_due ON callbacks (status, next_attempt_at);
 "#;
+
+/// An administrator can switch a plugin off without uninstalling it.
+const PLUGIN_ENABLED: &str =
+    "ALTER TABLE plugin_active ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;";
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     conn.execute_batch(

@@ -90,6 +90,25 @@ impl Store {
         })
     }
 
+    /// Switch a plugin on or off; false when it has no active version.
+    pub fn set_plugin_enabled(&self, plugin_id: &str, enabled: bool) -> anyhow::Result<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE plugin_active SET enabled = ?2 WHERE plugin_id = ?1",
+                params![plugin_id, enabled],
+            )? == 1)
+        })
+    }
+
+    /// Ids of the plugins switched off.
+    pub fn disabled_plugins(&self) -> anyhow::Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT plugin_id FROM plugin_active WHERE enabled = 0")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// (plugin id, active version) for every plugin with one.
     pub fn active_plugins(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.with(|c| {
