@@ -158,19 +158,14 @@ impl Registry {
         *self.disabled.write().expect("registry lock") = disabled.into_iter().collect();
         let active = self
             .store
-            .run(|c| {
-                let mut stmt = c.prepare(
-                    "SELECT a.plugin_id, a.version, v.wasm FROM plugin_active a
-                 JOIN plugin_versions v ON v.plugin_id = a.plugin_id AND v.version = a.version",
-                )?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                })?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            .call(|s| {
+                let mut out = Vec::new();
+                for (id, version) in s.active_plugins()? {
+                    if let Some(wasm) = s.plugin_wasm(&id, &version)? {
+                        out.push((id, version, wasm));
+                    }
+                }
+                Ok(out)
             })
             .await?;
         let count = active.len();

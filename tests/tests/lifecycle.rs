@@ -223,14 +223,14 @@ async fn a_swap_under_load_fails_and_loses_nothing() {
     let v2 = std::fs::read(fixture_wasm("fixture_feishu_v2")).unwrap();
     let (status, _) = upload(&h, v2, "application/wasm", false).await;
     assert_eq!(status, 201);
-    // 200 events a second for three seconds; the swap happens in the middle.
-    let total = 600;
-    let mut swapped_at = None;
+    // 200 events a second for 4.5 seconds: a swap to v2 after a third, a rollback after two thirds.
+    let total = 900;
+    let (mut swapped_at, mut rolled_back_at) = (None, None);
     let started = Instant::now();
     for i in 0..total {
         let due = started + Duration::from_millis(5 * i as u64);
         tokio::time::sleep_until(due.into()).await;
-        if i == total / 2 {
+        if i == total / 3 {
             let (status, body) = h
                 .post_json(
                     "/api/v1/admin/plugins/feishu/activate",
@@ -239,6 +239,13 @@ async fn a_swap_under_load_fails_and_loses_nothing() {
                 .await;
             assert_eq!(status, 200, "{body}");
             swapped_at = Some(i);
+        }
+        if i == 2 * total / 3 {
+            let (status, body) = h
+                .post_json("/api/v1/admin/plugins/feishu/rollback", &Value::Null)
+                .await;
+            assert_eq!(status, 200, "{body}");
+            rolled_back_at = Some(i);
         }
         let (status, _) = h
             .post_event(&event(
@@ -250,7 +257,7 @@ async fn a_swap_under_load_fails_and_loses_nothing() {
         assert_eq!(status, 202);
     }
     println!("posted {total} events in {:?}", started.elapsed());
-    let swapped_at = swapped_at.unwrap();
+    let (swapped_at, rolled_back_at) = (swapped_at.unwrap(), rolled_back_at.unwrap());
     let mut settled = Vec::with_capacity(total);
     for i in 0..total {
         settled.push(h.settled(&format!("load-{i}")).await.remove(0));
@@ -270,8 +277,14 @@ async fn a_swap_under_load_fails_and_loses_nothing() {
             version == V2,
             "delivery {i} by {version} sent the other version's card"
         );
-        if i > swapped_at {
+        if i > swapped_at && i < rolled_back_at {
             assert_eq!(version, V2, "event {i} was accepted after the swap");
+        }
+        if i > rolled_back_at {
+            assert_eq!(
+                version, "0.1.0",
+                "event {i} was accepted after the rollback"
+            );
         }
         *by_version.entry(version).or_default() += 1;
     }

@@ -122,7 +122,28 @@ async fn unbounded_allocation_and_traps_fail_only_that_call() {
         assert_eq!(ok.unwrap(), "delivered fine");
     }
     assert_eq!(h.get("/healthz").await.0, 200);
+    // Memory returns: ten more calls that each fill their 32 MiB leave the process about where it was.
+    let before = resident_mib();
+    for _ in 0..10 {
+        assert!(matches!(call(&h, "alloc").await.0, Err(CallError::Trap(_))));
+    }
+    let after = resident_mib();
+    println!("resident memory {before} MiB before ten allocating calls, {after} MiB after");
+    assert!(
+        after < before + 150,
+        "{before} MiB → {after} MiB: instance memory is not returned"
+    );
     h.host.stop().await;
+}
+
+fn resident_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 
 use super::{Store, now_ms};
 use rusqlite::{OptionalExtension, params};
+use sha2::Digest;
 
 #[derive(Clone, Debug)]
 pub struct PluginVersion {
@@ -50,15 +51,26 @@ impl Store {
         })
     }
 
+    /// The stored component of a version, checked against the digest recorded at install.
     pub fn plugin_wasm(&self, plugin_id: &str, version: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        self.with(|c| {
+        let row: Option<(Vec<u8>, String)> = self.with(|c| {
             Ok(c.query_row(
-                "SELECT wasm FROM plugin_versions WHERE plugin_id = ?1 AND version = ?2",
+                "SELECT wasm, digest FROM plugin_versions WHERE plugin_id = ?1 AND version = ?2",
                 params![plugin_id, version],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
-        })
+        })?;
+        let Some((wasm, digest)) = row else {
+            return Ok(None);
+        };
+        let actual = hex::encode(sha2::Sha256::digest(&wasm));
+        if actual != digest {
+            anyhow::bail!(
+                "{plugin_id} {version} is corrupt in the store (digest {actual}, installed as {digest})"
+            );
+        }
+        Ok(Some(wasm))
     }
 
     /// Make `version` the active one, remembering the one it replaces for rollback.
@@ -117,5 +129,36 @@ impl Store {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Sealer;
+
+    #[test]
+    fn a_component_whose_bytes_changed_in_the_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
+        let wasm = b"component bytes".to_vec();
+        let version = PluginVersion {
+            plugin_id: "p".into(),
+            version: "1".into(),
+            digest: hex::encode(sha2::Sha256::digest(&wasm)),
+            descriptor: "{}".into(),
+            worlds: "notifier".into(),
+            installed_at: 0,
+        };
+        store.put_plugin_version(&version, &wasm).unwrap();
+        assert_eq!(store.plugin_wasm("p", "1").unwrap().unwrap(), wasm);
+        store
+            .with(|c| {
+                c.execute("UPDATE plugin_versions SET wasm = x'00'", [])?;
+                Ok(())
+            })
+            .unwrap();
+        let err = store.plugin_wasm("p", "1").unwrap_err().to_string();
+        assert!(err.contains("corrupt"), "{err}");
     }
 }
