@@ -159,3 +159,44 @@ async fn a_plugin_cannot_read_another_plugins_settings_or_secrets() {
     assert_eq!(seen.unwrap(), "secret=false app_id=false own=true");
     h.host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_failures_are_recorded_on_the_delivery() {
+    let h = host().await;
+    // With the Feishu plugin switched off, the fixture is the active notifier.
+    let (status, _) = h
+        .post_json(
+            "/api/v1/admin/plugins/feishu/disable",
+            &serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200);
+    for (supplier, words) in [
+        ("loop", "deadline"),
+        ("trap", "trapped"),
+        ("alloc", "trapped"),
+    ] {
+        let mut e = event(
+            "po_created",
+            &format!("evt-{supplier}"),
+            vec![recipient("a@example.com", "zh-CN")],
+        );
+        e["data"]["supplier"] = json!(supplier);
+        h.post_event(&e).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let d = h.deliveries(&format!("evt-{supplier}")).await;
+            if d[0]["status"] == "retrying" {
+                assert_eq!(d[0]["error_kind"], "plugin_error");
+                let why = d[0]["last_error"].as_str().unwrap();
+                assert!(why.contains(words), "{supplier}: {why}");
+                assert_eq!(d[0]["plugin_version"], "0.0.1");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{supplier}: {d:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(h.get("/healthz").await.0, 200);
+    h.host.stop().await;
+}

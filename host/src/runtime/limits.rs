@@ -10,6 +10,8 @@ pub struct SandboxLimits {
     pub memory_bytes: usize,
     /// Largest request body a plugin may send, and response body it may receive.
     pub http_body_bytes: usize,
+    /// Most data a plugin may hand the host in one import call (strings, lists).
+    pub host_call_bytes: usize,
 }
 
 impl Default for SandboxLimits {
@@ -18,6 +20,7 @@ impl Default for SandboxLimits {
             call_deadline: Duration::from_secs(30),
             memory_bytes: 64 * 1024 * 1024,
             http_body_bytes: 1024 * 1024,
+            host_call_bytes: 4 * 1024 * 1024,
         }
     }
 }

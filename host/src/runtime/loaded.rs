@@ -227,6 +227,7 @@ impl LoadedPlugin {
         let mut store =
             wasmtime::Store::new(&self.runtime.engine, CallState::new(context, hooks, limits));
         store.limiter(|s| &mut s.limits);
+        store.set_hostcall_fuel(self.runtime.limits.host_call_bytes);
         let deadline = Instant::now() + self.runtime.limits.call_deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {

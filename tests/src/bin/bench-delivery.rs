@@ -107,6 +107,25 @@ async fn main() -> anyhow::Result<()> {
         per_thousand(sim.token_fetches()),
         sim.with(|s| s.duplicates_suppressed)
     );
+    // Lifecycle: installing a new version (compile + validate), then switching between installed
+    // versions (compile cache warm).
+    let v2 = std::fs::read(mica_tests::harness::fixture_wasm("fixture_feishu_v2"))?;
+    let t = Instant::now();
+    let installed = host.host.registry.install(v2).await?;
+    let install = t.elapsed();
+    let version = installed.version().to_string();
+    let t = Instant::now();
+    host.host
+        .registry
+        .activate_installed("feishu", &version)
+        .await?;
+    let activate = t.elapsed();
+    let t = Instant::now();
+    host.host.registry.rollback("feishu").await?;
+    let rollback = t.elapsed();
+    println!(
+        "install a new version: {install:?}; activate it: {activate:?}; roll back: {rollback:?}"
+    );
     host.host.stop().await;
     Ok(())
 }
