@@ -3,7 +3,7 @@
 use super::outcome;
 use super::retry::RetryPolicy;
 use crate::approvals::Status;
-use crate::events::{ValidEvent, approval_key, parse_event, parse_recipient};
+use crate::events::{ValidEvent, approval_key, parse_recipient, parse_stored_event};
 use crate::registry::Registry;
 use crate::runtime::World;
 use crate::runtime::bindings::approvals::CreateRequest;
@@ -206,7 +206,7 @@ impl Worker {
 /// The stored event and recipient of a delivery, validated again as when they were accepted.
 fn build_request(d: &Claimed) -> anyhow::Result<(ValidEvent, Recipient)> {
     let body: serde_json::Value = serde_json::from_str(&d.event_payload)?;
-    let event = parse_event(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let event = parse_stored_event(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
     let recipient: serde_json::Value = serde_json::from_str(&d.recipient)?;
     let recipient = parse_recipient(&recipient, "recipient").map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((event, recipient))

@@ -5,7 +5,7 @@ mod fields;
 mod parse;
 
 pub use fields::FieldError;
-pub use parse::{EVENT_TYPES, ValidEvent, parse_event, parse_recipient};
+pub use parse::{EVENT_TYPES, ValidEvent, parse_event, parse_recipient, parse_stored_event};
 
 use sha2::{Digest, Sha256};
 

@@ -24,8 +24,30 @@ pub struct ValidEvent {
     pub event: DomainEvent,
 }
 
-/// Validate a whole event body.
+/// Validate a whole event body (what `POST /api/v1/events` accepts).
 pub fn parse_event(body: &Value) -> Result<ValidEvent> {
+    let mut event = parse_stored_event(body)?;
+    let root = Obj::root(body, "")?;
+    let items = root.array("recipients")?;
+    if items.len() > MAX_RECIPIENTS {
+        return Err(error(
+            "recipients",
+            format!("at most {MAX_RECIPIENTS} recipients per event"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let r = parse_recipient(item, &format!("recipients[{i}]"))?;
+        if seen.insert(r.email.to_lowercase()) {
+            event.recipients.push(r);
+        }
+    }
+    Ok(event)
+}
+
+/// The envelope and `data` of an event, without its recipients: what a delivery needs of an event
+/// that was validated whole when it was accepted (its recipient is stored with the delivery).
+pub fn parse_stored_event(body: &Value) -> Result<ValidEvent> {
     let root = Obj::root(body, "")?;
     let id = root.str("id")?.trim().to_string();
     if id.len() > 200 {
@@ -50,30 +72,13 @@ pub fn parse_event(body: &Value) -> Result<ValidEvent> {
             ),
         ));
     }
-    let items = root.array("recipients")?;
-    if items.len() > MAX_RECIPIENTS {
-        return Err(error(
-            "recipients",
-            format!("at most {MAX_RECIPIENTS} recipients per event"),
-        ));
-    }
-    let mut recipients: Vec<Recipient> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let r = parse_recipient(item, &format!("recipients[{i}]"))?;
-        if !recipients
-            .iter()
-            .any(|seen| seen.email.eq_ignore_ascii_case(&r.email))
-        {
-            recipients.push(r);
-        }
-    }
     let data = root.obj("data")?;
     let event = parse_data(kind, &data)?;
     Ok(ValidEvent {
         id,
         kind,
         occurred_at,
-        recipients,
+        recipients: Vec::new(),
         event,
     })
 }

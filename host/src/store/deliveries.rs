@@ -144,7 +144,7 @@ impl Store {
                      FROM deliveries d JOIN events e ON e.id = d.event_id
                      WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?1
                        AND (d.lease_until IS NULL OR d.lease_until <= ?1)
-                     ORDER BY d.next_attempt_at, d.created_at
+                     ORDER BY d.next_attempt_at
                      LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![now, limit as i64], |r| {

@@ -3,7 +3,12 @@
 use rusqlite::Connection;
 
 /// Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, APPROVALS), (3, PLUGIN_ENABLED)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, INITIAL),
+    (2, APPROVALS),
+    (3, PLUGIN_ENABLED),
+    (4, DUE_INDEX),
+];
 
 const INITIAL: &str = r#"
 -- Mica's own table (DESIGN.md §6): same columns, JSON values stored as JSON text.
@@ -133,6 +138,10 @@ CREATE INDEX callbacks_due ON callbacks (status, next_attempt_at);
 /// An administrator can switch a plugin off without uninstalling it.
 const PLUGIN_ENABLED: &str =
     "ALTER TABLE plugin_active ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;";
+
+/// Claiming reads the first due rows of this index instead of sorting the whole backlog.
+const DUE_INDEX: &str = "CREATE INDEX deliveries_waiting ON deliveries (next_attempt_at)
+    WHERE status IN ('pending', 'retrying');";
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     conn.execute_batch(
