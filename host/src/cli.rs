@@ -58,6 +58,26 @@ pub enum Command {
     /// Manage the key that encrypts secrets at rest.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Failed deliveries (dead letters).
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeliveriesCommand {
+    /// List failed deliveries with their reason, Feishu code and log id.
+    Failed {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Send a failed delivery again (same idempotency key); a running host picks it up.
+    Retry {
+        /// The delivery id (omit with --all).
+        id: Option<String>,
+        /// Every failed delivery.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Secrets(SecretsCommand::RotateKey { new_key }) => rotate_key(&config, new_key),
+        Command::Deliveries(cmd) => dead_letters(&config, cmd),
         Command::Param(cmd) => {
             let store = config.open_store()?;
             param(&store, cmd)
@@ -232,6 +253,36 @@ fn param(store: &crate::store::Store, cmd: ParamCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn dead_letters(config: &HostConfig, cmd: DeliveriesCommand) -> anyhow::Result<()> {
+    let store = config.open_store()?;
+    match cmd {
+        DeliveriesCommand::Failed { limit } => {
+            for d in store.failed_deliveries(limit)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    d.id,
+                    d.event_id,
+                    d.recipient,
+                    d.feishu_code
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    d.feishu_log_id.as_deref().unwrap_or("-"),
+                    d.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        DeliveriesCommand::Retry { id, all } => {
+            let n = match (id, all) {
+                (Some(id), false) => store.retry_failed(Some(&id))?,
+                (None, true) => store.retry_failed(None)?,
+                _ => bail!("give a delivery id or --all"),
+            };
+            println!("{n} deliveries queued again");
+        }
+    }
+    Ok(())
 }
 
 fn switch(config: &HostConfig, id: &str, enabled: bool) -> anyhow::Result<()> {

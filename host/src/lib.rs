@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod events;
+pub mod metrics;
 pub mod net;
 pub mod registry;
 pub mod runtime;

@@ -72,6 +72,10 @@ pub async fn post_event(
         .call(move |s| s.insert_event(&id, kind, &occurred_at, &payload, &deliveries))
         .await?;
     if stored.created {
+        crate::metrics::METRICS
+            .events
+            .with_label_values(&[kind])
+            .inc();
         state.wake_worker.notify_one();
         tracing::info!(event_id = %event.id, kind, deliveries = stored.deliveries.len(), "event accepted");
     }

@@ -14,3 +14,17 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
     }
     Ok(Json(json!({"status": "ok"})))
 }
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    if let Ok(depth) = state.store.call(|s| s.waiting_count()).await {
+        crate::metrics::METRICS.queue_depth.set(depth);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::metrics::render(),
+    )
+}

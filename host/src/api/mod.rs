@@ -3,6 +3,7 @@
 mod admin;
 mod approvals;
 mod auth;
+mod dead_letters;
 mod deliveries;
 mod error;
 mod events;
@@ -55,6 +56,15 @@ pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/api/v1/events", post(events::post_event))
         .route("/api/v1/deliveries", get(deliveries::list))
+        .route("/api/v1/deliveries/failed", get(dead_letters::list))
+        .route(
+            "/api/v1/deliveries/retry-failed",
+            post(dead_letters::retry_all),
+        )
+        .route(
+            "/api/v1/deliveries/{id}/retry",
+            post(dead_letters::retry_one),
+        )
         .route(
             "/api/v1/approvals/{payment_id}",
             get(approvals::get_approval),
@@ -91,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
         // Routes plugins declare (verified by the plugin, not by the admin token).
         .route("/api/v1/feishu/webhook", post(webhook::receive))
         .merge(authed)

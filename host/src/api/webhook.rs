@@ -38,14 +38,24 @@ pub async fn receive(
             .collect(),
         body: body.to_vec(),
     };
+    let failed = || {
+        crate::metrics::METRICS
+            .webhooks
+            .with_label_values(&["failed"])
+            .inc()
+    };
     let outcome = match tokio::time::timeout(
         state.webhook_deadline,
         plugin.handle_webhook(&state.store, &request),
     )
     .await
     {
-        Err(_) => return Err(ApiError::unavailable("the plugin did not answer in time")),
+        Err(_) => {
+            failed();
+            return Err(ApiError::unavailable("the plugin did not answer in time"));
+        }
         Ok(Err(e)) => {
+            failed();
             tracing::error!(plugin = %plugin.id(), error = %e, "webhook call failed");
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -53,6 +63,7 @@ pub async fn receive(
             ));
         }
         Ok(Ok(Err(e))) => {
+            failed();
             tracing::error!(plugin = %plugin.id(), error = ?e, "the plugin reported an error for a callback");
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -83,10 +94,19 @@ pub async fn receive(
             .store
             .call(move |s| s.apply_callback(&plugin_id, event_id.as_deref(), &changes, notify))
             .await?;
+        let label = if fresh { "applied" } else { "duplicate" };
+        crate::metrics::METRICS
+            .webhooks
+            .with_label_values(&[label])
+            .inc();
         if !fresh {
             tracing::info!(event_id = ?outcome.event_id, "duplicate callback acknowledged without applying");
         }
     } else if !status.is_success() {
+        crate::metrics::METRICS
+            .webhooks
+            .with_label_values(&["refused"])
+            .inc();
         tracing::warn!(plugin = %plugin.id(), status = status.as_u16(), body = %String::from_utf8_lossy(&outcome.response.body), "callback refused");
     }
     let mut response = Response::builder().status(status);

@@ -190,6 +190,7 @@ impl Worker {
                 tracing::error!(%kind, %error, feishu_log_id = ?log_id, "delivery failed")
             }
         }
+        record(&d.kind, &outcome);
         let version = plugin.version().to_string();
         let id = d.id.clone();
         if let Err(e) = self
@@ -260,5 +261,21 @@ impl Worker {
             chat_id: None,
             log_id: None,
         }))
+    }
+}
+
+fn record(kind: &str, outcome: &Outcome) {
+    let m = &crate::metrics::METRICS;
+    let (label, code) = match outcome {
+        Outcome::Sent { .. } => ("sent", None),
+        Outcome::Skipped { .. } => ("skipped", None),
+        Outcome::Retry { remote_code, .. } => ("retry", *remote_code),
+        Outcome::Failed { remote_code, .. } => ("failed", *remote_code),
+    };
+    m.deliveries.with_label_values(&[kind, label]).inc();
+    if let Some(code) = code {
+        m.remote_errors
+            .with_label_values(&[&code.to_string()])
+            .inc();
     }
 }

@@ -247,9 +247,14 @@ impl LoadedPlugin {
     /// afterwards whatever happened, so a trapped or timed-out instance never runs again.
     async fn call<R>(
         &self,
+        export: &'static str,
         db: Option<&Store>,
         f: impl AsyncFnOnce(&mut wasmtime::Store<CallState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        let _timer = crate::metrics::METRICS
+            .plugin_calls
+            .with_label_values(&[export])
+            .start_timer();
         let mut store = self.new_store(db).await?;
         let limit = self.runtime.limits.call_deadline;
         let work = async {
@@ -271,7 +276,7 @@ impl LoadedPlugin {
 
     pub async fn describe(&self) -> Result<plugin::Descriptor, CallError> {
         let idx = &self.plugin_exports;
-        self.call(None, async |store, instance| {
+        self.call("describe", None, async |store, instance| {
             idx.load(&mut *store, instance)?.call_describe(store).await
         })
         .await
@@ -284,7 +289,7 @@ impl LoadedPlugin {
         value_json: &str,
     ) -> Result<Option<String>, CallError> {
         let idx = &self.plugin_exports;
-        self.call(None, async |store, instance| {
+        self.call("check_setting", None, async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_check_setting(store, key, value_json)
                 .await
@@ -301,7 +306,7 @@ impl LoadedPlugin {
         let options = plugin::TestOptions {
             test_recipient_email,
         };
-        self.call(Some(db), async |store, instance| {
+        self.call("test_connection", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_test_connection(store, &options)
                 .await
@@ -318,7 +323,7 @@ impl LoadedPlugin {
             .notifications
             .as_ref()
             .ok_or(CallError::NotImplemented("mica:plugin/notifications"))?;
-        self.call(Some(db), async |store, instance| {
+        self.call("notify", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_notify(store, request)
                 .await
@@ -338,7 +343,7 @@ impl LoadedPlugin {
         request: &approvals::CreateRequest,
     ) -> Result<Result<approvals::ApprovalRef, types::PluginError>, CallError> {
         let idx = self.approvals()?;
-        self.call(Some(db), async |store, instance| {
+        self.call("create", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_create(store, request)
                 .await
@@ -352,7 +357,7 @@ impl LoadedPlugin {
         instance_code: &str,
     ) -> Result<Result<approvals::ApprovalRef, types::PluginError>, CallError> {
         let idx = self.approvals()?;
-        self.call(Some(db), async |store, instance| {
+        self.call("get", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_get(store, instance_code)
                 .await
@@ -366,7 +371,7 @@ impl LoadedPlugin {
         request: &approvals::WebhookRequest,
     ) -> Result<Result<approvals::WebhookOutcome, types::PluginError>, CallError> {
         let idx = self.approvals()?;
-        self.call(Some(db), async |store, instance| {
+        self.call("handle_webhook", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_handle_webhook(store, request)
                 .await

@@ -3,7 +3,7 @@
 //! idempotency key stays the same.
 
 use super::{Store, now_ms, rfc3339};
-use rusqlite::{Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -167,6 +167,56 @@ impl Store {
             }
             tx.commit()?;
             Ok(claimed)
+        })
+    }
+
+    /// Failed deliveries, newest first.
+    pub fn failed_deliveries(&self, limit: usize) -> anyhow::Result<Vec<Delivery>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM deliveries WHERE status = 'failed' ORDER BY updated_at DESC LIMIT ?1"
+            ))?;
+            let rows = stmt.query_map([limit as i64], delivery)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Queue failed deliveries again (one, or all when `id` is None) with fresh attempts. The
+    /// delivery keeps its id, so the remote idempotency key is the same. Returns how many.
+    pub fn retry_failed(&self, id: Option<&str>) -> anyhow::Result<usize> {
+        self.with(|c| {
+            let now = now_ms();
+            let n = match id {
+                Some(id) => c.execute(
+                    "UPDATE deliveries SET status = 'retrying', attempts = 0, next_attempt_at = ?2,
+                        lease_until = NULL, updated_at = ?2 WHERE id = ?1 AND status = 'failed'",
+                    params![id, now],
+                )?,
+                None => c.execute(
+                    "UPDATE deliveries SET status = 'retrying', attempts = 0, next_attempt_at = ?1,
+                        lease_until = NULL, updated_at = ?1 WHERE status = 'failed'",
+                    params![now],
+                )?,
+            };
+            Ok(n)
+        })
+    }
+
+    pub fn delivery(&self, id: &str) -> anyhow::Result<Option<Delivery>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"))?;
+            Ok(stmt.query_row([id], delivery).optional()?)
+        })
+    }
+
+    /// Deliveries waiting to be sent (pending or retrying).
+    pub fn waiting_count(&self) -> anyhow::Result<i64> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')",
+                [],
+                |r| r.get(0),
+            )?)
         })
     }
 
