@@ -45,6 +45,13 @@ pub async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<Registry>)>
 impl Host {
     pub async fn start(config: HostConfig) -> anyhow::Result<Host> {
         let (store, registry) = open(&config).await?;
+        let released = store.call(|s| s.release_stale_leases()).await?;
+        if released > 0 {
+            tracing::warn!(
+                released,
+                "deliveries left in flight by a previous run will be attempted again"
+            );
+        }
         if !registry.has_active() {
             let path = config.plugin.clone().or_else(default_plugin_path).context(
                 "no plugin is installed and none was found: build it with scripts/build-plugin.sh or pass --plugin PATH",

@@ -209,6 +209,19 @@ impl Store {
         })
     }
 
+    /// Release leases left by a host that died mid-call, so its deliveries are retried at once (with
+    /// the same idempotency key) instead of after the lease runs out. Right for the embedded store,
+    /// which one host serves; a store shared by several hosts needs leases owned per host instead.
+    pub fn release_stale_leases(&self) -> anyhow::Result<usize> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE deliveries SET lease_until = NULL
+                 WHERE lease_until IS NOT NULL AND status IN ('pending', 'retrying')",
+                [],
+            )?)
+        })
+    }
+
     /// Deliveries waiting to be sent (pending or retrying).
     pub fn waiting_count(&self) -> anyhow::Result<i64> {
         self.with(|c| {
