@@ -86,6 +86,9 @@ impl Host {
                 concurrency: config.delivery_concurrency,
                 lease: config.lease(),
                 notify_mica: config.callback_url.is_some(),
+                limiter: std::sync::Mutex::new(crate::delivery::rate::Limiter::new(
+                    config.rate.clone(),
+                )),
             }
             .start(wake.clone())
         });

@@ -48,6 +48,21 @@ pub enum Command {
         /// Memory one plugin call may use, in MiB.
         #[arg(long, env = "MICA_PLUGIN_MEMORY_MIB", default_value_t = 64)]
         memory_mib: usize,
+        /// Calls per second to the remote service (Feishu: 50).
+        #[arg(long, env = "MICA_RATE_PER_SECOND", default_value_t = 50)]
+        rate_per_second: u32,
+        /// Calls per minute to the remote service (Feishu: 1000).
+        #[arg(long, env = "MICA_RATE_PER_MINUTE", default_value_t = 1000)]
+        rate_per_minute: u32,
+        /// Messages per second to one person (Feishu: 5).
+        #[arg(long, env = "MICA_RATE_PER_RECIPIENT", default_value_t = 5)]
+        rate_per_recipient: u32,
+        /// Approval instances created per minute (Feishu: 100).
+        #[arg(long, env = "MICA_APPROVALS_PER_MINUTE", default_value_t = 100)]
+        approvals_per_minute: u32,
+        /// Send as fast as possible (benchmarks; Feishu will answer with rate limits).
+        #[arg(long)]
+        no_rate_limits: bool,
     },
     /// Manage plugins.
     #[command(subcommand)]
@@ -131,7 +146,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             watch,
             call_deadline_ms,
             memory_mib,
+            rate_per_second,
+            rate_per_minute,
+            rate_per_recipient,
+            approvals_per_minute,
+            no_rate_limits,
         } => {
+            config.rate = crate::delivery::RateLimits {
+                per_second: rate_per_second.max(1),
+                per_minute: rate_per_minute.max(1),
+                per_recipient_per_second: rate_per_recipient.max(1),
+                approvals_per_minute: approvals_per_minute.max(1),
+                enabled: !no_rate_limits,
+                ..Default::default()
+            };
             config.watch = watch;
             config.limits.call_deadline =
                 std::time::Duration::from_millis(call_deadline_ms.max(100));

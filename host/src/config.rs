@@ -33,6 +33,8 @@ pub struct HostConfig {
     pub reconcile_every: Duration,
     /// Time a plugin has to answer a webhook (Feishu waits 3 s, 1 s for the handshake).
     pub webhook_deadline: Duration,
+    /// Rate shaping of calls to the remote service.
+    pub rate: crate::delivery::RateLimits,
     /// Developer loop: install and activate this file whenever it changes.
     pub watch: Option<PathBuf>,
     /// The key sealing secrets at rest (`MICA_SECRET_KEY`, 64 hex); else `DATA_DIR/secret.key`.
@@ -58,6 +60,7 @@ impl HostConfig {
             webhook_deadline: Duration::from_millis(2500),
             secret_key: std::env::var("MICA_SECRET_KEY").ok(),
             watch: None,
+            rate: crate::delivery::RateLimits::default(),
         })
     }
 

@@ -80,6 +80,9 @@ pub struct HostOptions {
     pub limits: Option<mica_host::runtime::SandboxLimits>,
     /// `serve --watch`: the component file to follow.
     pub watch: Option<PathBuf>,
+    /// Rate shaping. Off by default here: functional tests are not about pacing (the rate tests
+    /// turn it on with the host's real defaults).
+    pub rate: Option<mica_host::delivery::RateLimits>,
 }
 
 impl Default for HostOptions {
@@ -92,6 +95,7 @@ impl Default for HostOptions {
             reconcile_after: Duration::from_secs(600),
             limits: None,
             watch: None,
+            rate: None,
         }
     }
 }
@@ -126,6 +130,10 @@ impl TestHost {
             config.limits = limits;
         }
         config.watch = options.watch;
+        config.rate = options.rate.unwrap_or(mica_host::delivery::RateLimits {
+            enabled: false,
+            ..Default::default()
+        });
         let host = Host::start(config).await.expect("host starts");
         let base = format!("http://{}", host.addr);
         TestHost {

@@ -2,8 +2,10 @@
 //! plugin, records each outcome and schedules retries.
 
 mod outcome;
+pub mod rate;
 mod retry;
 mod worker;
 
+pub use rate::RateLimits;
 pub use retry::RetryPolicy;
 pub use worker::{Worker, WorkerHandle};

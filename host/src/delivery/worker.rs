@@ -1,6 +1,7 @@
 //! The delivery loop.
 
 use super::outcome;
+use super::rate::Limiter;
 use super::retry::RetryPolicy;
 use crate::approvals::Status;
 use crate::events::{ValidEvent, approval_key, parse_recipient, parse_stored_event};
@@ -14,7 +15,7 @@ use crate::runtime::{CallError, LoadedPlugin};
 use crate::store::StatusChange;
 use crate::store::{Claimed, Outcome, Store, now_ms};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 
@@ -28,6 +29,8 @@ pub struct Worker {
     pub lease: Duration,
     /// Whether approval status changes are queued for Mica (MICA_CALLBACK_URL is set).
     pub notify_mica: bool,
+    /// Shapes calls to the remote service's rate limits.
+    pub limiter: std::sync::Mutex<Limiter>,
 }
 
 /// A running worker.
@@ -70,8 +73,15 @@ impl Worker {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.concurrency));
         while !*stopped.borrow() {
+            let app_wait = this
+                .limiter
+                .lock()
+                .expect("limiter lock")
+                .app_wait(Instant::now());
             let idle = match this.registry.has_active() {
                 false => IDLE_POLL,
+                // The app-wide window is full: claim nothing until it has room.
+                true if !app_wait.is_zero() => app_wait.min(IDLE_POLL),
                 true => match this.claim(slots.available_permits()).await {
                     Ok(batch) if !batch.is_empty() => {
                         for claimed in batch {
@@ -143,7 +153,22 @@ impl Worker {
             let _ = self.store.call(move |s| s.complete(&id, "-", &retry)).await;
             return;
         };
-        let outcome = match build_request(&d) {
+        let built = build_request(&d);
+        if let Ok((_, recipient)) = &built {
+            let slot = self.limiter.lock().expect("limiter lock").acquire(
+                &d.kind,
+                &recipient.email,
+                Instant::now(),
+            );
+            if let Err(wait) = slot {
+                let (id, at) = (d.id.clone(), now_ms() + wait.as_millis() as i64);
+                if let Err(e) = self.store.call(move |s| s.defer(&id, at)).await {
+                    tracing::error!(error = %format!("{e:#}"), "could not defer a delivery");
+                }
+                return;
+            }
+        }
+        let outcome = match built {
             Ok((event, _)) if d.kind == "approval" => {
                 let result = self.create_approval(&plugin, &d, event).await;
                 outcome::decide(&result, d.attempt, &self.policy)
@@ -191,6 +216,17 @@ impl Worker {
             }
         }
         record(&d.kind, &outcome);
+        if let Outcome::Retry {
+            kind, retry_at_ms, ..
+        } = &outcome
+            && kind == "rate_limited"
+        {
+            let delay = Duration::from_millis((retry_at_ms - now_ms()).max(0) as u64);
+            self.limiter
+                .lock()
+                .expect("limiter lock")
+                .pause(delay, Instant::now());
+        }
         let version = plugin.version().to_string();
         let id = d.id.clone();
         if let Err(e) = self

@@ -209,6 +209,18 @@ impl Store {
         })
     }
 
+    /// Put a claimed delivery back without counting the attempt (the rate limiter said wait).
+    pub fn defer(&self, id: &str, until_ms: i64) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET lease_until = NULL, attempts = MAX(attempts - 1, 0),
+                    next_attempt_at = ?2 WHERE id = ?1",
+                params![id, until_ms],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Release leases left by a host that died mid-call, so its deliveries are retried at once (with
     /// the same idempotency key) instead of after the lease runs out. Right for the embedded store,
     /// which one host serves; a store shared by several hosts needs leases owned per host instead.

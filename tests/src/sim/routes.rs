@@ -131,6 +131,30 @@ async fn send_message(
     if receive_id.is_empty() {
         return error(400, 99992402, "field validation failed: receive_id");
     }
+    let now = Instant::now();
+    s.arrivals.push((now, receive_id.clone()));
+    if s.enforce_rate_limits {
+        let second = std::time::Duration::from_secs(1);
+        let recent = |s: &SimState, who: Option<&str>| {
+            s.arrivals
+                .iter()
+                .rev()
+                .take_while(|(t, _)| now.duration_since(*t) < second)
+                .filter(|(_, id)| who.is_none_or(|w| w == id))
+                .count()
+        };
+        if recent(&s, None) > 50 {
+            s.rate_limited += 1;
+            let mut resp = error(429, 99991400, "request trigger frequency limit");
+            resp.headers_mut()
+                .insert("x-ogw-ratelimit-reset", HeaderValue::from_static("1"));
+            return resp;
+        }
+        if recent(&s, Some(&receive_id)) > 5 {
+            s.rate_limited += 1;
+            return error(400, 230020, "This operation triggers the frequency limit.");
+        }
+    }
     if req["msg_type"].as_str() != Some("interactive") {
         return error(
             400,

@@ -65,6 +65,13 @@ pub struct SimState {
     pub lose_callbacks: usize,
     /// Deliver every callback twice (Feishu is at-least-once).
     pub duplicate_callbacks: bool,
+    /// Answer like Feishu when more than 50 sends arrive in a second (429, 99991400) or more than
+    /// 5 to one person (230020).
+    pub enforce_rate_limits: bool,
+    /// Arrival time and receive id of every send request.
+    pub arrivals: Vec<(Instant, String)>,
+    /// Rate-limit answers given.
+    pub rate_limited: usize,
     next_id: u64,
 }
 
@@ -100,6 +107,9 @@ impl SimState {
             callback_log: Vec::new(),
             lose_callbacks: 0,
             duplicate_callbacks: false,
+            enforce_rate_limits: false,
+            arrivals: Vec::new(),
+            rate_limited: 0,
             next_id: 0,
         }
     }
@@ -139,6 +149,21 @@ impl SimState {
         self.current_token = None;
     }
 
+    /// The most sends that arrived within any `window` (overall, and to one receive id).
+    pub fn max_in_window(&self, window: Duration) -> (usize, usize) {
+        let overall = max_within(self.arrivals.iter().map(|(t, _)| *t).collect(), window);
+        let mut by_user: HashMap<&str, Vec<Instant>> = HashMap::new();
+        for (t, id) in &self.arrivals {
+            by_user.entry(id).or_default().push(*t);
+        }
+        let per_user = by_user
+            .into_values()
+            .map(|ts| max_within(ts, window))
+            .max()
+            .unwrap_or(0);
+        (overall, per_user)
+    }
+
     /// How many messages went to each uuid (for exactly-once assertions).
     pub fn uuid_counts(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
@@ -149,4 +174,16 @@ impl SimState {
         }
         counts
     }
+}
+
+fn max_within(mut times: Vec<Instant>, window: Duration) -> usize {
+    times.sort();
+    let (mut best, mut start) = (0, 0);
+    for end in 0..times.len() {
+        while times[end].duration_since(times[start]) >= window {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    best
 }

@@ -1,0 +1,122 @@
+//! A backlog drains at Feishu's limits (50 sends a second, 5 a second to one person) without
+//! provoking rate-limit answers, and a rate-limited answer pauses sending.
+
+use mica_host::delivery::RateLimits;
+use mica_tests::harness::{HostOptions, TestHost, event, recipient};
+use mica_tests::sim::{Fault, FeishuSim};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+async fn host(sim: &FeishuSim) -> TestHost {
+    let options = HostOptions {
+        rate: Some(RateLimits::default()),
+        concurrency: 16,
+        ..Default::default()
+    };
+    let h = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
+    h.configure_feishu(sim);
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_drains_at_the_app_limit_without_a_single_429() {
+    let sim = FeishuSim::start().await;
+    sim.with(|s| s.enforce_rate_limits = true);
+    let h = host(&sim).await;
+    let started = Instant::now();
+    let (events, per_event) = (4, 100);
+    for e in 0..events {
+        let recipients = (0..per_event)
+            .map(|r| recipient(&format!("u{e}-{r}@example.com"), "zh-CN"))
+            .collect();
+        h.post_event(&event("po_created", &format!("burst-{e}"), recipients))
+            .await;
+    }
+    for e in 0..events {
+        let d = h.settled(&format!("burst-{e}")).await;
+        assert!(d.iter().all(|d| d["status"] == "sent"));
+        assert!(
+            d.iter().all(|d| d["attempts"] == 1),
+            "no attempt was spent on a rate limit"
+        );
+    }
+    let elapsed = started.elapsed();
+    let total = events * per_event;
+    let (overall, _) = sim.with(|s| s.max_in_window(Duration::from_secs(1)));
+    println!(
+        "{total} cards drained in {elapsed:.2?} ({:.1}/s); most in any one second: {overall}",
+        total as f64 / elapsed.as_secs_f64()
+    );
+    assert_eq!(
+        sim.with(|s| s.rate_limited),
+        0,
+        "Feishu never had to say slow down"
+    );
+    assert!(overall <= 50, "{overall} sends arrived within one second");
+    assert!(
+        elapsed >= Duration::from_secs(7),
+        "400 cards at 50/s cannot take {elapsed:?}"
+    );
+    assert_eq!(sim.messages().len(), total);
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_person_gets_at_most_five_cards_a_second() {
+    let sim = FeishuSim::start().await;
+    sim.with(|s| s.enforce_rate_limits = true);
+    let h = host(&sim).await;
+    for e in 0..15 {
+        h.post_event(&event(
+            "po_created",
+            &format!("same-{e}"),
+            vec![recipient("busy@example.com", "zh-CN")],
+        ))
+        .await;
+    }
+    for e in 0..15 {
+        assert_eq!(h.settled(&format!("same-{e}")).await[0]["status"], "sent");
+    }
+    let (_, per_user) = sim.with(|s| s.max_in_window(Duration::from_secs(1)));
+    assert!(
+        per_user <= 5,
+        "{per_user} cards to one person within a second"
+    );
+    assert_eq!(sim.with(|s| s.rate_limited), 0);
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_answer_pauses_every_send_for_its_delay() {
+    let sim = FeishuSim::start().await;
+    let h = host(&sim).await;
+    sim.inject([Fault::RateLimit { reset_secs: 2 }]);
+    let recipients = (0..10)
+        .map(|r| recipient(&format!("p{r}@example.com"), "zh-CN"))
+        .collect();
+    h.post_event(&event("po_created", "paused", recipients))
+        .await;
+    let d = h.settled("paused").await;
+    assert!(d.iter().all(|d| d["status"] == "sent"));
+    // The first request got the 429; sends already in flight may land right after it, then
+    // nothing until the reset has passed.
+    let arrivals: Vec<Instant> = sim.with(|s| s.arrivals.iter().map(|(t, _)| *t).collect());
+    let first = arrivals[0];
+    let quiet = arrivals
+        .iter()
+        .filter(|t| {
+            let since = t.duration_since(first);
+            since > Duration::from_millis(300) && since < Duration::from_millis(1900)
+        })
+        .count();
+    assert_eq!(
+        quiet,
+        0,
+        "sends during the pause: {:?}",
+        arrivals
+            .iter()
+            .map(|t| t.duration_since(first))
+            .collect::<Vec<_>>()
+    );
+    h.host.stop().await;
+}
