@@ -120,3 +120,63 @@ async fn a_rate_limited_answer_pauses_every_send_for_its_delay() {
     );
     h.host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_through_a_hostile_feishu_arrives_exactly_once_within_the_limits() {
+    let sim = FeishuSim::start().await;
+    sim.with(|s| {
+        s.hostility = mica_tests::sim::Hostility {
+            server_error: 0.06,
+            rate_limit: 0.04,
+            revoke_tokens: 0.03,
+            stall: 0.02,
+            stall_for: Duration::from_millis(2500),
+            drop_connection: 0.04,
+            lose_response: 0.06,
+        }
+    });
+    let options = HostOptions {
+        rate: Some(RateLimits::default()),
+        concurrency: 16,
+        limits: Some(mica_host::runtime::SandboxLimits {
+            call_deadline: Duration::from_secs(2),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let h = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
+    h.configure_feishu(&sim);
+    // 200 cards to 40 people, 5 each.
+    let (events, people) = (5, 40);
+    for e in 0..events {
+        let recipients = (0..people)
+            .map(|r| recipient(&format!("h{r}@example.com"), "en-US"))
+            .collect();
+        h.post_event(&event("po_created", &format!("hostile-{e}"), recipients))
+            .await;
+    }
+    for e in 0..events {
+        let d = h.settled(&format!("hostile-{e}")).await;
+        assert!(d.iter().all(|d| d["status"] == "sent"), "{d:#?}");
+    }
+    let total = events * people;
+    let messages = sim.messages();
+    assert_eq!(messages.len(), total, "each card recorded exactly once");
+    let uuids: std::collections::HashSet<_> = messages.iter().map(|m| m.uuid.clone()).collect();
+    assert_eq!(uuids.len(), total);
+    let (overall, per_user) = sim.with(|s| s.max_in_window(Duration::from_secs(1)));
+    let (trouble, suppressed) = sim.with(|s| (s.trouble.clone(), s.duplicates_suppressed));
+    println!(
+        "trouble: {trouble:?}; duplicates suppressed by uuid: {suppressed}; most sends in a second: {overall}, to one person: {per_user}"
+    );
+    assert!(overall <= 50, "{overall} sends within one second");
+    assert!(
+        per_user <= 5,
+        "{per_user} sends to one person within one second"
+    );
+    assert!(
+        trouble.values().sum::<usize>() > 0,
+        "the simulator did make trouble"
+    );
+    h.host.stop().await;
+}

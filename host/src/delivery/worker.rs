@@ -132,9 +132,14 @@ impl Worker {
         }
     }
 
+    /// Every log line about a delivery, the plugin's own included, carries its ids.
     async fn deliver(&self, d: Claimed) {
+        use tracing::Instrument;
         let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, kind = %d.kind, attempt = d.attempt);
-        let _enter = span.enter();
+        self.attempt(d).instrument(span).await
+    }
+
+    async fn attempt(&self, d: Claimed) {
         let world = if d.kind == "approval" {
             World::ApprovalProvider
         } else {

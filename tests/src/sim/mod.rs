@@ -10,7 +10,7 @@ mod listener;
 mod routes;
 mod state;
 
-pub use state::{Fault, SentMessage, SimState};
+pub use state::{Fault, Hostility, SentMessage, SimState};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

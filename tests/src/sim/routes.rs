@@ -68,11 +68,47 @@ async fn send_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fault = {
+    let (fault, trouble) = {
         let mut s = state.lock().unwrap();
         s.message_requests += 1;
-        s.faults.pop_front()
+        let trouble = pick_trouble(&s.hostility);
+        if let Some(kind) = trouble {
+            *s.trouble.entry(kind).or_default() += 1;
+        }
+        (s.faults.pop_front(), trouble)
     };
+    match trouble {
+        Some("server_error") => {
+            return (StatusCode::BAD_GATEWAY, "<html>bad gateway</html>").into_response();
+        }
+        Some("rate_limit") => {
+            let mut resp = error(429, 99991400, "request trigger frequency limit");
+            resp.headers_mut()
+                .insert("x-ogw-ratelimit-reset", HeaderValue::from_static("1"));
+            return resp;
+        }
+        Some("revoke_tokens") => {
+            state.lock().unwrap().revoke_tokens();
+            return error(
+                400,
+                99991663,
+                "Invalid access token for authorization. Please make a request with token attached",
+            );
+        }
+        Some("stall") => {
+            let d = state.lock().unwrap().hostility.stall_for;
+            tokio::time::sleep(d).await;
+        }
+        Some("drop_connection") => {
+            // The answer starts, then the connection is cut.
+            return Response::builder()
+                .status(200)
+                .body(axum::body::Body::new(CutShort(false)))
+                .unwrap();
+        }
+        _ => {}
+    }
+    let lose_answer = trouble == Some("lose_response");
     match fault {
         Some(Fault::Status(status)) => {
             return (
@@ -220,10 +256,33 @@ async fn send_message(
         let index = s.messages.len() - 1;
         s.uuids.insert(u, (index, Instant::now()));
     }
+    if lose_answer {
+        return error(500, 1395001, "server error (the message was sent)");
+    }
     feishu(
         200,
         json!({"code": 0, "msg": "success", "data": message_data(&message)}),
     )
+}
+
+/// Which trouble, if any, this request gets.
+fn pick_trouble(h: &super::state::Hostility) -> Option<&'static str> {
+    let roll: f64 = rand::random();
+    let mut edge = 0.0;
+    for (kind, p) in [
+        ("server_error", h.server_error),
+        ("rate_limit", h.rate_limit),
+        ("revoke_tokens", h.revoke_tokens),
+        ("stall", h.stall),
+        ("drop_connection", h.drop_connection),
+        ("lose_response", h.lose_response),
+    ] {
+        edge += p;
+        if roll < edge {
+            return Some(kind);
+        }
+    }
+    None
 }
 
 /// Feishu's bearer-token check, shared by every authorized endpoint: the refusal, if any.
@@ -262,4 +321,27 @@ fn message_data(m: &SentMessage) -> Value {
         "sender": {"id": "cli_sim", "id_type": "app_id", "sender_type": "app", "tenant_key": "sim"},
         "body": {"content": m.card.to_string()},
     })
+}
+
+/// A body that sends a first chunk and then fails, so the server aborts the connection.
+struct CutShort(bool);
+
+impl http_body::Body for CutShort {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.0 {
+            return std::task::Poll::Ready(Some(Err(std::io::Error::other(
+                "connection cut by the simulator",
+            ))));
+        }
+        self.0 = true;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from_static(
+            b"{\"code\":0",
+        )))))
+    }
 }

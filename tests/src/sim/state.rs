@@ -16,6 +16,24 @@ pub enum Fault {
     Delay(Duration),
 }
 
+/// Random trouble on message sends, each a probability from 0 to 1.
+#[derive(Clone, Debug, Default)]
+pub struct Hostility {
+    /// Answer 502 before doing anything.
+    pub server_error: f64,
+    /// Answer 429 with `x-ogw-ratelimit-reset: 1`.
+    pub rate_limit: f64,
+    /// Revoke every token, then refuse this one (99991663).
+    pub revoke_tokens: f64,
+    /// Wait `stall` before handling the request (longer than the host's deadline).
+    pub stall: f64,
+    pub stall_for: Duration,
+    /// Close the connection without a proper answer.
+    pub drop_connection: f64,
+    /// Record the message, then answer 500: only the uuid prevents a duplicate.
+    pub lose_response: f64,
+}
+
 /// A message Feishu accepted.
 #[derive(Clone, Debug)]
 pub struct SentMessage {
@@ -72,6 +90,10 @@ pub struct SimState {
     pub arrivals: Vec<(Instant, String)>,
     /// Rate-limit answers given.
     pub rate_limited: usize,
+    /// Random trouble (none by default).
+    pub hostility: Hostility,
+    /// What the hostility did, by kind.
+    pub trouble: HashMap<&'static str, usize>,
     next_id: u64,
 }
 
@@ -110,6 +132,8 @@ impl SimState {
             enforce_rate_limits: false,
             arrivals: Vec::new(),
             rate_limited: 0,
+            hostility: Hostility::default(),
+            trouble: HashMap::new(),
             next_id: 0,
         }
     }
