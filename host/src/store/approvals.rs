@@ -110,7 +110,7 @@ impl Store {
         notify_mica: bool,
     ) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             let now = now_ms();
             let inserted = tx.execute(
                 "INSERT INTO approvals (payment_id, instance_code, plugin_id, status, status_time_ms, initiator,
@@ -145,7 +145,7 @@ impl Store {
         notify_mica: bool,
     ) -> anyhow::Result<bool> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             if let Some(id) = event_id {
                 let fresh = tx.execute(
                     "INSERT INTO webhook_events (event_id, plugin_id, received_at) VALUES (?1, ?2, ?3)
@@ -167,7 +167,7 @@ impl Store {
     /// Apply a status read back from the provider (reconciliation).
     pub fn apply_status(&self, change: &StatusChange, notify_mica: bool) -> anyhow::Result<bool> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             let changed = apply(&tx, change, notify_mica)?;
             tx.commit()?;
             Ok(changed)

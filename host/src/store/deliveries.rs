@@ -137,7 +137,7 @@ impl Store {
     pub fn claim_due(&self, limit: usize, lease_ms: i64) -> anyhow::Result<Vec<Claimed>> {
         self.with(|c| {
             let now = now_ms();
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             let claimed = {
                 let mut stmt = tx.prepare(
                     "SELECT d.id, d.event_id, e.payload, d.recipient, d.attempts, d.kind

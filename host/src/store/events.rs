@@ -30,7 +30,7 @@ impl Store {
         deliveries: &[NewDelivery],
     ) -> anyhow::Result<InsertedEvent> {
         let created = self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             let exists = tx
                 .query_row("SELECT 1 FROM events WHERE id = ?1", [id], |_| Ok(()))
                 .optional()?

@@ -66,7 +66,7 @@ impl Store {
         check: Option<Option<u64>>,
     ) -> Result<u64, KvError> {
         let outcome = self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             let now = now_ms();
             let current = live_version(&tx, ns, key, now)?;
             if let Some(expected) = check

@@ -106,3 +106,10 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// A write transaction that takes the write lock at once: a deferred one that reads first could
+/// not upgrade while another process writes, and SQLite would refuse it immediately instead of
+/// waiting the busy timeout.
+pub(crate) fn write_transaction(c: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}

@@ -112,7 +112,7 @@ impl Store {
 
     fn reseal(&self, f: impl Fn(&str) -> anyhow::Result<Option<String>>) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             let rows: Vec<(String, Option<String>)> = {
                 let mut stmt =
                     tx.prepare("SELECT key, value FROM system_parameters WHERE is_sensitive = 1")?;
@@ -137,7 +137,7 @@ impl Store {
     /// Insert the rows that do not exist yet, with their defaults; existing values are kept.
     pub fn seed_params(&self, specs: &[ParamSpec]) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             let now = rfc3339(super::now_ms());
             for s in specs {
                 tx.execute(
@@ -200,7 +200,7 @@ impl Store {
             stored.push((key.clone(), self.sealed(current.is_sensitive, value)));
         }
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = super::write_transaction(c)?;
             let now = rfc3339(super::now_ms());
             for (key, value) in &stored {
                 tx.execute(

@@ -23,6 +23,9 @@ struct Args {
     /// Plugin calls in flight.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Pace sends to Feishu's limits (the host's defaults); off measures the raw path.
+    #[arg(long)]
+    rate_limits: bool,
 }
 
 #[tokio::main]
@@ -57,6 +60,9 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(tempfile::tempdir()?),
         HostOptions {
             concurrency: args.concurrency,
+            rate: args
+                .rate_limits
+                .then(mica_host::delivery::RateLimits::default),
             ..Default::default()
         },
     )
