@@ -2,7 +2,7 @@
 //! allows instead of provoking rate-limit storms. Sliding windows (not token buckets): a token
 //! bucket of 50/s lets 100 through in some one-second windows; a window log never does.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Limits per delivery kind (defaults: Feishu's for sending messages and creating approvals).
@@ -32,28 +32,50 @@ impl Default for RateLimits {
     }
 }
 
-/// The times of recent sends within a window.
+/// Sends counted against one limit. A send counts from the moment it is granted until one window
+/// after its answer: counting from the answer, not the start, keeps the limit whatever happens
+/// between the grant and the request reaching the remote side (store reads, instantiation, a
+/// slow network), and a send still in flight always counts.
 #[derive(Default)]
 struct Window {
-    sent: VecDeque<Instant>,
+    /// (ticket, answered at; None while in flight)
+    sent: Vec<(u64, Option<Instant>)>,
 }
+
+/// How often to look again when a window is full of sends still in flight.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(20);
 
 impl Window {
     /// How long until one more fits (zero when it fits now).
     fn wait(&mut self, now: Instant, span: Duration, max: u32) -> Duration {
-        while self
-            .sent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= span)
-        {
-            self.sent.pop_front();
-        }
-        if (self.sent.len() as u32) < max {
+        self.sent
+            .retain(|(_, done)| done.is_none_or(|t| now.duration_since(t) < span));
+        let max = max as usize;
+        if self.sent.len() < max {
             return Duration::ZERO;
         }
-        let oldest = self.sent[self.sent.len() - max as usize];
-        span.saturating_sub(now.duration_since(oldest))
+        let mut answered: Vec<Instant> = self.sent.iter().filter_map(|(_, t)| *t).collect();
+        let must_expire = self.sent.len() + 1 - max;
+        if answered.len() < must_expire {
+            return IN_FLIGHT_POLL;
+        }
+        answered.sort();
+        span.saturating_sub(now.duration_since(answered[must_expire - 1]))
     }
+
+    fn answered(&mut self, ticket: u64, at: Instant) {
+        if let Some(entry) = self.sent.iter_mut().find(|(t, _)| *t == ticket) {
+            entry.1 = Some(at);
+        }
+    }
+}
+
+/// A granted slot; hand it back with `answered` when the call is over.
+#[derive(Debug)]
+pub struct Ticket {
+    id: u64,
+    kind: String,
+    recipient: String,
 }
 
 #[derive(Default)]
@@ -64,6 +86,7 @@ pub struct Limiter {
     approvals: Window,
     recipients: HashMap<String, Window>,
     paused_until: Option<Instant>,
+    next_ticket: u64,
 }
 
 impl Limiter {
@@ -75,9 +98,21 @@ impl Limiter {
     }
 
     /// Take a slot for one call of `kind` to `recipient`, or say how long to wait for one.
-    pub fn acquire(&mut self, kind: &str, recipient: &str, now: Instant) -> Result<(), Duration> {
+    pub fn acquire(
+        &mut self,
+        kind: &str,
+        recipient: &str,
+        now: Instant,
+    ) -> Result<Ticket, Duration> {
+        let recipient = recipient.to_lowercase();
+        self.next_ticket += 1;
+        let ticket = Ticket {
+            id: self.next_ticket,
+            kind: kind.to_string(),
+            recipient: recipient.clone(),
+        };
         if !self.limits.enabled {
-            return Ok(());
+            return Ok(ticket);
         }
         if let Some(until) = self.paused_until {
             if until > now {
@@ -95,35 +130,45 @@ impl Limiter {
                 .second
                 .wait(now, second, l.per_second)
                 .max(self.minute.wait(now, minute, l.per_minute));
-            let user = self
-                .recipients
-                .entry(recipient.to_lowercase())
-                .or_default()
-                .wait(now, second, l.per_recipient_per_second);
+            let user = self.recipients.entry(recipient.clone()).or_default().wait(
+                now,
+                second,
+                l.per_recipient_per_second,
+            );
             app.max(user)
         };
         if !wait.is_zero() {
             return Err(wait);
         }
+        let entry = (ticket.id, None);
         if kind == "approval" {
-            self.approvals.sent.push_back(now);
+            self.approvals.sent.push(entry);
         } else {
-            self.second.sent.push_back(now);
-            self.minute.sent.push_back(now);
+            self.second.sent.push(entry);
+            self.minute.sent.push(entry);
             self.recipients
-                .entry(recipient.to_lowercase())
+                .entry(recipient)
                 .or_default()
                 .sent
-                .push_back(now);
+                .push(entry);
         }
         if self.recipients.len() > 10_000 {
-            self.recipients.retain(|_, w| {
-                w.sent
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < second)
-            });
+            self.recipients.retain(|_, w| !w.sent.is_empty());
         }
-        Ok(())
+        Ok(ticket)
+    }
+
+    /// The call of `ticket` is over (whatever its outcome): its window starts counting down.
+    pub fn answered(&mut self, ticket: Ticket, now: Instant) {
+        if ticket.kind == "approval" {
+            self.approvals.answered(ticket.id, now);
+        } else {
+            self.second.answered(ticket.id, now);
+            self.minute.answered(ticket.id, now);
+            if let Some(w) = self.recipients.get_mut(&ticket.recipient) {
+                w.answered(ticket.id, now);
+            }
+        }
     }
 
     /// The remote said "slow down": nothing more until `delay` has passed.
@@ -172,7 +217,8 @@ mod tests {
         let mut l = Limiter::new(limits());
         let t0 = Instant::now();
         for i in 0..50 {
-            assert!(l.acquire("notify", &format!("u{i}"), t0).is_ok());
+            let ticket = l.acquire("notify", &format!("u{i}"), t0).unwrap();
+            l.answered(ticket, t0);
         }
         let wait = l.acquire("notify", "u99", t0).unwrap_err();
         assert_eq!(wait, Duration::from_secs(1));
@@ -183,7 +229,8 @@ mod tests {
 
         let mut l = Limiter::new(limits());
         for _ in 0..5 {
-            assert!(l.acquire("notify", "same@example.com", t0).is_ok());
+            let ticket = l.acquire("notify", "same@example.com", t0).unwrap();
+            l.answered(ticket, t0);
         }
         assert!(
             l.acquire("notify", "SAME@example.com", t0).is_err(),
@@ -200,7 +247,8 @@ mod tests {
         });
         let t0 = Instant::now();
         for i in 0..1000 {
-            assert!(l.acquire("notify", &format!("u{i}"), t0).is_ok());
+            let ticket = l.acquire("notify", &format!("u{i}"), t0).unwrap();
+            l.answered(ticket, t0);
         }
         assert!(
             l.acquire("notify", "x", t0 + Duration::from_secs(30))
@@ -219,11 +267,39 @@ mod tests {
     }
 
     #[test]
+    fn a_send_counts_from_its_answer_and_always_while_in_flight() {
+        let mut l = Limiter::new(RateLimits {
+            per_second: 2,
+            ..limits()
+        });
+        let t0 = Instant::now();
+        let slow = l.acquire("notify", "a", t0).unwrap();
+        let fast = l.acquire("notify", "b", t0).unwrap();
+        l.answered(fast, t0);
+        // Two seconds later the slow call is still in flight: it still counts.
+        let later = t0 + Duration::from_secs(2);
+        let third = l.acquire("notify", "c", later).unwrap();
+        assert_eq!(l.acquire("notify", "d", later).unwrap_err(), IN_FLIGHT_POLL);
+        // Answered now: the next slot opens one second after the answer, not after the start.
+        l.answered(slow, later);
+        l.answered(third, later);
+        assert_eq!(
+            l.acquire("notify", "d", later).unwrap_err(),
+            Duration::from_secs(1)
+        );
+        assert!(
+            l.acquire("notify", "d", later + Duration::from_secs(1))
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn approvals_have_their_own_window_and_limits_can_be_off() {
         let mut l = Limiter::new(limits());
         let t0 = Instant::now();
         for _ in 0..100 {
-            assert!(l.acquire("approval", "x", t0).is_ok());
+            let ticket = l.acquire("approval", "x", t0).unwrap();
+            l.answered(ticket, t0);
         }
         assert!(l.acquire("approval", "x", t0).is_err());
         assert!(

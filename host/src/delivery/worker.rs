@@ -159,18 +159,22 @@ impl Worker {
             return;
         };
         let built = build_request(&d);
+        let mut ticket = None;
         if let Ok((_, recipient)) = &built {
             let slot = self.limiter.lock().expect("limiter lock").acquire(
                 &d.kind,
                 &recipient.email,
                 Instant::now(),
             );
-            if let Err(wait) = slot {
-                let (id, at) = (d.id.clone(), now_ms() + wait.as_millis() as i64);
-                if let Err(e) = self.store.call(move |s| s.defer(&id, at)).await {
-                    tracing::error!(error = %format!("{e:#}"), "could not defer a delivery");
+            match slot {
+                Ok(t) => ticket = Some(t),
+                Err(wait) => {
+                    let (id, at) = (d.id.clone(), now_ms() + wait.as_millis() as i64);
+                    if let Err(e) = self.store.call(move |s| s.defer(&id, at)).await {
+                        tracing::error!(error = %format!("{e:#}"), "could not defer a delivery");
+                    }
+                    return;
                 }
-                return;
             }
         }
         let outcome = match built {
@@ -219,6 +223,12 @@ impl Worker {
             } => {
                 tracing::error!(%kind, %error, feishu_log_id = ?log_id, "delivery failed")
             }
+        }
+        if let Some(ticket) = ticket {
+            self.limiter
+                .lock()
+                .expect("limiter lock")
+                .answered(ticket, Instant::now());
         }
         record(&d.kind, &outcome);
         if let Outcome::Retry {
