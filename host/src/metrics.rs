@@ -20,6 +20,8 @@ pub struct Metrics {
     pub events: IntCounterVec,
     /// Deliveries waiting (pending or retrying), read from the store at scrape time.
     pub queue_depth: IntGauge,
+    /// Deliveries the rate limiter held back, by kind.
+    pub rate_waits: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -58,8 +60,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         deliveries: counter(
             &registry,
             "mica_deliveries_total",
-            "Delivery attempts by kind and outcome",
-            &["kind", "outcome"],
+            "Delivery attempts by kind (notify, approval), event type and outcome",
+            &["kind", "type", "outcome"],
+        ),
+        rate_waits: counter(
+            &registry,
+            "mica_rate_limiter_waits_total",
+            "Deliveries held back by the rate limiter, by kind",
+            &["kind"],
         ),
         remote_errors: counter(
             &registry,

@@ -57,12 +57,12 @@ async fn metrics_move_with_deliveries_errors_and_webhooks() {
     let after = scrape(&h).await;
     let delta = |series: &str| value(&after, series) - value(&before, series);
     assert_eq!(
-        delta(r#"mica_deliveries_total{kind="notify",outcome="sent"}"#),
+        delta(r#"mica_deliveries_total{kind="notify",outcome="sent",type="po_created"}"#),
         2.0,
         "{after}"
     );
     assert_eq!(
-        delta(r#"mica_deliveries_total{kind="notify",outcome="retry"}"#),
+        delta(r#"mica_deliveries_total{kind="notify",outcome="retry",type="po_created"}"#),
         1.0
     );
     assert_eq!(delta(r#"mica_remote_errors_total{code="99991400"}"#), 1.0);

@@ -159,6 +159,7 @@ impl Worker {
             return;
         };
         let built = build_request(&d);
+        let event_type = built.as_ref().map(|(e, _)| e.kind).unwrap_or("unknown");
         let mut ticket = None;
         if let Ok((_, recipient)) = &built {
             let slot = self.limiter.lock().expect("limiter lock").acquire(
@@ -169,6 +170,10 @@ impl Worker {
             match slot {
                 Ok(t) => ticket = Some(t),
                 Err(wait) => {
+                    crate::metrics::METRICS
+                        .rate_waits
+                        .with_label_values(&[&d.kind])
+                        .inc();
                     let (id, at) = (d.id.clone(), now_ms() + wait.as_millis() as i64);
                     if let Err(e) = self.store.call(move |s| s.defer(&id, at)).await {
                         tracing::error!(error = %format!("{e:#}"), "could not defer a delivery");
@@ -230,7 +235,7 @@ impl Worker {
                 .expect("limiter lock")
                 .answered(ticket, Instant::now());
         }
-        record(&d.kind, &outcome);
+        record(&d.kind, event_type, &outcome);
         if let Outcome::Retry {
             kind, retry_at_ms, ..
         } = &outcome
@@ -315,7 +320,7 @@ impl Worker {
     }
 }
 
-fn record(kind: &str, outcome: &Outcome) {
+fn record(kind: &str, event_type: &str, outcome: &Outcome) {
     let m = &crate::metrics::METRICS;
     let (label, code) = match outcome {
         Outcome::Sent { .. } => ("sent", None),
@@ -323,7 +328,9 @@ fn record(kind: &str, outcome: &Outcome) {
         Outcome::Retry { remote_code, .. } => ("retry", *remote_code),
         Outcome::Failed { remote_code, .. } => ("failed", *remote_code),
     };
-    m.deliveries.with_label_values(&[kind, label]).inc();
+    m.deliveries
+        .with_label_values(&[kind, event_type, label])
+        .inc();
     if let Some(code) = code {
         m.remote_errors
             .with_label_values(&[&code.to_string()])
