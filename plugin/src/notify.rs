@@ -93,13 +93,7 @@ mod tests {
 
     fn run(s: &MapSettings, http: &ScriptedHttp, kind: EventKind) -> Result<Receipt, PluginError> {
         let kv = MemKv::default();
-        let env = Env {
-            settings: s,
-            kv: &kv,
-            http,
-            clock: &NoSleep,
-            log: &NoLog,
-        };
+        let env = env(s, &kv, http);
         notify(&env, &request(kind))
     }
 

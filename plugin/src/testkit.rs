@@ -135,3 +135,14 @@ pub struct NoLog;
 impl Log for NoLog {
     fn log(&self, _level: Level, _message: &str) {}
 }
+
+/// An environment of fakes (no waiting, no logging).
+pub fn env<'a>(settings: &'a MapSettings, kv: &'a dyn Kv, http: &'a ScriptedHttp) -> Env<'a> {
+    Env {
+        settings,
+        kv,
+        http,
+        clock: &NoSleep,
+        log: &NoLog,
+    }
+}

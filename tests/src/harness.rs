@@ -166,17 +166,27 @@ impl TestHost {
             .expect("set parameter");
     }
 
-    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let resp = self
+    /// An authenticated request; the status and the JSON answer (null when there is none).
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self
             .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let resp = request.send().await.unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.request(reqwest::Method::POST, path, Some(body)).await
     }
 
     pub async fn post_event(&self, body: &Value) -> (u16, Value) {
@@ -184,28 +194,11 @@ impl TestHost {
     }
 
     pub async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .put(format!("{}{path}", self.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        self.request(reqwest::Method::PUT, path, Some(body)).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        self.request(reqwest::Method::GET, path, None).await
     }
 
     pub async fn deliveries(&self, event_id: &str) -> Vec<Value> {

@@ -273,13 +273,7 @@ mod cancel_tests {
         let http = ScriptedHttp::default()
             .token("t-1")
             .reply(200, r#"{"code":0,"msg":"success","data":{}}"#);
-        let env = Env {
-            settings: &s,
-            kv: &kv,
-            http: &http,
-            clock: &NoSleep,
-            log: &NoLog,
-        };
+        let env = env(&s, &kv, &http);
         let mut initiator = samples::recipient("zh-CN");
         initiator.feishu_open_id = Some("ou_9".into());
         cancel(&env, "INST-1", &initiator).unwrap();
@@ -315,13 +309,7 @@ mod subscribe_tests {
         let http = ScriptedHttp::default()
             .token("t-1")
             .reply(400, r#"{"code":1390007,"msg":"subscription existed"}"#);
-        let env = Env {
-            settings: &s,
-            kv: &kv,
-            http: &http,
-            clock: &NoSleep,
-            log: &NoLog,
-        };
+        let env = env(&s, &kv, &http);
         let fs = FeishuSettings::read(&s);
         assert!(ensure_subscribed(&env, &fs));
         assert!(ensure_subscribed(&env, &fs), "remembered");
@@ -341,13 +329,7 @@ mod subscribe_tests {
             400,
             r#"{"code":99991672,"msg":"Access denied. One of the following scopes is required: [approval:approval]."}"#,
         );
-        let env = Env {
-            settings: &s,
-            kv: &kv,
-            http: &http,
-            clock: &NoSleep,
-            log: &NoLog,
-        };
+        let env = env(&s, &kv, &http);
         assert!(!ensure_subscribed(&env, &FeishuSettings::read(&s)));
         let remembered = kv
             .get("approval-subscribed:cli_test:CODE-2")

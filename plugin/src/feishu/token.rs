@@ -187,13 +187,7 @@ mod tests {
         };
         kv.inner.set(&cache_keys(&fs).0, b"t-other", None).unwrap();
         let http = ScriptedHttp::default();
-        let env = Env {
-            settings: &s,
-            kv: &kv,
-            http: &http,
-            clock: &NoSleep,
-            log: &NoLog,
-        };
+        let env = env(&s, &kv, &http);
         assert_eq!(get(&env, &fs).unwrap(), "t-other");
         assert!(http.seen.borrow().is_empty(), "no second fetch");
         assert_eq!(
