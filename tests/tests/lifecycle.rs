@@ -337,6 +337,11 @@ async fn a_disabled_plugin_gets_no_calls_and_its_deliveries_wait() {
     assert_eq!(status, 200);
     let d = h.settled("evt-off").await;
     assert_eq!(d[0]["status"], "sent");
+    assert_eq!(
+        d[0]["attempts"], 1,
+        "waiting for the plugin spent no attempt"
+    );
+    assert_eq!(d[0]["plugin_version"], "0.1.0");
     assert_eq!(sim.messages().len(), 1);
     let (status, _) = h
         .post_json("/api/v1/admin/plugins/feishu/pause", &Value::Null)

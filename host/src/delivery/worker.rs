@@ -146,16 +146,17 @@ impl Worker {
             World::Notifier
         };
         let Some(plugin) = self.registry.active_for(world) else {
-            // Wait for a plugin that can do it (one may be enabled or activated); never drop it.
-            let retry = Outcome::Retry {
-                retry_at_ms: now_ms() + 5_000,
-                kind: "no_plugin".into(),
-                error: format!("no active plugin implements {world:?}"),
-                remote_code: None,
-                log_id: None,
-            };
-            let id = d.id.clone();
-            let _ = self.store.call(move |s| s.complete(&id, "-", &retry)).await;
+            // Wait for a plugin that can do it (one may be enabled or activated); never drop it,
+            // and spend no attempt on the wait.
+            let (id, at) = (d.id.clone(), now_ms() + 5_000);
+            let reason = format!("waiting: no active plugin implements {world:?}");
+            if let Err(e) = self
+                .store
+                .call(move |s| s.wait_for_plugin(&id, at, &reason))
+                .await
+            {
+                tracing::error!(error = %format!("{e:#}"), "could not put a delivery back");
+            }
             return;
         };
         let built = build_request(&d);

@@ -221,6 +221,20 @@ impl Store {
         })
     }
 
+    /// Put a claimed delivery back, without counting the attempt, because nothing can take it now
+    /// (no active plugin implements its kind); the reason stays visible as its last error.
+    pub fn wait_for_plugin(&self, id: &str, until_ms: i64, reason: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET status = 'retrying', lease_until = NULL,
+                    attempts = MAX(attempts - 1, 0), next_attempt_at = ?2, last_error = ?3,
+                    last_error_kind = 'no_plugin', updated_at = ?4 WHERE id = ?1",
+                params![id, until_ms, reason, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Release leases left by a host that died mid-call, so its deliveries are retried at once (with
     /// the same idempotency key) instead of after the lease runs out. Right for the embedded store,
     /// which one host serves; a store shared by several hosts needs leases owned per host instead.
