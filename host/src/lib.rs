@@ -9,6 +9,7 @@ pub mod callbacks;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod events;
 pub mod metrics;

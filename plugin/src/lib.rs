@@ -12,6 +12,7 @@ pub mod feishu;
 pub mod model;
 pub mod notify;
 pub mod ports;
+pub mod preview;
 pub mod samples;
 pub mod settings;
 

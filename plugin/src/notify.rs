@@ -1,6 +1,5 @@
 //! The notifier use case: decide whether to send, render the card, send it exactly once.
 
-use crate::cards::{self, i18n::Locale};
 use crate::feishu::{client, message_uuid, recipient::receive_id};
 use crate::model::{Failure, NotifyRequest, PluginError, Receipt, Recipient};
 use crate::ports::{Env, Method};
@@ -24,7 +23,7 @@ pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
         )));
     }
     s.require_credentials()?;
-    let card = cards::render(&req.event, Locale::from_tag(&req.recipient.locale));
+    let card = crate::preview::card(&req.event, &req.recipient.locale);
     send_card(
         env,
         &s,

@@ -11,14 +11,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = match query.get("limit") {
-        None => 100,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::bad_request("limit: must be a whole number from 1 to 1000"))?,
-    };
+    let limit = super::deliveries::limit_param(&query)?;
     let failed = state
         .store
         .call(move |s| s.failed_deliveries(limit))

@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod health;
 mod plugins;
+mod preview;
 mod webhook;
 
 pub use error::ApiError;
@@ -78,6 +79,10 @@ pub fn router(state: AppState) -> Router {
             post(admin::test_connection),
         )
         .route(
+            "/api/v1/admin/{plugin_id}/preview",
+            get(preview::samples).post(preview::custom),
+        )
+        .route(
             "/api/v1/admin/plugins",
             get(plugins::list)
                 .post(plugins::upload)
@@ -105,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         // Routes plugins declare (verified by the plugin, not by the admin token).
         .route("/api/v1/feishu/webhook", post(webhook::receive))
         .merge(authed)
+        .merge(crate::console::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -3,9 +3,11 @@
 
 mod fields;
 mod parse;
+mod samples;
 
 pub use fields::FieldError;
 pub use parse::{EVENT_TYPES, ValidEvent, parse_event, parse_recipient, parse_stored_event};
+pub use samples::sample_events;
 
 use sha2::{Digest, Sha256};
 

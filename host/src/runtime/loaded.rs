@@ -1,7 +1,7 @@
 //! A linked plugin version: its pre-instantiated component, which worlds it implements, what it
 //! declared, and the calls into it, each in a fresh store under the sandbox limits.
 
-use super::bindings::{approvals, notifications, plugin, types};
+use super::bindings::{approvals, notifications, plugin, previews, types};
 use super::engine::Runtime;
 use super::state::{CallState, PluginContext};
 use crate::capabilities::http::OutboundHooks;
@@ -105,6 +105,8 @@ pub struct LoadedPlugin {
     plugin_exports: plugin::GuestIndices,
     notifications: Option<notifications::GuestIndices>,
     approvals: Option<approvals::GuestIndices>,
+    /// Optional: card previews for the admin console.
+    previews: Option<previews::GuestIndices>,
     pub digest: String,
     pub worlds: Vec<World>,
     pub descriptor: Descriptor,
@@ -130,6 +132,7 @@ impl LoadedPlugin {
         })?;
         let notifications = notifications::GuestIndices::new(&pre).ok();
         let approvals = approvals::GuestIndices::new(&pre).ok();
+        let previews = previews::GuestIndices::new(&pre).ok();
         let mut worlds = Vec::new();
         if notifications.is_some() {
             worlds.push(World::Notifier);
@@ -148,6 +151,7 @@ impl LoadedPlugin {
             plugin_exports,
             notifications,
             approvals,
+            previews,
             digest: super::compile_cache::digest(wasm),
             worlds,
             descriptor: Descriptor {
@@ -374,6 +378,29 @@ impl LoadedPlugin {
         self.call("handle_webhook", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_handle_webhook(store, request)
+                .await
+        })
+        .await
+    }
+
+    /// Whether the plugin can show what it would send (exports `mica:plugin/previews`).
+    pub fn has_previews(&self) -> bool {
+        self.previews.is_some()
+    }
+
+    /// The message the plugin would send for `event` to a reader in `locale`, as JSON text.
+    pub async fn render_preview(
+        &self,
+        event: &types::DomainEvent,
+        locale: &str,
+    ) -> Result<Result<String, types::PluginError>, CallError> {
+        let idx = self
+            .previews
+            .as_ref()
+            .ok_or(CallError::NotImplemented("mica:plugin/previews"))?;
+        self.call("preview", None, async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_render(store, event, locale)
                 .await
         })
         .await

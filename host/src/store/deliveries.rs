@@ -27,6 +27,14 @@ impl DeliveryStatus {
         }
     }
 
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Retrying,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Skipped,
+        DeliveryStatus::Failed,
+    ];
+
     fn parse(s: &str) -> DeliveryStatus {
         match s {
             "retrying" => DeliveryStatus::Retrying,
@@ -45,6 +53,8 @@ pub struct Delivery {
     pub event_id: String,
     /// "notify" (a card) or "approval" (the payment's approval instance).
     pub kind: String,
+    /// The event's type ("pr_submitted", ...).
+    pub event_type: Option<String>,
     pub recipient: String,
     pub status: DeliveryStatus,
     pub attempts: i64,
@@ -60,7 +70,8 @@ pub struct Delivery {
 
 const COLUMNS: &str =
     "id, event_id, recipient_email, status, attempts, next_attempt_at, last_error,
-    last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at, kind";
+    last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at, kind,
+    (SELECT type FROM events WHERE events.id = deliveries.event_id)";
 
 fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
     let status = DeliveryStatus::parse(&r.get::<_, String>(3)?);
@@ -81,6 +92,7 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
         plugin_version: r.get(11)?,
         updated_at: rfc3339(r.get(12)?),
         kind: r.get(13)?,
+        event_type: r.get(14)?,
     })
 }
 
@@ -167,6 +179,26 @@ impl Store {
             }
             tx.commit()?;
             Ok(claimed)
+        })
+    }
+
+    /// The most recently created deliveries, newest first, optionally of one status. Walks the
+    /// table's rowid backwards, so it needs no index of its own.
+    pub fn recent_deliveries(
+        &self,
+        limit: usize,
+        status: Option<DeliveryStatus>,
+    ) -> anyhow::Result<Vec<Delivery>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM deliveries WHERE ?1 IS NULL OR status = ?1
+                 ORDER BY rowid DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(
+                params![status.map(DeliveryStatus::as_str), limit as i64],
+                delivery,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 

@@ -23,7 +23,8 @@ use exports::mica::plugin::approvals::{
 };
 use exports::mica::plugin::notifications::{self, NotifyRequest, Receipt};
 use exports::mica::plugin::plugin::{self, Check, Descriptor, TestOptions};
-use mica::plugin::types::{PluginError, Recipient};
+use exports::mica::plugin::previews;
+use mica::plugin::types::{DomainEvent, PluginError, Recipient};
 
 struct Component;
 
@@ -82,6 +83,12 @@ impl approvals::Guest for Component {
         let outcome =
             ports::with_env(|env| crate::approvals::webhook::handle(env.settings, &request));
         Ok(convert::webhook_outcome(outcome))
+    }
+}
+
+impl previews::Guest for Component {
+    fn render(event: DomainEvent, locale: String) -> Result<String, PluginError> {
+        Ok(crate::preview::card_json(&convert::event(event), &locale))
     }
 }
 

@@ -1,0 +1,126 @@
+//! Card previews for the admin console: the message the active plugin would send for an event,
+//! rendered by the plugin itself (`mica:plugin/previews`), without sending anything.
+//!
+//! `GET /api/v1/admin/{plugin}/preview[?locale=]` renders the built-in sample of each event type;
+//! `POST` with `{"event": <a Mica event>, "locale": "en-US"}` renders one event of the caller's.
+
+use super::events::json_body;
+use super::{ApiError, AppState};
+use crate::events::{parse_stored_event, sample_events};
+use crate::runtime::LoadedPlugin;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The locales Mica's users read (CONTRACT.md).
+pub const LOCALES: [&str; 2] = ["zh-CN", "en-US"];
+
+fn locale(value: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(LOCALES.to_vec()),
+        Some(tag) => LOCALES
+            .into_iter()
+            .find(|l| l.eq_ignore_ascii_case(tag))
+            .map(|l| vec![l])
+            .ok_or_else(|| {
+                ApiError::unprocessable(format!(
+                    "locale: {tag:?} is not one of {}",
+                    LOCALES.join(", ")
+                ))
+            }),
+    }
+}
+
+fn previewer(state: &AppState, plugin_id: &str) -> Result<Arc<LoadedPlugin>, ApiError> {
+    let plugin = state
+        .registry
+        .active(plugin_id)
+        .ok_or_else(|| ApiError::not_found(format!("no active plugin {plugin_id:?}")))?;
+    if !plugin.has_previews() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "plugin {plugin_id} {} cannot show previews (it does not export mica:plugin/previews)",
+                plugin.version()
+            ),
+        ));
+    }
+    Ok(plugin)
+}
+
+/// Render `event` (already validated) in each locale.
+async fn render(
+    plugin: &LoadedPlugin,
+    event: &Value,
+    locales: &[&str],
+    out: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    let valid =
+        parse_stored_event(event).map_err(|e| ApiError::unprocessable(format!("event.{e}")))?;
+    for locale in locales {
+        let card = plugin
+            .render_preview(&valid.event, locale)
+            .await
+            .map_err(|e| ApiError::unavailable(format!("the plugin could not render: {e}")))?
+            .map_err(|e| {
+                ApiError::unprocessable(format!("the plugin refused to render the event: {e:?}"))
+            })?;
+        let card: Value = serde_json::from_str(&card).map_err(|e| {
+            ApiError::unavailable(format!(
+                "the plugin rendered something that is not JSON: {e}"
+            ))
+        })?;
+        out.push(json!({"type": valid.kind, "locale": locale, "event": event, "card": card}));
+    }
+    Ok(())
+}
+
+fn answer(plugin: &LoadedPlugin, previews: Vec<Value>) -> Json<Value> {
+    Json(json!({"plugin": plugin.id(), "version": plugin.version(), "previews": previews}))
+}
+
+pub async fn samples(
+    State(state): State<AppState>,
+    Path(plugin_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let locales = locale(query.get("locale").map(String::as_str))?;
+    let plugin = previewer(&state, &plugin_id)?;
+    let mut previews = Vec::new();
+    for event in sample_events() {
+        render(&plugin, &event, &locales, &mut previews).await?;
+    }
+    Ok(answer(&plugin, previews))
+}
+
+pub async fn custom(
+    State(state): State<AppState>,
+    Path(plugin_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_body(&headers, body)?;
+    let Some(event) = body.get("event") else {
+        return Err(ApiError::unprocessable(
+            "event: required, a domain event as POST /api/v1/events takes it",
+        ));
+    };
+    let locales = match body.get("locale") {
+        None | Some(Value::Null) => locale(None)?,
+        Some(Value::String(tag)) => locale(Some(tag))?,
+        Some(other) => {
+            return Err(ApiError::unprocessable(format!(
+                "locale: must be a string such as \"en-US\", got {other}"
+            )));
+        }
+    };
+    let plugin = previewer(&state, &plugin_id)?;
+    let mut previews = Vec::new();
+    render(&plugin, event, &locales, &mut previews).await?;
+    Ok(answer(&plugin, previews))
+}

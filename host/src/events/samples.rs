@@ -1,0 +1,88 @@
+//! One realistic event of each type, in Mica's wire format: what the admin console previews before
+//! any real event has arrived. They pass through the same validation as posted events.
+
+use serde_json::{Value, json};
+
+fn cny(value: &str) -> Value {
+    json!({"value": value, "currency": "CNY"})
+}
+
+fn envelope(kind: &str, data: Value) -> Value {
+    json!({
+        "id": format!("preview-{kind}"),
+        "type": kind,
+        "occurred_at": "2026-11-25T02:14:22Z",
+        "recipients": [],
+        "data": data,
+    })
+}
+
+/// The sample for each of `EVENT_TYPES`, in that order.
+pub fn sample_events() -> Vec<Value> {
+    vec![
+        envelope(
+            "pr_submitted",
+            json!({
+                "pr_id": "pr-1001", "pr_number": "PR-2026-0042",
+                "title": "Laptops for the new design team",
+                "applicant": {"name": "韩梅梅", "email": "han.meimei@example.com"},
+                "department": "Design", "amount": cny("12500.00"), "line_count": 3,
+                "url": "https://mica.example.com/pr/pr-1001",
+            }),
+        ),
+        envelope(
+            "approval_decided",
+            json!({
+                "pr_id": "pr-1001", "pr_number": "PR-2026-0042",
+                "title": "Laptops for the new design team",
+                "decider": {"name": "王芳", "email": "wang.fang@example.com"},
+                "result": "approved", "comment": "Within budget.",
+                "url": "https://mica.example.com/pr/pr-1001",
+            }),
+        ),
+        envelope(
+            "po_created",
+            json!({
+                "po_id": "po-77", "po_number": "PO-2026-0077", "supplier": "ACME Computers Ltd.",
+                "amount": cny("12500.00"), "pr_title": "Laptops for the new design team",
+                "url": "https://mica.example.com/po/po-77",
+            }),
+        ),
+        envelope(
+            "payment_pending",
+            json!({
+                "payment_id": "pay-9", "payment_number": "PAY-2026-0009",
+                "po_number": "PO-2026-0077", "supplier": "ACME Computers Ltd.",
+                "amount": cny("6250.00"), "due_date": "2026-12-15",
+                "description": "First instalment (50%)",
+                "url": "https://mica.example.com/payments/pay-9",
+                "submitter": {"email": "li.lei@example.com", "name": "李雷", "locale": "zh-CN"},
+            }),
+        ),
+        envelope(
+            "contract_expiring",
+            json!({
+                "contract_id": "c-5", "contract_number": "CT-2025-0005",
+                "supplier": "ACME Computers Ltd.", "expiry_date": "2026-12-01",
+                "days_remaining": 6, "total_amount": cny("500000.00"),
+                "used_amount": cny("412000.00"), "url": "https://mica.example.com/contracts/c-5",
+            }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{EVENT_TYPES, parse_stored_event};
+
+    #[test]
+    fn every_sample_is_a_valid_event_of_its_type_in_order() {
+        let samples = sample_events();
+        assert_eq!(samples.len(), EVENT_TYPES.len());
+        for (sample, kind) in samples.iter().zip(EVENT_TYPES) {
+            let parsed = parse_stored_event(sample).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            assert_eq!(parsed.kind, kind);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The card a recipient would receive, without sending it: the admin console's preview. `notify`
+//! renders through the same function, so a preview cannot drift from what is sent.
+
+use crate::cards::{self, i18n::Locale};
+use crate::model::DomainEvent;
+use serde_json::Value;
+
+/// The interactive card for `event` as a reader in `locale` (Mica's tag, e.g. "en-US") sees it.
+pub fn card(event: &DomainEvent, locale: &str) -> Value {
+    cards::render(event, Locale::from_tag(locale))
+}
+
+/// The same card as JSON text, as the `previews.render` export returns it.
+pub fn card_json(event: &DomainEvent, locale: &str) -> String {
+    card(event, locale).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples::{ALL_KINDS, event};
+
+    #[test]
+    fn previews_every_kind_in_both_locales_with_localised_headers() {
+        for kind in ALL_KINDS {
+            let zh: Value = serde_json::from_str(&card_json(&event(kind), "zh-CN")).unwrap();
+            let en: Value = serde_json::from_str(&card_json(&event(kind), "en-US")).unwrap();
+            assert_eq!(zh["schema"], "2.0", "{kind:?}");
+            let zh_title = zh["header"]["title"]["content"].as_str().unwrap();
+            let en_title = en["header"]["title"]["content"].as_str().unwrap();
+            assert_ne!(
+                zh_title, en_title,
+                "{kind:?} titles should differ by locale"
+            );
+            assert!(en_title.is_ascii(), "{kind:?}: {en_title}");
+        }
+    }
+}
