@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every test: unit tests of the plugin core and the host, and the end-to-end tests that run the
-# real host with the real plugin component against the Feishu simulator.
+# real host with the real plugin component against the Feishu simulator, and the admin console's
+# browser tests in headless Chromium (installed from Debian's packages when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+./scripts/install-browser.sh
 ./scripts/build-plugin.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

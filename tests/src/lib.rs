@@ -2,6 +2,7 @@
 //! real plugin component) against it.
 
 pub mod approvals;
+pub mod browser;
 pub mod harness;
 pub mod mica;
 pub mod sim;

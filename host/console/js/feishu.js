@@ -30,7 +30,7 @@ function secretInput(name, settings) {
   const mask = settings[`${name}_masked`];
   return field(name, t(name),
     h("input", { type: "password", id: `f-${name}`, name, autocomplete: "off", value: "",
-      placeholder: mask ? t("secret_saved", { mask }) : t("secret_unset") }),
+      placeholder: mask || t("secret_unset") }),
     mask ? t("secret_saved", { mask }) : null);
 }
 

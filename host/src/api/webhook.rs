@@ -12,6 +12,10 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+/// Marks an answer that came from the plugin rather than from the host (no route, no plugin, a
+/// trap), so Test Connection can tell that the route really reaches the plugin.
+pub const ANSWERED_BY: &str = "x-mica-answered-by";
+
 pub async fn receive(
     State(state): State<AppState>,
     method: Method,
@@ -109,7 +113,9 @@ pub async fn receive(
             .inc();
         tracing::warn!(plugin = %plugin.id(), status = status.as_u16(), body = %String::from_utf8_lossy(&outcome.response.body), "callback refused");
     }
-    let mut response = Response::builder().status(status);
+    let mut response = Response::builder()
+        .status(status)
+        .header(ANSWERED_BY, "plugin");
     for (name, value) in &outcome.response.headers {
         response = response.header(name.as_str(), value.as_str());
     }
