@@ -34,7 +34,7 @@ impl Host for CallState {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
-        let got = tokio::task::spawn_blocking(move || db.kv_get(&ns, &key)).await?;
+        let got = db.kv_get(&ns, &key);
         Ok(got
             .map(|e| {
                 e.map(|e| Entry {

@@ -202,8 +202,7 @@ impl LoadedPlugin {
         let values = match db {
             Some(db) => {
                 let keys: Vec<String> = self.declared.keys().cloned().collect();
-                db.call(move |s| s.param_values(&keys))
-                    .await
+                db.param_values(&keys)
                     .map_err(|e| CallError::Host(format!("{e:#}")))?
             }
             None => HashMap::new(),

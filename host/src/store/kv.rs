@@ -38,20 +38,21 @@ fn live_version(
 }
 
 impl Store {
+    /// Read through the read-only connection: never waits for a writer.
     pub fn kv_get(&self, ns: &str, key: &str) -> Result<Option<KvEntry>, KvError> {
-        Ok(self.with(|c| {
-            Ok(c.query_row(
-                "SELECT value, version FROM kv WHERE namespace = ?1 AND key = ?2
+        Ok(self.read(|r| {
+            Ok(r.conn
+                .prepare_cached(
+                    "SELECT value, version FROM kv WHERE namespace = ?1 AND key = ?2
                  AND (expires_at IS NULL OR expires_at > ?3)",
-                params![ns, key, now_ms()],
-                |r| {
+                )?
+                .query_row(params![ns, key, now_ms()], |r| {
                     Ok(KvEntry {
                         value: r.get(0)?,
                         version: r.get::<_, i64>(1)? as u64,
                     })
-                },
-            )
-            .optional()?)
+                })
+                .optional()?)
         })?)
     }
 

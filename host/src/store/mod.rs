@@ -2,6 +2,11 @@
 //!
 //! Every method is synchronous and short; async callers go through `Store::run`, which moves the
 //! work onto tokio's blocking pool so the runtime's threads never wait on disk.
+//!
+//! The exception is what every plugin call reads (its settings, its key-value entries): those go
+//! through a second, read-only connection, which in WAL mode never waits for the writer, and the
+//! settings are cached until another connection commits (`PRAGMA data_version`). A thread hop per
+//! read cost more than the read itself (docs/benchmarks.md).
 
 mod approvals;
 mod callbacks;
@@ -31,6 +36,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only: the plugin-call hot path (settings, kv reads) and its settings cache.
+    reader: Arc<Mutex<params::Reader>>,
     /// Seals sensitive parameters at rest.
     pub(crate) sealer: Arc<Sealer>,
 }
@@ -45,8 +52,15 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&conn)?;
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening the database {} to read", path.display()))?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
         let store = Store {
             conn: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(params::Reader::new(reader))),
             sealer: Arc::new(sealer),
         };
         store.seal_plaintext_secrets()?;
@@ -63,6 +77,18 @@ impl Store {
             .lock()
             .map_err(|_| anyhow::anyhow!("the database connection was poisoned by a panic"))?;
         f(&mut conn)
+    }
+
+    /// Run `f` with the read-only connection, on the calling thread.
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&mut params::Reader) -> anyhow::Result<R>,
+    ) -> anyhow::Result<R> {
+        let mut reader = self
+            .reader
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the database reader was poisoned by a panic"))?;
+        f(&mut reader)
     }
 
     /// Run `f` with the connection on tokio's blocking pool.

@@ -49,27 +49,64 @@ pub fn check_type(key: &str, data_type: &str, value: &Value) -> anyhow::Result<(
     Ok(())
 }
 
+/// The read-only connection and the settings read through it (`None`: no such row).
+pub(super) struct Reader {
+    pub(super) conn: rusqlite::Connection,
+    cached_version: Option<i64>,
+    cache: std::collections::HashMap<String, Option<Value>>,
+}
+
+impl Reader {
+    pub(super) fn new(conn: rusqlite::Connection) -> Reader {
+        Reader {
+            conn,
+            cached_version: None,
+            cache: std::collections::HashMap::new(),
+        }
+    }
+}
+
 impl Store {
-    /// The current values of `keys` (unset rows read as their default; secrets opened).
+    /// The current values of `keys` (unset rows read as their default; secrets opened), from the
+    /// read-only connection's cache. A change committed by the writer (this process's or another's,
+    /// such as `mica-host param set`) changes the reader's `data_version` and empties the cache.
     pub fn param_values(
         &self,
         keys: &[String],
     ) -> anyhow::Result<std::collections::HashMap<String, Value>> {
-        self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT value, default_value, is_sensitive FROM system_parameters WHERE key = ?1",
-            )?;
-            let mut out = std::collections::HashMap::new();
+        self.read(|reader| {
+            let version: i64 = reader
+                .conn
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?;
+            if reader.cached_version != Some(version) {
+                reader.cache.clear();
+                reader.cached_version = Some(version);
+            }
+            let mut out = std::collections::HashMap::with_capacity(keys.len());
             for key in keys {
-                let row: Option<(Option<String>, Option<String>, bool)> = stmt
-                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()?;
-                if let Some((value, default, sensitive)) = row {
-                    let value = match parse_json(value) {
-                        Value::Null => parse_json(default),
-                        v => v,
+                if !reader.cache.contains_key(key) {
+                    let row: Option<(Option<String>, Option<String>, bool)> = reader
+                        .conn
+                        .prepare_cached(
+                            "SELECT value, default_value, is_sensitive FROM system_parameters WHERE key = ?1",
+                        )?
+                        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                        .optional()?;
+                    let value = match row {
+                        Some((value, default, sensitive)) => {
+                            let value = match parse_json(value) {
+                                Value::Null => parse_json(default),
+                                v => v,
+                            };
+                            Some(self.opened(sensitive, value)?)
+                        }
+                        None => None,
                     };
-                    out.insert(key.clone(), self.opened(sensitive, value)?);
+                    reader.cache.insert(key.clone(), value);
+                }
+                if let Some(Some(value)) = reader.cache.get(key) {
+                    out.insert(key.clone(), value.clone());
                 }
             }
             Ok(out)
