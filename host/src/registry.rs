@@ -45,19 +45,7 @@ impl Registry {
                 .join(","),
             installed_at: crate::store::now_ms(),
         };
-        let specs: Vec<ParamSpec> = d
-            .settings
-            .iter()
-            .map(|s| ParamSpec {
-                key: s.key.clone(),
-                category: s.category.clone(),
-                data_type: s.data_type.clone(),
-                default_value: s.default_value.clone(),
-                description_zh: s.description_zh.clone(),
-                description_en: s.description_en.clone(),
-                is_sensitive: s.sensitive,
-            })
-            .collect();
+        let specs = param_specs(d);
         self.store
             .call(move |s| {
                 s.put_plugin_version(&record, &wasm)?;
@@ -285,6 +273,22 @@ pub fn schema_changes(old: &[SettingDecl], new: &[SettingDecl]) -> Vec<String> {
         }
     }
     changes
+}
+
+/// The `system_parameters` rows a plugin's declared settings become.
+pub fn param_specs(d: &crate::runtime::Descriptor) -> Vec<ParamSpec> {
+    d.settings
+        .iter()
+        .map(|s| ParamSpec {
+            key: s.key.clone(),
+            category: s.category.clone(),
+            data_type: s.data_type.clone(),
+            default_value: s.default_value.clone(),
+            description_zh: s.description_zh.clone(),
+            description_en: s.description_en.clone(),
+            is_sensitive: s.sensitive,
+        })
+        .collect()
 }
 
 #[cfg(test)]
