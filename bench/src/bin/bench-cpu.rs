@@ -1,0 +1,125 @@
+//! CPU per card, native core vs component in the host (benchmark issue, section 1): runs the same
+//! `notify` N times each way, sequentially, and reports wall time and process CPU time per card.
+//! `cargo run --release -p mica-bench --bin bench-cpu -- --cards 20000`
+
+use clap::Parser;
+use mica_bench::component::{ComponentBench, request};
+use mica_bench::cpu::process_cpu_seconds;
+use mica_bench::native::NativeEnv;
+use mica_feishu_plugin::model::NotifyRequest;
+use mica_feishu_plugin::samples::{ALL_KINDS, event, recipient};
+use std::time::Instant;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 20_000)]
+    cards: usize,
+}
+
+fn per_card(label: &str, cards: usize, wall: f64, cpu: f64) -> (f64, f64) {
+    let (w, c) = (wall / cards as f64 * 1e6, cpu / cards as f64 * 1e6);
+    println!("{label:<10} wall {w:>8.1} µs/card   cpu {c:>8.1} µs/card   ({cards} cards)");
+    (w, c)
+}
+
+fn main() -> anyhow::Result<()> {
+    // Like the host's delivery worker: the calls run as a task on a runtime worker thread, not on
+    // the thread blocked in `block_on`.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async { tokio::spawn(run()).await? })
+}
+
+async fn run() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let native = NativeEnv::new();
+    let requests: Vec<NotifyRequest> = (0..5)
+        .map(|i| NotifyRequest {
+            idempotency_key: format!("bench-{i}"),
+            event_id: format!("bench-event-{i}"),
+            occurred_at: "2026-11-25T02:14:22Z".into(),
+            event: event(ALL_KINDS[i]),
+            recipient: recipient("zh-CN"),
+            attempt: 1,
+        })
+        .collect();
+    native
+        .notify(&requests[0])
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (t, c) = (Instant::now(), process_cpu_seconds());
+    for i in 0..args.cards {
+        native
+            .notify(&requests[i % 5])
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let (_, native_cpu) = per_card(
+        "native",
+        args.cards,
+        t.elapsed().as_secs_f64(),
+        process_cpu_seconds() - c,
+    );
+
+    let wasm = std::fs::read(mica_tests::harness::plugin_wasm())?;
+    let component = ComponentBench::new(wasm).await?;
+    let wit: Vec<_> = (0..5).map(|i| request(i, "zh-CN")).collect();
+    component.plugin.notify(&component.store, &wit[0]).await??;
+    let (t, c) = (Instant::now(), process_cpu_seconds());
+    for i in 0..args.cards {
+        component
+            .plugin
+            .notify(&component.store, &wit[i % 5])
+            .await??;
+    }
+    let (_, component_cpu) = per_card(
+        "component",
+        args.cards,
+        t.elapsed().as_secs_f64(),
+        process_cpu_seconds() - c,
+    );
+    println!("ratio (cpu): {:.2}x", component_cpu / native_cpu);
+
+    // Where the component's time goes: a fresh instance alone, and instance + card rendering.
+    let (t, c) = (Instant::now(), process_cpu_seconds());
+    for _ in 0..args.cards {
+        component.plugin.describe().await?;
+    }
+    per_card(
+        "describe",
+        args.cards,
+        t.elapsed().as_secs_f64(),
+        process_cpu_seconds() - c,
+    );
+    let (t, c) = (Instant::now(), process_cpu_seconds());
+    for i in 0..args.cards {
+        component
+            .plugin
+            .render_preview(&wit[i % 5].event, "zh-CN")
+            .await??;
+    }
+    per_card(
+        "preview",
+        args.cards,
+        t.elapsed().as_secs_f64(),
+        process_cpu_seconds() - c,
+    );
+    let keys: Vec<String> = component
+        .plugin
+        .descriptor
+        .settings
+        .iter()
+        .map(|s| s.key.clone())
+        .collect();
+    let (t, c) = (Instant::now(), process_cpu_seconds());
+    for _ in 0..args.cards {
+        component.store.param_values(&keys)?;
+    }
+    per_card(
+        "settings",
+        args.cards,
+        t.elapsed().as_secs_f64(),
+        process_cpu_seconds() - c,
+    );
+    Ok(())
+}
