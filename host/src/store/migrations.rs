@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, APPROVALS),
     (3, PLUGIN_ENABLED),
     (4, DUE_INDEX),
+    (5, PARAM_GENERATION),
 ];
 
 const INITIAL: &str = r#"
@@ -142,6 +143,20 @@ const PLUGIN_ENABLED: &str =
 /// Claiming reads the first due rows of this index instead of sorting the whole backlog.
 const DUE_INDEX: &str = "CREATE INDEX deliveries_waiting ON deliveries (next_attempt_at)
     WHERE status IN ('pending', 'retrying');";
+
+/// Counts changes to `system_parameters`, whoever makes them (this host, the CLI in another process,
+/// Mica itself): every plugin call reads its settings, and the cache of them stays valid until this
+/// number moves. (SQLite's `data_version` moves on any commit, so it emptied the cache constantly.)
+const PARAM_GENERATION: &str = r#"
+CREATE TABLE param_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT INTO param_generation (id, n) VALUES (1, 0);
+CREATE TRIGGER param_generation_insert AFTER INSERT ON system_parameters
+    BEGIN UPDATE param_generation SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER param_generation_update AFTER UPDATE ON system_parameters
+    BEGIN UPDATE param_generation SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER param_generation_delete AFTER DELETE ON system_parameters
+    BEGIN UPDATE param_generation SET n = n + 1 WHERE id = 1; END;
+"#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     conn.execute_batch(

@@ -5,7 +5,7 @@
 //!
 //! The exception is what every plugin call reads (its settings, its key-value entries): those go
 //! through a second, read-only connection, which in WAL mode never waits for the writer, and the
-//! settings are cached until another connection commits (`PRAGMA data_version`). A thread hop per
+//! settings are cached until `system_parameters` changes (a trigger counts changes). A thread hop per
 //! read cost more than the read itself (docs/benchmarks.md).
 
 mod approvals;
@@ -20,7 +20,7 @@ pub mod sealer;
 
 pub use approvals::{Approval, HistoryEntry, StatusChange};
 pub use callbacks::DueCallback;
-pub use deliveries::{Claimed, Delivery, DeliveryStatus, Outcome};
+pub use deliveries::{Claimed, Completion, Delivery, DeliveryStatus, Outcome};
 pub use events::{InsertedEvent, NewDelivery};
 pub use kv::{KvEntry, KvError};
 pub use params::{Param, ParamSpec, check_type};

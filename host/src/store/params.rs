@@ -68,8 +68,8 @@ impl Reader {
 
 impl Store {
     /// The current values of `keys` (unset rows read as their default; secrets opened), from the
-    /// read-only connection's cache. A change committed by the writer (this process's or another's,
-    /// such as `mica-host param set`) changes the reader's `data_version` and empties the cache.
+    /// read-only connection's cache. Any change to `system_parameters`, by this process or another
+    /// (such as `mica-host param set`), moves `param_generation` and empties the cache.
     pub fn param_values(
         &self,
         keys: &[String],
@@ -77,7 +77,7 @@ impl Store {
         self.read(|reader| {
             let version: i64 = reader
                 .conn
-                .prepare_cached("PRAGMA data_version")?
+                .prepare_cached("SELECT n FROM param_generation WHERE id = 1")?
                 .query_row([], |r| r.get(0))?;
             if reader.cached_version != Some(version) {
                 reader.cache.clear();
@@ -264,5 +264,60 @@ impl Store {
             )?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(key: &str, sensitive: bool) -> ParamSpec {
+        ParamSpec {
+            key: key.into(),
+            category: "auth".into(),
+            data_type: "string".into(),
+            default_value: json!(""),
+            description_zh: String::new(),
+            description_en: String::new(),
+            is_sensitive: sensitive,
+        }
+    }
+
+    #[test]
+    fn cached_settings_follow_every_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
+        store
+            .seed_params(&[spec("a.id", false), spec("a.secret", true)])
+            .unwrap();
+        let keys = vec!["a.id".to_string(), "a.secret".to_string()];
+        assert_eq!(store.param_values(&keys).unwrap()["a.id"], json!(""));
+
+        // This store's own writes.
+        store.set_param("a.secret", &json!("s3cret")).unwrap();
+        assert_eq!(
+            store.param_values(&keys).unwrap()["a.secret"],
+            json!("s3cret")
+        );
+
+        // Another process's (the CLI's) writes, through a connection of its own.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute(
+                "UPDATE system_parameters SET value = '\"cli_2\"' WHERE key = 'a.id'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(store.param_values(&keys).unwrap()["a.id"], json!("cli_2"));
+
+        // Other tables' writes leave the cache alone but change nothing it holds.
+        store.kv_put("p", "k", b"v", None, None).unwrap();
+        let values = store.param_values(&keys).unwrap();
+        assert_eq!(
+            (values["a.id"].clone(), values["a.secret"].clone()),
+            (json!("cli_2"), json!("s3cret"))
+        );
     }
 }
