@@ -1,7 +1,9 @@
 //! The outbox worker: takes due deliveries from the store, runs them through the active notifier
 //! plugin, records each outcome and schedules retries.
 
+mod event_cache;
 mod outcome;
+mod outcome_writer;
 pub mod rate;
 mod retry;
 mod worker;

@@ -1,10 +1,12 @@
 //! The delivery loop.
 
+use super::event_cache::{EventCache, EventForDelivery, Loaded};
 use super::outcome;
+use super::outcome_writer::OutcomeWriter;
 use super::rate::Limiter;
 use super::retry::RetryPolicy;
 use crate::approvals::Status;
-use crate::events::{ValidEvent, approval_key, parse_recipient, parse_stored_event};
+use crate::events::{approval_key, parse_recipient};
 use crate::registry::Registry;
 use crate::runtime::World;
 use crate::runtime::bindings::approvals::CreateRequest;
@@ -13,7 +15,7 @@ use crate::runtime::bindings::notifications::Receipt;
 use crate::runtime::bindings::types::{DomainEvent, Failure, PluginError, Recipient};
 use crate::runtime::{CallError, LoadedPlugin};
 use crate::store::StatusChange;
-use crate::store::{Claimed, Outcome, Store, now_ms};
+use crate::store::{Claimed, Completion, Outcome, Store, now_ms};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -31,6 +33,12 @@ pub struct Worker {
     pub notify_mica: bool,
     /// Shapes calls to the remote service's rate limits.
     pub limiter: std::sync::Mutex<Limiter>,
+}
+
+/// What the calls of a running worker share besides the worker itself.
+struct Shared {
+    events: EventCache,
+    outcomes: OutcomeWriter,
 }
 
 /// A running worker.
@@ -61,6 +69,10 @@ impl WorkerHandle {
 /// Longest sleep between looks at the store (deliveries may be added by another process).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// Parsed events kept for their next deliveries (an event fans out to up to 1,000 recipients,
+/// claimed in order, so a few dozen events cover everything in flight).
+const CACHED_EVENTS: usize = 64;
+
 impl Worker {
     /// Run until stopped; `wake` is notified whenever new deliveries are stored.
     pub fn start(self, wake: Arc<Notify>) -> WorkerHandle {
@@ -71,7 +83,14 @@ impl Worker {
 
     async fn run(self, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
         let this = Arc::new(self);
+        let shared = Arc::new(Shared {
+            events: EventCache::new(CACHED_EVENTS),
+            outcomes: OutcomeWriter::start(this.store.clone()),
+        });
         let slots = Arc::new(Semaphore::new(this.concurrency));
+        // Claim in batches: once busy, wait for half the slots to free up rather than running a
+        // claim transaction for every call that finishes.
+        let refill = (this.concurrency / 2).max(1) as u32;
         while !*stopped.borrow() {
             let app_wait = this
                 .limiter
@@ -86,15 +105,14 @@ impl Worker {
                     Ok(batch) if !batch.is_empty() => {
                         for claimed in batch {
                             let permit = slots.clone().acquire_owned().await.expect("never closed");
-                            let this = this.clone();
+                            let (this, shared) = (this.clone(), shared.clone());
                             tokio::spawn(async move {
-                                this.deliver(claimed).await;
+                                this.deliver(claimed, &shared).await;
                                 drop(permit);
                             });
                         }
-                        if slots.available_permits() == 0 {
-                            // Wait for a free slot before claiming more.
-                            drop(slots.acquire().await);
+                        if slots.available_permits() < refill as usize {
+                            drop(slots.acquire_many(refill).await);
                         }
                         continue;
                     }
@@ -133,13 +151,13 @@ impl Worker {
     }
 
     /// Every log line about a delivery, the plugin's own included, carries its ids.
-    async fn deliver(&self, d: Claimed) {
+    async fn deliver(&self, d: Claimed, shared: &Shared) {
         use tracing::Instrument;
         let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, kind = %d.kind, attempt = d.attempt);
-        self.attempt(d).instrument(span).await
+        self.attempt(d, shared).instrument(span).await
     }
 
-    async fn attempt(&self, d: Claimed) {
+    async fn attempt(&self, d: Claimed, shared: &Shared) {
         let world = if d.kind == "approval" {
             World::ApprovalProvider
         } else {
@@ -159,7 +177,8 @@ impl Worker {
             }
             return;
         };
-        let built = build_request(&d);
+        let loaded = shared.events.get(&self.store, &d.event_id);
+        let built = build_request(&d, &loaded);
         let event_type = built.as_ref().map(|(e, _)| e.kind).unwrap_or("unknown");
         let mut ticket = None;
         if let Ok((_, recipient)) = &built {
@@ -185,24 +204,24 @@ impl Worker {
         }
         let outcome = match built {
             Ok((event, _)) if d.kind == "approval" => {
-                let result = self.create_approval(&plugin, &d, event).await;
+                let result = self.create_approval(&plugin, &d, event.event.clone()).await;
                 outcome::decide(&result, d.attempt, &self.policy)
             }
             Ok((event, recipient)) => {
                 let request = NotifyRequest {
                     idempotency_key: d.id.clone(),
                     event_id: d.event_id.clone(),
-                    occurred_at: event.occurred_at,
-                    event: event.event,
+                    occurred_at: event.occurred_at.clone(),
+                    event: event.event.clone(),
                     recipient,
                     attempt: d.attempt,
                 };
                 let result = plugin.notify(&self.store, &request).await;
                 outcome::decide(&result, d.attempt, &self.policy)
             }
-            Err(e) => Outcome::Failed {
+            Err(error) => Outcome::Failed {
                 kind: "invalid_input".into(),
-                error: format!("the stored event cannot be read: {e}"),
+                error,
                 remote_code: None,
                 log_id: None,
             },
@@ -248,25 +267,28 @@ impl Worker {
                 .expect("limiter lock")
                 .pause(delay, Instant::now());
         }
-        let version = plugin.version().to_string();
-        let id = d.id.clone();
-        if let Err(e) = self
-            .store
-            .call(move |s| s.complete(&id, &version, &outcome))
-            .await
-        {
+        let done = Completion {
+            id: d.id.clone(),
+            plugin_version: plugin.version().to_string(),
+            outcome,
+        };
+        if let Err(error) = shared.outcomes.record(done).await {
             // The lease will expire and the delivery will be attempted again with the same key.
-            tracing::error!(error = %format!("{e:#}"), "could not record a delivery outcome");
+            tracing::error!(%error, "could not record a delivery outcome");
         }
     }
 }
 
 /// The stored event and recipient of a delivery, validated again as when they were accepted.
-fn build_request(d: &Claimed) -> anyhow::Result<(ValidEvent, Recipient)> {
-    let body: serde_json::Value = serde_json::from_str(&d.event_payload)?;
-    let event = parse_stored_event(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let recipient: serde_json::Value = serde_json::from_str(&d.recipient)?;
-    let recipient = parse_recipient(&recipient, "recipient").map_err(|e| anyhow::anyhow!("{e}"))?;
+fn build_request<'a>(
+    d: &Claimed,
+    loaded: &'a Loaded,
+) -> Result<(&'a EventForDelivery, Recipient), String> {
+    let event = loaded.as_ref().as_ref().map_err(Clone::clone)?;
+    let recipient = serde_json::from_str::<serde_json::Value>(&d.recipient)
+        .map_err(|e| e.to_string())
+        .and_then(|r| parse_recipient(&r, "recipient").map_err(|e| e.to_string()))
+        .map_err(|e| format!("the stored recipient cannot be read: {e}"))?;
     Ok((event, recipient))
 }
 
@@ -277,9 +299,9 @@ impl Worker {
         &self,
         plugin: &LoadedPlugin,
         d: &Claimed,
-        event: ValidEvent,
+        event: DomainEvent,
     ) -> Result<Result<Receipt, PluginError>, CallError> {
-        let DomainEvent::PaymentPending(payment) = event.event else {
+        let DomainEvent::PaymentPending(payment) = event else {
             return Ok(Err(PluginError::InvalidInput(
                 "an approval job needs a payment_pending event".into(),
             )));

@@ -101,11 +101,18 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
 pub struct Claimed {
     pub id: String,
     pub kind: String,
+    /// Its event's payload is read through `stored_event` (once per event, by the worker's cache).
     pub event_id: String,
-    pub event_payload: String,
     pub recipient: String,
     /// This attempt's number (1 for the first).
     pub attempt: u32,
+}
+
+/// How one attempt ended, and by which plugin version.
+pub struct Completion {
+    pub id: String,
+    pub plugin_version: String,
+    pub outcome: Outcome,
 }
 
 /// How an attempt ended.
@@ -151,31 +158,31 @@ impl Store {
             let now = now_ms();
             let tx = super::write_transaction(c)?;
             let claimed = {
-                let mut stmt = tx.prepare(
-                    "SELECT d.id, d.event_id, e.payload, d.recipient, d.attempts, d.kind
-                     FROM deliveries d JOIN events e ON e.id = d.event_id
-                     WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?1
-                       AND (d.lease_until IS NULL OR d.lease_until <= ?1)
-                     ORDER BY d.next_attempt_at
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, event_id, recipient, attempts, kind FROM deliveries
+                     WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?1
+                       AND (lease_until IS NULL OR lease_until <= ?1)
+                     ORDER BY next_attempt_at
                      LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![now, limit as i64], |r| {
                     Ok(Claimed {
                         id: r.get(0)?,
                         event_id: r.get(1)?,
-                        event_payload: r.get(2)?,
-                        recipient: r.get(3)?,
-                        attempt: r.get::<_, u32>(4)? + 1,
-                        kind: r.get(5)?,
+                        recipient: r.get(2)?,
+                        attempt: r.get::<_, u32>(3)? + 1,
+                        kind: r.get(4)?,
                     })
                 })?;
                 rows.collect::<Result<Vec<_>, _>>()?
             };
-            for d in &claimed {
-                tx.execute(
+            {
+                let mut lease = tx.prepare_cached(
                     "UPDATE deliveries SET lease_until = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1",
-                    params![d.id, now + lease_ms, now],
                 )?;
+                for d in &claimed {
+                    lease.execute(params![d.id, now + lease_ms, now])?;
+                }
             }
             tx.commit()?;
             Ok(claimed)
@@ -303,46 +310,60 @@ impl Store {
         })
     }
 
-    /// Record how an attempt ended and release the lease.
-    pub fn complete(&self, id: &str, version: &str, outcome: &Outcome) -> anyhow::Result<()> {
+    /// Record how attempts ended and release their leases, all in one transaction (the worker
+    /// groups the outcomes that arrive while the previous group is being written).
+    pub fn complete_all(&self, done: &[Completion]) -> anyhow::Result<()> {
         self.with(|c| {
             let now = now_ms();
-            match outcome {
-                Outcome::Sent { message_id, log_id } => c.execute(
-                    "UPDATE deliveries SET status = 'sent', lease_until = NULL, feishu_message_id = ?2,
-                        log_id = ?3, last_error = NULL, last_error_kind = NULL, remote_code = NULL,
-                        plugin_version = ?4, updated_at = ?5 WHERE id = ?1",
-                    params![id, message_id, log_id, version, now],
-                )?,
-                Outcome::Skipped { reason } => c.execute(
-                    "UPDATE deliveries SET status = 'skipped', lease_until = NULL, last_error = ?2,
-                        last_error_kind = 'skipped', plugin_version = ?3, updated_at = ?4 WHERE id = ?1",
-                    params![id, reason, version, now],
-                )?,
-                Outcome::Retry {
-                    retry_at_ms,
-                    kind,
-                    error,
-                    remote_code,
-                    log_id,
-                } => c.execute(
-                    "UPDATE deliveries SET status = 'retrying', lease_until = NULL, next_attempt_at = ?2,
-                        last_error = ?3, last_error_kind = ?4, remote_code = ?5, log_id = ?6,
-                        plugin_version = ?7, updated_at = ?8 WHERE id = ?1",
-                    params![id, retry_at_ms, error, kind, remote_code, log_id, version, now],
-                )?,
-                Outcome::Failed {
-                    kind,
-                    error,
-                    remote_code,
-                    log_id,
-                } => c.execute(
-                    "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = ?2,
-                        last_error_kind = ?3, remote_code = ?4, log_id = ?5, plugin_version = ?6,
-                        updated_at = ?7 WHERE id = ?1",
-                    params![id, error, kind, remote_code, log_id, version, now],
-                )?,
-            };
+            let tx = super::write_transaction(c)?;
+            for Completion {
+                id,
+                plugin_version: version,
+                outcome,
+            } in done
+            {
+                match outcome {
+                    Outcome::Sent { message_id, log_id } => tx
+                        .prepare_cached(
+                            "UPDATE deliveries SET status = 'sent', lease_until = NULL, feishu_message_id = ?2,
+                                log_id = ?3, last_error = NULL, last_error_kind = NULL, remote_code = NULL,
+                                plugin_version = ?4, updated_at = ?5 WHERE id = ?1",
+                        )?
+                        .execute(params![id, message_id, log_id, version, now])?,
+                    Outcome::Skipped { reason } => tx
+                        .prepare_cached(
+                            "UPDATE deliveries SET status = 'skipped', lease_until = NULL, last_error = ?2,
+                                last_error_kind = 'skipped', plugin_version = ?3, updated_at = ?4 WHERE id = ?1",
+                        )?
+                        .execute(params![id, reason, version, now])?,
+                    Outcome::Retry {
+                        retry_at_ms,
+                        kind,
+                        error,
+                        remote_code,
+                        log_id,
+                    } => tx
+                        .prepare_cached(
+                            "UPDATE deliveries SET status = 'retrying', lease_until = NULL, next_attempt_at = ?2,
+                                last_error = ?3, last_error_kind = ?4, remote_code = ?5, log_id = ?6,
+                                plugin_version = ?7, updated_at = ?8 WHERE id = ?1",
+                        )?
+                        .execute(params![id, retry_at_ms, error, kind, remote_code, log_id, version, now])?,
+                    Outcome::Failed {
+                        kind,
+                        error,
+                        remote_code,
+                        log_id,
+                    } => tx
+                        .prepare_cached(
+                            "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = ?2,
+                                last_error_kind = ?3, remote_code = ?4, log_id = ?5, plugin_version = ?6,
+                                updated_at = ?7 WHERE id = ?1",
+                        )?
+                        .execute(params![id, error, kind, remote_code, log_id, version, now])?,
+                };
+            }
+            tx.commit()?;
             Ok(())
         })
     }
