@@ -1,3 +1,6 @@
+#[global_allocator]
+static ALLOCATOR: mica_host::HostAllocator = mica_host::HostAllocator;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 

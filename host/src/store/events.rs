@@ -72,6 +72,17 @@ impl Store {
         })
     }
 
+    /// The stored payload of an event, read through the read-only connection: what each delivery
+    /// reads, so it never waits for the writer.
+    pub fn stored_event(&self, id: &str) -> anyhow::Result<Option<String>> {
+        self.read(|r| {
+            Ok(r.conn
+                .prepare_cached("SELECT payload FROM events WHERE id = ?1")?
+                .query_row([id], |row| row.get(0))
+                .optional()?)
+        })
+    }
+
     pub fn event_exists(&self, id: &str) -> anyhow::Result<bool> {
         Ok(self.event_payload(id)?.is_some())
     }

@@ -3,7 +3,12 @@
 //!
 //! Reports compile / cached load / per-call instantiate times, then cards per second end to end
 //! (events accepted by the host → cards recorded by the simulator), TCP connections and token
-//! fetches per 1,000 cards. Not a test: figures depend on the machine.
+//! fetches per 1,000 cards. With `--swap-every-ms` the active plugin version is switched back and
+//! forth while the cards go out, and the run reports how many deliveries failed (must be 0) and how
+//! many each version made. Not a test: figures depend on the machine.
+
+#[global_allocator]
+static ALLOCATOR: mica_host::HostAllocator = mica_host::HostAllocator;
 
 use clap::Parser;
 use mica_host::runtime::{Runtime, SandboxLimits};
@@ -26,6 +31,9 @@ struct Args {
     /// Pace sends to Feishu's limits (the host's defaults); off measures the raw path.
     #[arg(long)]
     rate_limits: bool,
+    /// Switch the active version (the plugin ↔ a second build) this often during the run; 0: never.
+    #[arg(long, default_value_t = 0)]
+    swap_every_ms: u64,
 }
 
 #[tokio::main]
@@ -68,8 +76,36 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     host.configure_feishu(&sim);
+    // Installing a new version (compile + validate) before the run, so swapping during it costs
+    // only the switch.
+    let registry = host.host.registry.clone();
+    let first = registry
+        .active("feishu")
+        .ok_or_else(|| anyhow::anyhow!("no active feishu plugin"))?
+        .version()
+        .to_string();
+    let v2 = std::fs::read(mica_tests::harness::fixture_wasm("fixture_feishu_v2"))?;
+    let t = Instant::now();
+    let second = registry.install(v2).await?.version().to_string();
+    let install = t.elapsed();
+
     let events = args.cards.div_ceil(args.per_event);
     let started = Instant::now();
+    let swapping = (args.swap_every_ms > 0).then(|| {
+        let (registry, every) = (registry.clone(), Duration::from_millis(args.swap_every_ms));
+        let versions = [second.clone(), first.clone()];
+        tokio::spawn(async move {
+            let mut swaps = 0usize;
+            loop {
+                tokio::time::sleep(every).await;
+                let version = &versions[swaps % 2];
+                if let Err(e) = registry.activate_installed("feishu", version).await {
+                    eprintln!("activation of {version} failed: {e:#}");
+                }
+                swaps += 1;
+            }
+        })
+    });
     for e in 0..events {
         let recipients = (0..args.per_event)
             .map(|r| {
@@ -103,6 +139,14 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    let swaps = match swapping {
+        Some(task) => {
+            task.abort();
+            let _ = task.await;
+            (elapsed.as_millis() as u64 / args.swap_every_ms) as usize
+        }
+        None => 0,
+    };
     let per_thousand = |n: usize| n as f64 * 1000.0 / total as f64;
     println!(
         "{total} cards in {elapsed:.2?} ({:.0} cards/s; events accepted in {accepted:.2?}), concurrency {}",
@@ -115,21 +159,41 @@ async fn main() -> anyhow::Result<()> {
         per_thousand(sim.token_fetches()),
         sim.with(|s| s.duplicates_suppressed)
     );
-    // Lifecycle: installing a new version (compile + validate), then switching between installed
-    // versions (compile cache warm).
-    let v2 = std::fs::read(mica_tests::harness::fixture_wasm("fixture_feishu_v2"))?;
+    if swaps > 0 {
+        // Every delivery's record: how it ended and which version made it.
+        let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+        let mut by_version = std::collections::BTreeMap::<String, usize>::new();
+        for e in 0..events {
+            for d in host.deliveries(&format!("bench-{e}")).await {
+                *by_status
+                    .entry(d["status"].as_str().unwrap_or("?").to_string())
+                    .or_default() += 1;
+                *by_version
+                    .entry(d["plugin_version"].as_str().unwrap_or("none").to_string())
+                    .or_default() += 1;
+            }
+        }
+        let failed: usize = by_status
+            .iter()
+            .filter(|(status, _)| status.as_str() != "sent")
+            .map(|(_, n)| n)
+            .sum();
+        println!(
+            "swap under load: {swaps} switches every {} ms; deliveries not sent: {failed}; by status {by_status:?}; by version {by_version:?}",
+            args.swap_every_ms
+        );
+    }
+    // Lifecycle: switching between installed versions (compile cache warm).
+    let active = registry
+        .active("feishu")
+        .map(|p| p.version().to_string())
+        .unwrap_or_default();
+    let other = if active == first { &second } else { &first };
     let t = Instant::now();
-    let installed = host.host.registry.install(v2).await?;
-    let install = t.elapsed();
-    let version = installed.version().to_string();
-    let t = Instant::now();
-    host.host
-        .registry
-        .activate_installed("feishu", &version)
-        .await?;
+    registry.activate_installed("feishu", other).await?;
     let activate = t.elapsed();
     let t = Instant::now();
-    host.host.registry.rollback("feishu").await?;
+    registry.rollback("feishu").await?;
     let rollback = t.elapsed();
     println!(
         "install a new version: {install:?}; activate it: {activate:?}; roll back: {rollback:?}"
