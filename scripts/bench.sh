@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark of docs/benchmarks.md in one run, results in target/bench/.
-#   scripts/bench.sh           full sizes, release build (about 10 minutes on the 2-core machine)
+#   scripts/bench.sh           full sizes, release build (about 5 minutes on the 2-core machine)
 #   scripts/bench.sh --smoke   tiny sizes on the debug build CI already has: proves the benchmarks
 #                              still run; its figures mean nothing
 set -euo pipefail
@@ -33,6 +33,9 @@ fi
 
 echo; echo "## 2. throughput to a loopback Feishu (host, plugin and simulator in one process)"
 "$bin/bench-delivery" --cards "$cards" --per-event 50 --concurrency 16
+
+echo; echo "## 5. swap under load (the active version switched every 100 ms while the cards go out)"
+"$bin/bench-delivery" --cards "$cards" --per-event 50 --concurrency 16 --swap-every-ms 100
 
 echo; echo "## 4. webhook latency"
 "$bin/bench-webhook" "${webhook[@]}"
