@@ -19,7 +19,3 @@ pub mod runtime;
 pub mod settings_form;
 pub mod store;
 pub mod watch;
-
-/// The allocator the `mica-host` binary runs with (and the benchmarks that embed the host, so
-/// they measure what ships): `#[global_allocator] static A: HostAllocator = HostAllocator;`.
-pub use mimalloc::MiMalloc as HostAllocator;

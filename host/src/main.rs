@@ -1,6 +1,3 @@
-#[global_allocator]
-static ALLOCATOR: mica_host::HostAllocator = mica_host::HostAllocator;
-
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 

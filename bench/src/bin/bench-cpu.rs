@@ -2,9 +2,6 @@
 //! `notify` N times each way, sequentially, and reports wall time and process CPU time per card.
 //! `cargo run --release -p mica-bench --bin bench-cpu -- --cards 20000`
 
-#[global_allocator]
-static ALLOCATOR: mica_host::HostAllocator = mica_host::HostAllocator;
-
 use clap::Parser;
 use mica_bench::component::{ComponentBench, request};
 use mica_bench::cpu::process_cpu_seconds;

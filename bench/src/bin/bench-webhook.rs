@@ -5,9 +5,6 @@
 //!
 //! `cargo run --release -p mica-bench --bin bench-webhook -- --rate 500 --seconds 10`
 
-#[global_allocator]
-static ALLOCATOR: mica_host::HostAllocator = mica_host::HostAllocator;
-
 use clap::Parser;
 use mica_tests::approvals::{ENCRYPT_KEY, VERIFICATION_TOKEN, payment_event, setup};
 use mica_tests::harness::HostOptions;

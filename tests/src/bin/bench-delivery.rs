@@ -7,9 +7,6 @@
 //! forth while the cards go out, and the run reports how many deliveries failed (must be 0) and how
 //! many each version made. Not a test: figures depend on the machine.
 
-#[global_allocator]
-static ALLOCATOR: mica_host::HostAllocator = mica_host::HostAllocator;
-
 use clap::Parser;
 use mica_host::runtime::{Runtime, SandboxLimits};
 use mica_tests::harness::{HostOptions, TestHost, event, plugin_wasm, recipient};
