@@ -92,8 +92,10 @@ impl Host {
             }
             .start(wake.clone())
         });
-        let mut background = Vec::new();
-        background.push(follow_activations(registry.clone()));
+        let mut background = vec![
+            store.checkpoint_in_background()?,
+            follow_activations(registry.clone()),
+        ];
         if let Some(path) = &config.watch {
             background.push(crate::watch::start(path.clone(), registry.clone()));
         }

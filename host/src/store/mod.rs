@@ -10,6 +10,7 @@
 
 mod approvals;
 mod callbacks;
+mod checkpoint;
 mod deliveries;
 mod events;
 mod kv;
