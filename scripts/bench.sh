@@ -51,7 +51,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 sim_port=$(free_port); host_port=$(free_port)
 "$bin/feishu-sim" --listen "127.0.0.1:$sim_port" >/dev/null &
-pids+=($!)
+sim_pid=$!
+pids+=("$sim_pid")
 export MICA_ADMIN_TOKEN=bench-admin-token-0123456789
 host_url="http://127.0.0.1:$host_port"
 wait_ready() { until curl -sf "$host_url/healthz" >/dev/null; do sleep 0.01; done; }
@@ -76,5 +77,5 @@ curl -sf -X POST "$host_url/api/v1/admin/plugins" "${auth[@]}" -H 'Content-Type:
 echo "activate an installed version: $(curl -sf -o /dev/null -w '%{time_total}' -X POST "$host_url/api/v1/admin/plugins/feishu/activate" "${auth[@]}" -H 'Content-Type: application/json' -d '{"version": "0.2.0-fixture"}') s"
 echo "roll back: $(curl -sf -o /dev/null -w '%{time_total}' -X POST "$host_url/api/v1/admin/plugins/feishu/rollback" "${auth[@]}") s"
 "$venv/bin/python" bench/peers/peers.py --sim "http://127.0.0.1:$sim_port" --host "$host_url" \
-    --host-pid "$host_pid" --token "$MICA_ADMIN_TOKEN" --cards "$peer_cards"
+    --host-pid "$host_pid" --sim-pid "$sim_pid" --token "$MICA_ADMIN_TOKEN" --cards "$peer_cards"
 echo; echo "results: $log"

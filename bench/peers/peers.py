@@ -6,9 +6,12 @@
   * by the naive pattern: a new HTTP session and a token fetch for every card.
 
 CPU per card is the sending process's user+system time; the simulator runs in its own process and
-is not counted for anyone. Prints one JSON object per contender.
+is not counted for anyone, but its own CPU per card during each run is reported beside
+(`sim_cpu_us_per_card`): it bounds what any sender can reach on the same cores. Prints one JSON
+object per contender.
 
-    python peers.py --sim http://127.0.0.1:9090 --host http://127.0.0.1:8080 --token T --cards 2000
+    python peers.py --sim http://127.0.0.1:9090 --sim-pid P --host http://127.0.0.1:8080 \
+        --host-pid Q --token T --cards 2000
 """
 
 import argparse
@@ -86,7 +89,8 @@ def run_host(args):
         time.sleep(0.02)
     wall, cpu = time.perf_counter() - t0, cpu_of(pid) - cpu0
     return {"contender": "mica-host", "cards": events * PER_EVENT, "seconds": wall, "host_cpu_seconds": cpu,
-            "host_rss_idle_mib": idle_rss, "host_rss_peak_mib": rss_mib(pid)[1]}
+            "host_rss_idle_mib": idle_rss, "host_rss_after_run_mib": rss_mib(pid)[0],
+            "host_rss_peak_mib": rss_mib(pid)[1]}
 
 
 def card_json(args):
@@ -137,12 +141,18 @@ def main():
     p.add_argument("--sim", required=True)
     p.add_argument("--host", required=True)
     p.add_argument("--host-pid", type=int, required=True)
+    p.add_argument("--sim-pid", type=int, required=True)
     p.add_argument("--token", required=True)
     p.add_argument("--cards", type=int, default=2000)
     args = p.parse_args()
     args.cards = max(PER_EVENT, args.cards // PER_EVENT * PER_EVENT)
     card = card_json(args)
-    results = [run_host(args), run_sdk(args, card), run_naive(args, card)]
+    results = []
+    for run in (run_host, run_sdk, run_naive):
+        sim_cpu0 = cpu_of(args.sim_pid)
+        r = run(args, card) if run is not run_host else run(args)
+        r["sim_cpu_us_per_card"] = round((cpu_of(args.sim_pid) - sim_cpu0) / r["cards"] * 1e6, 1)
+        results.append(r)
     for r in results:
         cpu = r.get("cpu_seconds", r.get("host_cpu_seconds"))
         r["cards_per_second"] = round(r["cards"] / r["seconds"], 1)
