@@ -127,6 +127,10 @@ fn approval_checks(env: &Env, s: &FeishuSettings, checks: &mut Vec<Check>) {
     if stop {
         return;
     }
+    checks.push(check(
+        "approval_permission",
+        create::probe_create_permission(env, s).map_err(|e| describe_error(&e)),
+    ));
     let DomainEvent::PaymentPending(payment) = samples::event(EventKind::PaymentPending) else {
         unreachable!("the sample of a payment is a payment")
     };

@@ -45,6 +45,7 @@ async fn a_good_setup_passes_every_check_and_delivers_a_test_card() {
         "credentials_valid",
         "bot_and_messaging",
         "approval_definition",
+        "approval_permission",
         "approval_template",
         "approval_subscription",
         "callback_verification",
@@ -56,6 +57,10 @@ async fn a_good_setup_passes_every_check_and_delivers_a_test_card() {
     assert_eq!(cards.len(), 1);
     assert_eq!(cards[0].receive_id, "admin@example.com");
     assert!(t.sim.with(|s| s.subscriptions.contains(APPROVAL_CODE)));
+    assert!(
+        t.sim.with(|s| s.create_calls) > 0 && t.sim.with(|s| s.instances.is_empty()),
+        "the create permission is probed without starting an approval"
+    );
     // Mica's UI posts no body: the bot is probed without sending anyone a card.
     let (status, answer) = run(&t.host, None).await;
     assert_eq!(status, 200, "{answer}");
@@ -137,6 +142,10 @@ async fn approval_problems_are_named() {
     t.sim.define_approval(APPROVAL_CODE, template);
     failing(&t.host, "approval_template", "no widget for amount").await;
     t.sim.define_approval(APPROVAL_CODE, payment_template());
+
+    t.sim.with(|s| s.approval_instance_scope_granted = false);
+    failing(&t.host, "approval_permission", "approval:instance").await;
+    t.sim.with(|s| s.approval_instance_scope_granted = true);
 
     t.sim.with(|s| s.approval_read_scope_granted = false);
     // The definition is cached briefly; a new code forces a read.

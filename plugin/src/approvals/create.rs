@@ -1,7 +1,7 @@
 //! Creating, reading and cancelling approval instances, and subscribing to their events.
 
 use super::form;
-use crate::feishu::client;
+use crate::feishu::{client, codes};
 use crate::model::{ApprovalRef, ApprovalStatus, Failure, PaymentPending, PluginError, Recipient};
 use crate::ports::{Env, Level, Method};
 use crate::settings::{ENABLED, FeishuSettings, PAYMENT_WORKFLOW};
@@ -176,6 +176,36 @@ pub fn cancel(env: &Env, instance: &str, initiator_of: &Recipient) -> Result<(),
     Ok(())
 }
 
+/// Whether the app may create approval instances, without creating one: a create request with
+/// no initiator passes Feishu's permission gate (99991672 if the scope is missing) and is then
+/// refused as incomplete (1390001), so nothing is started. Answers what was learned.
+pub fn probe_create_permission(env: &Env, s: &FeishuSettings) -> Result<String, PluginError> {
+    let body = json!({"approval_code": s.approval_code, "form": "[]"});
+    let granted = "approval:instance is granted";
+    match client::call(
+        env,
+        s,
+        Method::Post,
+        INSTANCES,
+        Some(&body),
+        "approval:instance",
+    ) {
+        // Feishu never starts an instance without an initiator; say so if it ever claims to.
+        Ok(_) => Ok(format!(
+            "{granted} (Feishu accepted a create request without an initiator)"
+        )),
+        Err(PluginError::Permanent(f))
+            if f.remote_code
+                .is_some_and(|c| !codes::SCOPE_MISSING.contains(&c)) =>
+        {
+            Ok(format!(
+                "{granted} (probed with an incomplete request: nothing was created)"
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The template's widgets, cached briefly in kv.
 pub fn definition(env: &Env, s: &FeishuSettings) -> Result<Vec<form::Widget>, PluginError> {
     let key = format!("approval-definition:{}", s.approval_code);
@@ -292,6 +322,43 @@ mod cancel_tests {
             cancel(&env, "INST-1", &no_id),
             Err(PluginError::Permanent(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+    use crate::settings::APPROVAL_CODE;
+    use crate::testkit::*;
+
+    fn probe(reply: &str) -> (Result<String, PluginError>, ScriptedHttp) {
+        let s = MapSettings::configured().with(APPROVAL_CODE, "\"CODE-1\"");
+        let kv = MemKv::default();
+        let http = ScriptedHttp::default().token("t-1").reply(400, reply);
+        let result = probe_create_permission(&env(&s, &kv, &http), &FeishuSettings::read(&s));
+        (result, http)
+    }
+
+    #[test]
+    fn an_incomplete_request_refused_as_such_means_the_scope_is_granted() {
+        let (result, http) =
+            probe(r#"{"code":1390001,"msg":"param is invalid: user_id or open_id is required"}"#);
+        assert!(result.unwrap().contains("nothing was created"));
+        let sent = http.seen.borrow()[1].clone();
+        let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_eq!(body, json!({"approval_code": "CODE-1", "form": "[]"}));
+        assert!(body.get("open_id").is_none() && body.get("user_id").is_none());
+    }
+
+    #[test]
+    fn a_missing_scope_is_named() {
+        let (result, _) = probe(
+            r#"{"code":99991672,"msg":"Access denied. One of the following scopes is required: [approval:approval, approval:instance]."}"#,
+        );
+        let Err(PluginError::Permanent(f)) = result else {
+            panic!("{result:?}")
+        };
+        assert!(f.message.contains("approval:instance"), "{}", f.message);
     }
 }
 

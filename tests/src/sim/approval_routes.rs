@@ -73,12 +73,26 @@ async fn subscribe(
     feishu(200, json!({"code": 0, "msg": "success", "data": {}}))
 }
 
+fn instance_scope_refusal(s: &SimState) -> Option<Response> {
+    (!s.approval_instance_scope_granted).then(|| {
+        error(
+            400,
+            99991672,
+            "Access denied. One of the following scopes is required: [approval:approval, approval:instance].",
+        )
+    })
+}
+
 async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let mut s = state.lock().unwrap();
     if let Some(r) = refusal(&s, &headers) {
         return r;
     }
     s.create_calls += 1;
+    // Like Feishu's gateway, the permission is checked before the request is looked at.
+    if let Some(r) = instance_scope_refusal(&s) {
+        return r;
+    }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return error(400, 1390001, "param is invalid");
     };
@@ -165,6 +179,9 @@ async fn read(
 async fn cancel(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let mut s = state.lock().unwrap();
     if let Some(r) = refusal(&s, &headers) {
+        return r;
+    }
+    if let Some(r) = instance_scope_refusal(&s) {
         return r;
     }
     let req: Value = serde_json::from_slice(&body).unwrap_or_default();

@@ -67,6 +67,8 @@ pub struct SimState {
     pub bot_enabled: bool,
     /// When false, reading an approval definition answers 99991672.
     pub approval_read_scope_granted: bool,
+    /// When false, creating or cancelling an approval instance answers 99991672.
+    pub approval_instance_scope_granted: bool,
     /// Approval definitions: code → widgets (the `form` array).
     pub definitions: HashMap<String, serde_json::Value>,
     pub instances: Vec<super::approval::Instance>,
@@ -119,6 +121,7 @@ impl SimState {
             send_scope_granted: true,
             bot_enabled: true,
             approval_read_scope_granted: true,
+            approval_instance_scope_granted: true,
             definitions: HashMap::new(),
             instances: Vec::new(),
             subscriptions: HashSet::new(),
