@@ -46,9 +46,18 @@ pub fn load(engine: &Engine, dir: &Path, wasm: &[u8]) -> anyhow::Result<Componen
         std::process::id(),
         rand::random::<u64>()
     ));
-    if let Err(e) = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path)) {
-        let _ = std::fs::remove_file(&tmp);
-        tracing::warn!(error = %e, dir = %dir.display(), "could not write the compile cache");
+    match std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path)) {
+        // Map the file just written rather than copying the bytes into anonymous memory: the
+        // code pages are then shared and reclaimable, as on every later start.
+        // SAFETY: this host's engine produced the file a moment ago, into its own cache.
+        Ok(()) => match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::warn!(error = %e, "could not map the compiled plugin just cached"),
+        },
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(error = %e, dir = %dir.display(), "could not write the compile cache");
+        }
     }
     // SAFETY: `bytes` was produced just now by this engine.
     unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| anyhow::anyhow!("{e}"))
