@@ -69,7 +69,7 @@ pub fn test_connection(env: &Env, test_recipient_email: Option<&str>) -> Vec<Che
 /// which it only examines after checking the bot and the send permission.
 fn messaging(env: &Env, s: &FeishuSettings, email: Option<&str>) -> Result<String, String> {
     let mut recipient = samples::recipient("zh-CN");
-    let card = cards::render(&samples::event(EventKind::PrSubmitted), Locale::ZhCn);
+    let card = cards::render_json(&samples::event(EventKind::PrSubmitted), Locale::ZhCn);
     let uuid = format!("mica-test-{}", env.clock.now_ms());
     match email.map(str::trim).filter(|e| !e.is_empty()) {
         Some(email) => {

@@ -1,12 +1,45 @@
 //! The notifier use case: decide whether to send, render the card, send it exactly once.
 
+use crate::feishu::classify::Envelope;
 use crate::feishu::{client, message_uuid, recipient::receive_id};
 use crate::model::{Failure, NotifyRequest, PluginError, Receipt, Recipient};
 use crate::ports::{Env, Method};
 use crate::settings::{ENABLED, FeishuSettings};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 pub const SEND_SCOPE: &str = "im:message:send_as_bot";
+
+/// Feishu's answer to a send, as far as it matters here (it also echoes the card back).
+#[derive(Deserialize)]
+struct Sent {
+    code: Option<i64>,
+    msg: Option<String>,
+    data: Option<SentData>,
+}
+
+#[derive(Deserialize)]
+struct SentData {
+    message_id: Option<String>,
+    chat_id: Option<String>,
+}
+
+impl Envelope for Sent {
+    fn code(&self) -> Option<i64> {
+        self.code
+    }
+    fn msg(&self) -> Option<&str> {
+        self.msg.as_deref()
+    }
+}
+
+/// The body of `POST /open-apis/im/v1/messages`: the card travels as a JSON string inside it.
+#[derive(Serialize)]
+struct SendMessage<'a> {
+    receive_id: &'a str,
+    msg_type: &'static str,
+    content: &'a str,
+    uuid: &'a str,
+}
 
 pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
     let s = FeishuSettings::read(env.settings);
@@ -23,7 +56,7 @@ pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
         )));
     }
     s.require_credentials()?;
-    let card = crate::preview::card(&req.event, &req.recipient.locale);
+    let card = crate::preview::card_json(&req.event, &req.recipient.locale);
     send_card(
         env,
         &s,
@@ -33,30 +66,34 @@ pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
     )
 }
 
-/// Send `card` to `recipient` as the bot, whatever the notification switches say.
+/// Send `card` (card JSON text) to `recipient` as the bot, whatever the notification switches say.
 pub fn send_card(
     env: &Env,
     s: &FeishuSettings,
     recipient: &Recipient,
-    card: &serde_json::Value,
+    card: &str,
     uuid: &str,
 ) -> Result<Receipt, PluginError> {
     let target = receive_id(recipient).ok_or_else(|| {
         PluginError::InvalidInput("the recipient has no email and no Feishu id".into())
     })?;
-    let body = json!({
-        "receive_id": target.id,
-        "msg_type": "interactive",
-        "content": card.to_string(),
-        "uuid": uuid,
-    });
+    let body = serde_json::to_vec(&SendMessage {
+        receive_id: &target.id,
+        msg_type: "interactive",
+        content: card,
+        uuid,
+    })
+    .expect("a message always serializes");
     let path = format!(
         "/open-apis/im/v1/messages?receive_id_type={}",
         target.id_type
     );
-    let reply = client::call(env, s, Method::Post, &path, Some(&body), SEND_SCOPE)?;
-    let data = &reply.body["data"];
-    let message_id = data["message_id"].as_str().unwrap_or_default().to_string();
+    let reply = client::call_as::<Sent>(env, s, Method::Post, &path, Some(&body), SEND_SCOPE)?;
+    let data = reply.body.data.unwrap_or(SentData {
+        message_id: None,
+        chat_id: None,
+    });
+    let message_id = data.message_id.unwrap_or_default();
     if message_id.is_empty() {
         return Err(PluginError::Transient(Failure {
             message: "Feishu accepted the message but returned no message_id".into(),
@@ -66,7 +103,7 @@ pub fn send_card(
     }
     Ok(Receipt {
         message_id,
-        chat_id: data["chat_id"].as_str().map(str::to_string),
+        chat_id: data.chat_id,
         log_id: reply.log_id,
     })
 }

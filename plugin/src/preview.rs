@@ -3,22 +3,18 @@
 
 use crate::cards::{self, i18n::Locale};
 use crate::model::DomainEvent;
-use serde_json::Value;
 
-/// The interactive card for `event` as a reader in `locale` (Mica's tag, e.g. "en-US") sees it.
-pub fn card(event: &DomainEvent, locale: &str) -> Value {
-    cards::render(event, Locale::from_tag(locale))
-}
-
-/// The same card as JSON text, as the `previews.render` export returns it.
+/// The interactive card for `event` as a reader in `locale` (Mica's tag, e.g. "en-US") sees it,
+/// as the JSON text that is sent and that the `previews.render` export returns.
 pub fn card_json(event: &DomainEvent, locale: &str) -> String {
-    card(event, locale).to_string()
+    cards::render_json(event, Locale::from_tag(locale))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::samples::{ALL_KINDS, event};
+    use serde_json::Value;
 
     #[test]
     fn previews_every_kind_in_both_locales_with_localised_headers() {

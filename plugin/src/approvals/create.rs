@@ -97,7 +97,7 @@ pub fn create(
         &s,
         Method::Post,
         INSTANCES,
-        Some(&body),
+        Some(body.to_string().as_bytes()),
         "approval:instance",
     ) {
         Ok(reply) => {
@@ -170,7 +170,7 @@ pub fn cancel(env: &Env, instance: &str, initiator_of: &Recipient) -> Result<(),
         &s,
         Method::Post,
         &path,
-        Some(&body),
+        Some(body.to_string().as_bytes()),
         "approval:instance",
     )?;
     Ok(())
@@ -187,7 +187,7 @@ pub fn probe_create_permission(env: &Env, s: &FeishuSettings) -> Result<String, 
         s,
         Method::Post,
         INSTANCES,
-        Some(&body),
+        Some(body.to_string().as_bytes()),
         "approval:instance",
     ) {
         // Feishu never starts an instance without an initiator; say so if it ever claims to.

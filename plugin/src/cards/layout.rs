@@ -1,8 +1,12 @@
 //! Card JSON 2.0 building blocks. Labels are ours; every value passed in is user text and is escaped
 //! here, so callers cannot forget.
+//!
+//! The card is a tree of plain structs serialized by serde, not a `serde_json::Value`: a card is
+//! rendered for every message, and building and dropping a map per JSON object cost more than the
+//! rest of the plugin's work (docs/benchmarks.md, section 1).
 
 use super::markdown::{escape, single_line, truncate};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// Per-field character limits; shrunk when a card would exceed Feishu's size limit.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +59,88 @@ impl Colour {
     }
 }
 
+/// A Feishu card (JSON 2.0), ready to serialize.
+#[derive(Debug, Serialize)]
+pub struct Card {
+    schema: &'static str,
+    config: Config,
+    header: Header,
+    body: Body,
+}
+
+#[derive(Debug, Serialize)]
+struct Config {
+    update_multi: bool,
+    summary: Content,
+}
+
+#[derive(Debug, Serialize)]
+struct Content {
+    content: String,
+}
+
+/// `{"tag": "plain_text", "content": ...}`: shown as is, never interpreted.
+#[derive(Debug, Serialize)]
+struct PlainText {
+    tag: &'static str,
+    content: String,
+}
+
+impl PlainText {
+    fn new(content: impl Into<String>) -> Self {
+        PlainText {
+            tag: "plain_text",
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Header {
+    title: PlainText,
+    template: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subtitle: Option<PlainText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_tag_list: Option<[TextTag; 1]>,
+}
+
+#[derive(Debug, Serialize)]
+struct TextTag {
+    tag: &'static str,
+    text: PlainText,
+    color: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Body {
+    elements: Vec<Element>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "tag", rename_all = "snake_case")]
+enum Element {
+    Markdown {
+        content: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text_size: Option<&'static str>,
+    },
+    Button {
+        text: PlainText,
+        #[serde(rename = "type")]
+        style: &'static str,
+        behaviors: [OpenUrl; 1],
+    },
+    Hr,
+}
+
+#[derive(Debug, Serialize)]
+struct OpenUrl {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    default_url: String,
+}
+
 /// One card being assembled.
 pub struct CardBuilder {
     limits: Limits,
@@ -62,8 +148,9 @@ pub struct CardBuilder {
     title: String,
     subtitle: Option<String>,
     tag: Option<(String, Colour)>,
-    fields: Vec<String>,
-    blocks: Vec<Value>,
+    /// Markdown lines of the fields block being filled.
+    fields: String,
+    blocks: Vec<Element>,
 }
 
 impl CardBuilder {
@@ -74,8 +161,8 @@ impl CardBuilder {
             title: truncate(&single_line(title), limits.title),
             subtitle: None,
             tag: None,
-            fields: Vec::new(),
-            blocks: Vec::new(),
+            fields: String::with_capacity(256),
+            blocks: Vec::with_capacity(6),
         }
     }
 
@@ -91,23 +178,34 @@ impl CardBuilder {
         self
     }
 
+    /// "**label:** value", the value escaped.
+    fn push_field(&mut self, label: &str, escaped: &str) {
+        if !self.fields.is_empty() {
+            self.fields.push('\n');
+        }
+        self.fields.push_str("**");
+        self.fields.push_str(label);
+        self.fields.push_str(":** ");
+        self.fields.push_str(escaped);
+    }
+
     /// "**label:** value" with a short user value.
     pub fn field(mut self, label: &str, value: &str) -> Self {
         let value = escape(&truncate(&single_line(value), self.limits.short));
-        self.fields.push(format!("**{label}:** {value}"));
+        self.push_field(label, &value);
         self
     }
 
     /// A title-length user value.
     pub fn title_field(mut self, label: &str, value: &str) -> Self {
         let value = escape(&truncate(&single_line(value), self.limits.title));
-        self.fields.push(format!("**{label}:** {value}"));
+        self.push_field(label, &value);
         self
     }
 
     /// A value we produced ourselves (formatted money, counts): still escaped, never truncated.
     pub fn fact(mut self, label: &str, value: &str) -> Self {
-        self.fields.push(format!("**{label}:** {}", escape(value)));
+        self.push_field(label, &escape(value));
         self
     }
 
@@ -115,59 +213,66 @@ impl CardBuilder {
     pub fn paragraph(mut self, label: &str, text: &str) -> Self {
         let body = escape(&truncate(text.trim(), self.limits.long));
         self.flush_fields();
-        self.blocks
-            .push(json!({"tag": "markdown", "content": format!("**{label}:**\n{body}")}));
+        self.blocks.push(Element::Markdown {
+            content: format!("**{label}:**\n{body}"),
+            text_size: None,
+        });
         self
     }
 
     /// The button that opens the record in Mica.
     pub fn link_button(mut self, label: &str, url: &str) -> Self {
         self.flush_fields();
-        self.blocks.push(json!({
-            "tag": "button",
-            "text": {"tag": "plain_text", "content": label},
-            "type": "primary",
-            "behaviors": [{"type": "open_url", "default_url": url}],
-        }));
+        self.blocks.push(Element::Button {
+            text: PlainText::new(label),
+            style: "primary",
+            behaviors: [OpenUrl {
+                kind: "open_url",
+                default_url: url.to_string(),
+            }],
+        });
         self
     }
 
     fn flush_fields(&mut self) {
         if !self.fields.is_empty() {
-            let content = self.fields.join("\n");
-            self.fields.clear();
-            self.blocks
-                .push(json!({"tag": "markdown", "content": content}));
+            self.blocks.push(Element::Markdown {
+                content: std::mem::take(&mut self.fields),
+                text_size: None,
+            });
         }
     }
 
-    pub fn finish(mut self, footer: &str) -> Value {
+    pub fn finish(mut self, footer: &str) -> Card {
         self.flush_fields();
-        self.blocks.push(json!({"tag": "hr"}));
-        self.blocks.push(json!({
-            "tag": "markdown",
-            "content": footer,
-            "text_size": "notation",
-        }));
-        let mut header = json!({
-            "title": {"tag": "plain_text", "content": self.title},
-            "template": self.colour.template(),
+        self.blocks.push(Element::Hr);
+        self.blocks.push(Element::Markdown {
+            content: footer.to_string(),
+            text_size: Some("notation"),
         });
-        if let Some(sub) = &self.subtitle {
-            header["subtitle"] = json!({"tag": "plain_text", "content": sub});
+        Card {
+            schema: "2.0",
+            config: Config {
+                update_multi: true,
+                summary: Content {
+                    content: self.title.clone(),
+                },
+            },
+            header: Header {
+                title: PlainText::new(self.title),
+                template: self.colour.template(),
+                subtitle: self.subtitle.map(PlainText::new),
+                text_tag_list: self.tag.map(|(label, colour)| {
+                    [TextTag {
+                        tag: "text_tag",
+                        text: PlainText::new(label),
+                        color: colour.template(),
+                    }]
+                }),
+            },
+            body: Body {
+                elements: self.blocks,
+            },
         }
-        if let Some((label, colour)) = &self.tag {
-            header["text_tag_list"] = json!([{
-                "tag": "text_tag",
-                "text": {"tag": "plain_text", "content": label},
-                "color": colour.template(),
-            }]);
-        }
-        json!({
-            "schema": "2.0",
-            "config": {"update_multi": true, "summary": {"content": self.title}},
-            "header": header,
-            "body": {"elements": self.blocks},
-        })
     }
 }

@@ -13,27 +13,33 @@ use crate::model::{
     PrSubmitted,
 };
 use i18n::{Locale, Words, words};
-use layout::{CardBuilder, Colour, Limits};
+use layout::{Card, CardBuilder, Colour, Limits};
 use serde_json::Value;
 
 /// Feishu refuses card messages over 30 KB; the card content must leave room for the rest of the
 /// request (receive id, uuid, JSON string escaping).
 pub const MAX_CARD_BYTES: usize = 28 * 1024;
 
-/// Render the card for `event` in `locale`, shrinking free text until it fits `MAX_CARD_BYTES`.
-pub fn render(event: &DomainEvent, locale: Locale) -> Value {
+/// The card for `event` in `locale` as the JSON text that is sent, shrinking free text until it
+/// fits `MAX_CARD_BYTES`.
+pub fn render_json(event: &DomainEvent, locale: Locale) -> String {
     let mut limits = Limits::DEFAULT;
     loop {
-        let card = render_with(event, locale, limits);
-        let size = serde_json::to_string(&card).map(|s| s.len()).unwrap_or(0);
-        if size <= MAX_CARD_BYTES || limits.long <= 32 {
-            return card;
+        let text = serde_json::to_string(&render_with(event, locale, limits))
+            .expect("a card always serializes");
+        if text.len() <= MAX_CARD_BYTES || limits.long <= 32 {
+            return text;
         }
         limits = limits.halved();
     }
 }
 
-fn render_with(event: &DomainEvent, locale: Locale, limits: Limits) -> Value {
+/// The same card as a JSON value, for callers that look inside it.
+pub fn render(event: &DomainEvent, locale: Locale) -> Value {
+    serde_json::from_str(&render_json(event, locale)).expect("a card is JSON")
+}
+
+fn render_with(event: &DomainEvent, locale: Locale, limits: Limits) -> Card {
     let w = words(locale);
     match event {
         DomainEvent::PrSubmitted(e) => pr_submitted(e, w, limits),
@@ -44,7 +50,7 @@ fn render_with(event: &DomainEvent, locale: Locale, limits: Limits) -> Value {
     }
 }
 
-fn pr_submitted(e: &PrSubmitted, w: &Words, limits: Limits) -> Value {
+fn pr_submitted(e: &PrSubmitted, w: &Words, limits: Limits) -> Card {
     CardBuilder::new(limits, Colour::Blue, w.pr_submitted_title)
         .subtitle(&e.pr_number)
         .field(w.requisition, &e.pr_number)
@@ -57,7 +63,7 @@ fn pr_submitted(e: &PrSubmitted, w: &Words, limits: Limits) -> Value {
         .finish(w.footer)
 }
 
-fn approval_decided(e: &ApprovalDecided, w: &Words, limits: Limits) -> Value {
+fn approval_decided(e: &ApprovalDecided, w: &Words, limits: Limits) -> Card {
     let (label, colour) = match e.result {
         Decision::Approved => (w.approved, Colour::Green),
         Decision::Rejected => (w.rejected, Colour::Red),
@@ -78,7 +84,7 @@ fn approval_decided(e: &ApprovalDecided, w: &Words, limits: Limits) -> Value {
         .finish(w.footer)
 }
 
-fn po_created(e: &PoCreated, w: &Words, limits: Limits) -> Value {
+fn po_created(e: &PoCreated, w: &Words, limits: Limits) -> Card {
     CardBuilder::new(limits, Colour::Turquoise, w.po_created_title)
         .subtitle(&e.po_number)
         .field(w.purchase_order, &e.po_number)
@@ -89,7 +95,7 @@ fn po_created(e: &PoCreated, w: &Words, limits: Limits) -> Value {
         .finish(w.footer)
 }
 
-fn payment_pending(e: &PaymentPending, w: &Words, limits: Limits) -> Value {
+fn payment_pending(e: &PaymentPending, w: &Words, limits: Limits) -> Card {
     let mut card = CardBuilder::new(limits, Colour::Yellow, w.payment_pending_title)
         .subtitle(&e.payment_number)
         .field(w.payment, &e.payment_number)
@@ -114,7 +120,7 @@ pub fn contract_colour(days_remaining: i32) -> Colour {
     }
 }
 
-fn contract_expiring(e: &ContractExpiring, w: &Words, limits: Limits) -> Value {
+fn contract_expiring(e: &ContractExpiring, w: &Words, limits: Limits) -> Card {
     let colour = contract_colour(e.days_remaining);
     let days = if e.days_remaining <= 0 {
         w.expired.to_string()

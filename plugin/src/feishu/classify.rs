@@ -3,12 +3,30 @@
 use super::codes;
 use crate::model::{Failure, PluginError};
 use crate::ports::{HttpResponse, TransportError};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// A successful answer: the whole JSON body and the request's log id.
+/// What classifying an answer needs from its parsed JSON body. `Value` reads any answer; a call
+/// that knows the shape of its answer can name a struct instead and skip what it does not need
+/// (a message send's answer echoes the whole card back).
+pub trait Envelope: DeserializeOwned {
+    fn code(&self) -> Option<i64>;
+    fn msg(&self) -> Option<&str>;
+}
+
+impl Envelope for Value {
+    fn code(&self) -> Option<i64> {
+        self.get("code").and_then(Value::as_i64)
+    }
+    fn msg(&self) -> Option<&str> {
+        self.get("msg").and_then(Value::as_str)
+    }
+}
+
+/// A successful answer: its JSON body and the request's log id.
 #[derive(Debug)]
-pub struct Reply {
-    pub body: Value,
+pub struct Reply<B = Value> {
+    pub body: B,
     pub log_id: Option<String>,
 }
 
@@ -26,18 +44,47 @@ pub const DEFAULT_RATE_LIMIT_DELAY_MS: u64 = 1_000;
 
 /// Classify an HTTP answer from any Feishu API that uses the `{code, msg, data}` envelope.
 pub fn classify(resp: &HttpResponse, scope_hint: &str) -> Result<Reply, Rejection> {
+    classify_as::<Value>(resp, scope_hint)
+}
+
+/// `classify`, with the body parsed as `B`. A body that is JSON but not a `B` is classified by its
+/// envelope alone, and a success that cannot be read is a transient failure.
+pub fn classify_as<B: Envelope>(
+    resp: &HttpResponse,
+    scope_hint: &str,
+) -> Result<Reply<B>, Rejection> {
     let log_id = resp.header("x-tt-logid").map(str::to_string);
-    let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
-    let code = body
-        .as_ref()
-        .and_then(|b| b.get("code"))
-        .and_then(Value::as_i64);
-    let msg = body
-        .as_ref()
-        .and_then(|b| b.get("msg"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    match serde_json::from_slice::<B>(&resp.body) {
+        Ok(body) => {
+            let (code, msg) = (body.code(), body.msg().unwrap_or("").to_string());
+            judge(resp, code, &msg, scope_hint, &log_id).map(|()| Reply { body, log_id })
+        }
+        Err(_) => {
+            let any: Option<Value> = serde_json::from_slice(&resp.body).ok();
+            let code = any.as_ref().and_then(Envelope::code);
+            let msg = any
+                .as_ref()
+                .and_then(Envelope::msg)
+                .unwrap_or("")
+                .to_string();
+            judge(resp, code, &msg, scope_hint, &log_id)?;
+            Err(Rejection::Error(PluginError::Transient(Failure {
+                message: format!("Feishu's answer (HTTP {}) could not be read", resp.status),
+                remote_code: code,
+                log_id,
+            })))
+        }
+    }
+}
+
+/// Ok when the answer is a success (HTTP below 400 and code 0); otherwise what to do next.
+fn judge(
+    resp: &HttpResponse,
+    code: Option<i64>,
+    msg: &str,
+    scope_hint: &str,
+    log_id: &Option<String>,
+) -> Result<(), Rejection> {
     let failure = |message: String| Failure {
         message,
         remote_code: code,
@@ -63,19 +110,19 @@ pub fn classify(resp: &HttpResponse, scope_hint: &str) -> Result<Reply, Rejectio
             failure: failure(said("Feishu rate limit reached")),
         }));
     }
-    match (code, body) {
-        (Some(0), Some(body)) if resp.status < 400 => Ok(Reply { body, log_id }),
-        (Some(c), _) if codes::TOKEN_INVALID.contains(&c) => Err(Rejection::TokenInvalid(failure(
+    match code {
+        Some(0) if resp.status < 400 => Ok(()),
+        Some(c) if codes::TOKEN_INVALID.contains(&c) => Err(Rejection::TokenInvalid(failure(
             said("Feishu refused the access token"),
         ))),
-        (Some(c), _) => Err(Rejection::Error(by_code(c, &msg, scope_hint, failure))),
-        (None, _) if resp.status >= 500 => Err(Rejection::Error(PluginError::Transient(failure(
-            said("Feishu is unavailable"),
-        )))),
-        (None, _) if resp.status < 400 => Err(Rejection::Error(PluginError::Transient(failure(
-            said("Feishu sent an answer that is not its JSON envelope"),
-        )))),
-        (None, _) => Err(Rejection::Error(PluginError::Permanent(failure(said(
+        Some(c) => Err(Rejection::Error(by_code(c, msg, scope_hint, failure))),
+        None if resp.status >= 500 => Err(Rejection::Error(PluginError::Transient(failure(said(
+            "Feishu is unavailable",
+        ))))),
+        None if resp.status < 400 => Err(Rejection::Error(PluginError::Transient(failure(said(
+            "Feishu sent an answer that is not its JSON envelope",
+        ))))),
+        None => Err(Rejection::Error(PluginError::Permanent(failure(said(
             "Feishu refused the request",
         ))))),
     }

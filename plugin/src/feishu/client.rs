@@ -1,22 +1,35 @@
 //! Authorized calls to Feishu: bearer token attached, a refused token evicted and the call retried
 //! once with a fresh one, every answer classified.
 
-use super::classify::{Rejection, Reply, classify, transport};
+use super::classify::{Envelope, Rejection, Reply, classify_as, transport};
 use super::token;
 use crate::model::PluginError;
 use crate::ports::{Env, HttpRequest, Method};
 use crate::settings::FeishuSettings;
 
-/// Call `path` (with query) on the configured Feishu host. `scope_hint` names the permission the
-/// call needs, for the message when Feishu says one is missing without naming it.
+/// Call `path` (with query) on the configured Feishu host with `body` (JSON text, serialized once
+/// by the caller whatever the retries). `scope_hint` names the permission the call needs, for the
+/// message when Feishu says one is missing without naming it.
 pub fn call(
     env: &Env,
     s: &FeishuSettings,
     method: Method,
     path_and_query: &str,
-    body: Option<&serde_json::Value>,
+    body: Option<&[u8]>,
     scope_hint: &str,
 ) -> Result<Reply, PluginError> {
+    call_as(env, s, method, path_and_query, body, scope_hint)
+}
+
+/// `call`, with the answer read as `B` (see `classify_as`).
+pub fn call_as<B: Envelope>(
+    env: &Env,
+    s: &FeishuSettings,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+    scope_hint: &str,
+) -> Result<Reply<B>, PluginError> {
     let mut refreshed = false;
     loop {
         let token = token::get(env, s)?;
@@ -31,10 +44,10 @@ pub fn call(
             method,
             url: format!("{}{path_and_query}", s.base_url),
             headers,
-            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+            body: body.map(<[u8]>::to_vec).unwrap_or_default(),
         };
         let resp = env.http.send(&request).map_err(|e| transport(&e))?;
-        match classify(&resp, scope_hint) {
+        match classify_as::<B>(&resp, scope_hint) {
             Ok(reply) => return Ok(reply),
             Err(Rejection::TokenInvalid(failure)) => {
                 token::evict(env, s)?;

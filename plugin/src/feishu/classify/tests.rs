@@ -145,3 +145,67 @@ fn transport_failures() {
         PluginError::Permanent(_)
     ));
 }
+
+/// An answer read as a struct that knows only `code`, `msg` and one field of `data`.
+#[derive(serde::Deserialize, Debug)]
+struct Narrow {
+    code: Option<i64>,
+    msg: Option<String>,
+    data: Option<NarrowData>,
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct NarrowData {
+    message_id: String,
+}
+
+impl Envelope for Narrow {
+    fn code(&self) -> Option<i64> {
+        self.code
+    }
+    fn msg(&self) -> Option<&str> {
+        self.msg.as_deref()
+    }
+}
+
+#[test]
+fn a_typed_answer_skips_what_it_does_not_name() {
+    let r = resp(
+        200,
+        r#"{"code":0,"msg":"success","data":{"message_id":"om_1","body":{"content":"{\"a\":[1,2]}"}}}"#,
+        &[("X-Tt-Logid", "log-1")],
+    );
+    let reply = classify_as::<Narrow>(&r, "").unwrap();
+    assert_eq!(reply.body.data.unwrap().message_id, "om_1");
+    assert_eq!(reply.log_id.as_deref(), Some("log-1"));
+}
+
+#[test]
+fn a_typed_answer_of_another_shape_is_classified_by_its_envelope() {
+    // An error whose data is not what a success carries: still the error it is.
+    let r = resp(
+        400,
+        r#"{"code":230013,"msg":"no availability","data":[]}"#,
+        &[],
+    );
+    assert!(matches!(
+        classify_as::<Narrow>(&r, ""),
+        Err(Rejection::Error(PluginError::Permanent(f))) if f.remote_code == Some(230013)
+    ));
+    // A success that cannot be read is worth another try, not a silent success.
+    let r = resp(
+        200,
+        r#"{"code":0,"msg":"success","data":{"message_id":7}}"#,
+        &[],
+    );
+    assert!(matches!(
+        classify_as::<Narrow>(&r, ""),
+        Err(Rejection::Error(PluginError::Transient(f))) if f.message.contains("could not be read")
+    ));
+    // Not JSON at all: as with an untyped read.
+    let r = resp(502, "<html>bad gateway</html>", &[]);
+    assert!(matches!(
+        classify_as::<Narrow>(&r, ""),
+        Err(Rejection::Error(PluginError::Transient(_)))
+    ));
+}

@@ -49,7 +49,7 @@ fn refused_token_is_evicted_and_the_call_retried_once() {
         &FeishuSettings::read(&s),
         Method::Post,
         "/m",
-        Some(&serde_json::json!({})),
+        Some(b"{}"),
         "",
     )
     .unwrap();
