@@ -111,6 +111,8 @@ pub struct LoadedPlugin {
     pub worlds: Vec<World>,
     pub descriptor: Descriptor,
     declared: Arc<HashMap<String, bool>>,
+    /// The declared setting keys, the same list on every call (the store caches by it).
+    setting_keys: Arc<[String]>,
 }
 
 fn trap(e: wasmtime::Error) -> CallError {
@@ -164,6 +166,7 @@ impl LoadedPlugin {
                 required_scopes: vec![],
             },
             declared: Arc::new(HashMap::new()),
+            setting_keys: Arc::from(Vec::new()),
         };
         Ok(loaded)
     }
@@ -185,6 +188,7 @@ impl LoadedPlugin {
                 .map(|s| (s.key.clone(), s.sensitive))
                 .collect(),
         );
+        self.setting_keys = descriptor.settings.iter().map(|s| s.key.clone()).collect();
         self.descriptor = descriptor;
         Ok(())
     }
@@ -200,12 +204,10 @@ impl LoadedPlugin {
     /// A fresh store for one call, with the plugin's settings read now.
     async fn new_store(&self, db: Option<&Store>) -> Result<wasmtime::Store<CallState>, CallError> {
         let values = match db {
-            Some(db) => {
-                let keys: Vec<String> = self.declared.keys().cloned().collect();
-                db.param_values(&keys)
-                    .map_err(|e| CallError::Host(format!("{e:#}")))?
-            }
-            None => HashMap::new(),
+            Some(db) => db
+                .param_snapshot(&self.setting_keys)
+                .map_err(|e| CallError::Host(format!("{e:#}")))?,
+            None => Arc::default(),
         };
         let hooks = OutboundHooks::for_plugin(
             &self.runtime.http,

@@ -2,8 +2,7 @@
 //! and the calling plugin's identity and settings.
 
 use crate::capabilities::http::OutboundHooks;
-use crate::store::Store;
-use serde_json::Value;
+use crate::store::{ParamValues, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::StoreLimits;
@@ -19,8 +18,8 @@ pub struct PluginContext {
     pub store: Option<Store>,
     /// Declared setting keys → whether the setting is sensitive.
     pub declared: Arc<HashMap<String, bool>>,
-    /// The plugin's setting values, read once when the call started.
-    pub values: HashMap<String, Value>,
+    /// The plugin's setting values as they were when the call started (shared, read-only).
+    pub values: Arc<ParamValues>,
 }
 
 pub struct CallState {

@@ -24,7 +24,7 @@ pub use callbacks::DueCallback;
 pub use deliveries::{Claimed, Completion, Delivery, DeliveryStatus, Outcome};
 pub use events::{InsertedEvent, NewDelivery};
 pub use kv::{KvEntry, KvError};
-pub use params::{Param, ParamSpec, check_type};
+pub use params::{Param, ParamSpec, ParamValues, check_type};
 pub use plugins::PluginVersion;
 pub use sealer::Sealer;
 

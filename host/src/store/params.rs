@@ -4,6 +4,7 @@ use super::{Sealer, Store, rfc3339};
 use anyhow::bail;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A parameter a plugin declares (one row's fixed columns).
 #[derive(Clone, Debug, PartialEq)]
@@ -54,7 +55,15 @@ pub(super) struct Reader {
     pub(super) conn: rusqlite::Connection,
     cached_version: Option<i64>,
     cache: std::collections::HashMap<String, Option<Value>>,
+    /// Whole answers to `param_snapshot`, one per key list (that is, per loaded plugin version).
+    snapshots: Vec<(Arc<[String]>, Arc<ParamValues>)>,
 }
+
+/// Setting values by key.
+pub type ParamValues = std::collections::HashMap<String, Value>;
+
+/// More key lists than this and the snapshots start over (plugins are few; versions come and go).
+const MAX_SNAPSHOTS: usize = 16;
 
 impl Reader {
     pub(super) fn new(conn: rusqlite::Connection) -> Reader {
@@ -62,7 +71,22 @@ impl Reader {
             conn,
             cached_version: None,
             cache: std::collections::HashMap::new(),
+            snapshots: Vec::new(),
         }
+    }
+
+    /// Empty the caches if `system_parameters` changed since they were filled.
+    fn follow_changes(&mut self) -> anyhow::Result<()> {
+        let version: i64 = self
+            .conn
+            .prepare_cached("SELECT n FROM param_generation WHERE id = 1")?
+            .query_row([], |r| r.get(0))?;
+        if self.cached_version != Some(version) {
+            self.cache.clear();
+            self.snapshots.clear();
+            self.cached_version = Some(version);
+        }
+        Ok(())
     }
 }
 
@@ -70,47 +94,58 @@ impl Store {
     /// The current values of `keys` (unset rows read as their default; secrets opened), from the
     /// read-only connection's cache. Any change to `system_parameters`, by this process or another
     /// (such as `mica-host param set`), moves `param_generation` and empties the cache.
-    pub fn param_values(
-        &self,
-        keys: &[String],
-    ) -> anyhow::Result<std::collections::HashMap<String, Value>> {
+    pub fn param_values(&self, keys: &[String]) -> anyhow::Result<ParamValues> {
         self.read(|reader| {
-            let version: i64 = reader
-                .conn
-                .prepare_cached("SELECT n FROM param_generation WHERE id = 1")?
-                .query_row([], |r| r.get(0))?;
-            if reader.cached_version != Some(version) {
-                reader.cache.clear();
-                reader.cached_version = Some(version);
-            }
-            let mut out = std::collections::HashMap::with_capacity(keys.len());
-            for key in keys {
-                if !reader.cache.contains_key(key) {
-                    let row: Option<(Option<String>, Option<String>, bool)> = reader
-                        .conn
-                        .prepare_cached(
-                            "SELECT value, default_value, is_sensitive FROM system_parameters WHERE key = ?1",
-                        )?
-                        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                        .optional()?;
-                    let value = match row {
-                        Some((value, default, sensitive)) => {
-                            let value = match parse_json(value) {
-                                Value::Null => parse_json(default),
-                                v => v,
-                            };
-                            Some(self.opened(sensitive, value)?)
-                        }
-                        None => None,
-                    };
-                    reader.cache.insert(key.clone(), value);
-                }
-                if let Some(Some(value)) = reader.cache.get(key) {
-                    out.insert(key.clone(), value.clone());
-                }
-            }
-            Ok(out)
+            reader.follow_changes()?;
+            self.values_from(reader, keys)
         })
+    }
+
+    /// `param_values` for a key list that is asked again and again (every plugin call): the same
+    /// answer is shared until a setting changes, so a call copies no keys or values.
+    pub fn param_snapshot(&self, keys: &Arc<[String]>) -> anyhow::Result<Arc<ParamValues>> {
+        self.read(|reader| {
+            reader.follow_changes()?;
+            if let Some((_, values)) = reader.snapshots.iter().find(|(k, _)| Arc::ptr_eq(k, keys)) {
+                return Ok(values.clone());
+            }
+            let values = Arc::new(self.values_from(reader, keys)?);
+            if reader.snapshots.len() >= MAX_SNAPSHOTS {
+                reader.snapshots.clear();
+            }
+            reader.snapshots.push((keys.clone(), values.clone()));
+            Ok(values)
+        })
+    }
+
+    fn values_from(&self, reader: &mut Reader, keys: &[String]) -> anyhow::Result<ParamValues> {
+        let mut out = ParamValues::with_capacity(keys.len());
+        for key in keys {
+            if !reader.cache.contains_key(key) {
+                let row: Option<(Option<String>, Option<String>, bool)> = reader
+                    .conn
+                    .prepare_cached(
+                        "SELECT value, default_value, is_sensitive FROM system_parameters WHERE key = ?1",
+                    )?
+                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                let value = match row {
+                    Some((value, default, sensitive)) => {
+                        let value = match parse_json(value) {
+                            Value::Null => parse_json(default),
+                            v => v,
+                        };
+                        Some(self.opened(sensitive, value)?)
+                    }
+                    None => None,
+                };
+                reader.cache.insert(key.clone(), value);
+            }
+            if let Some(Some(value)) = reader.cache.get(key) {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// A stored value as the plugin and the admin see it.
@@ -318,6 +353,38 @@ mod tests {
         assert_eq!(
             (values["a.id"].clone(), values["a.secret"].clone()),
             (json!("cli_2"), json!("s3cret"))
+        );
+    }
+
+    #[test]
+    fn snapshots_are_shared_until_a_setting_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
+        store
+            .seed_params(&[spec("a.id", false), spec("a.secret", true)])
+            .unwrap();
+        let keys: Arc<[String]> = Arc::from(vec!["a.id".to_string(), "a.secret".to_string()]);
+        let first = store.param_snapshot(&keys).unwrap();
+        let again = store.param_snapshot(&keys).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "nothing changed: the same map");
+        let other_list: Arc<[String]> = Arc::from(vec!["a.id".to_string()]);
+        assert_eq!(store.param_snapshot(&other_list).unwrap().len(), 1);
+
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute(
+                "UPDATE system_parameters SET value = '\"cli_3\"' WHERE key = 'a.id'",
+                [],
+            )
+            .unwrap();
+        let changed = store.param_snapshot(&keys).unwrap();
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert_eq!(changed["a.id"], json!("cli_3"));
+        assert_eq!(
+            first["a.id"],
+            json!(""),
+            "a call already running keeps what it read"
         );
     }
 }
