@@ -1,8 +1,76 @@
 //! The plugins' shared key-value store: namespaced per plugin, versioned for compare-and-set,
 //! with expiry. Expired rows read as absent and are removed lazily.
+//!
+//! Reads are answered from memory once a key has been read or written (every card reads the
+//! tenant token; a read transaction costs more than the rest of the host's share of a call). That
+//! is exact because this store is the only writer of its `kv` table: the embedded database is
+//! served by one host, and no command line tool writes kv. Writes always go to the database, and
+//! compare-and-set is decided there.
 
 use super::{Store, now_ms};
 use rusqlite::{OptionalExtension, params};
+use std::collections::HashMap;
+
+/// Keys cached before the cache starts over (plugins keep a handful: tokens, leases, definitions).
+const MAX_CACHED_KEYS: usize = 4096;
+
+/// A row as the database has it, expiry included.
+#[derive(Clone, Debug)]
+struct Row {
+    value: Vec<u8>,
+    version: u64,
+    expires_at: Option<i64>,
+}
+
+impl Row {
+    fn live(&self, now: i64) -> Option<KvEntry> {
+        match self.expires_at {
+            Some(t) if t <= now => None,
+            _ => Some(KvEntry {
+                value: self.value.clone(),
+                version: self.version,
+            }),
+        }
+    }
+}
+
+/// What this store knows of the `kv` table: namespace → key → row (`None`: no row).
+#[derive(Default)]
+pub(super) struct KvCache {
+    /// Moves on every write, so a read that raced a write does not cache what it read.
+    generation: u64,
+    rows: HashMap<String, HashMap<String, Option<Row>>>,
+    len: usize,
+}
+
+impl KvCache {
+    fn get(&self, ns: &str, key: &str) -> Option<&Option<Row>> {
+        self.rows.get(ns)?.get(key)
+    }
+
+    fn put(&mut self, ns: &str, key: &str, row: Option<Row>) {
+        if self.len >= MAX_CACHED_KEYS {
+            self.rows.clear();
+            self.len = 0;
+        }
+        let previous = self
+            .rows
+            .entry(ns.to_string())
+            .or_default()
+            .insert(key.to_string(), row);
+        if previous.is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn forget(&mut self, ns: &str, key: &str) {
+        if let Some(keys) = self.rows.get_mut(ns)
+            && keys.remove(key).is_some()
+        {
+            self.len -= 1;
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KvEntry {
@@ -38,22 +106,54 @@ fn live_version(
 }
 
 impl Store {
-    /// Read through the read-only connection: never waits for a writer.
+    /// From memory, or through the read-only connection (never waiting for a writer) the first
+    /// time a key is asked for.
     pub fn kv_get(&self, ns: &str, key: &str) -> Result<Option<KvEntry>, KvError> {
-        Ok(self.read(|r| {
+        let now = now_ms();
+        let generation = {
+            let cache = self.kv_cache()?;
+            if let Some(row) = cache.get(ns, key) {
+                return Ok(row.as_ref().and_then(|r| r.live(now)));
+            }
+            cache.generation
+        };
+        let row = self.read(|r| {
             Ok(r.conn
                 .prepare_cached(
-                    "SELECT value, version FROM kv WHERE namespace = ?1 AND key = ?2
-                 AND (expires_at IS NULL OR expires_at > ?3)",
+                    "SELECT value, version, expires_at FROM kv WHERE namespace = ?1 AND key = ?2",
                 )?
-                .query_row(params![ns, key, now_ms()], |r| {
-                    Ok(KvEntry {
+                .query_row(params![ns, key], |r| {
+                    Ok(Row {
                         value: r.get(0)?,
                         version: r.get::<_, i64>(1)? as u64,
+                        expires_at: r.get(2)?,
                     })
                 })
                 .optional()?)
-        })?)
+        })?;
+        let entry = row.as_ref().and_then(|r| r.live(now));
+        let mut cache = self.kv_cache()?;
+        if cache.generation == generation {
+            cache.put(ns, key, row);
+        }
+        Ok(entry)
+    }
+
+    fn kv_cache(&self) -> Result<std::sync::MutexGuard<'_, KvCache>, KvError> {
+        self.kv_cache
+            .lock()
+            .map_err(|_| KvError::Store("the kv cache was poisoned by a panic".into()))
+    }
+
+    /// Record a write this store made (or, with `None`, forget what it knew of the key).
+    fn kv_wrote(&self, ns: &str, key: &str, row: Option<Option<Row>>) -> Result<(), KvError> {
+        let mut cache = self.kv_cache()?;
+        cache.generation += 1;
+        match row {
+            Some(row) => cache.put(ns, key, row),
+            None => cache.forget(ns, key),
+        }
+        Ok(())
     }
 
     /// Write if the live version equals `expected` (`None`: absent or expired). `check` false
@@ -66,7 +166,7 @@ impl Store {
         ttl_ms: Option<u64>,
         check: Option<Option<u64>>,
     ) -> Result<u64, KvError> {
-        let outcome = self.with(|c| {
+        let outcome: anyhow::Result<Option<Row>> = self.with(|c| {
             let tx = super::write_transaction(c)?;
             let now = now_ms();
             let current = live_version(&tx, ns, key, now)?;
@@ -91,20 +191,42 @@ impl Store {
                 params![ns, key, value, version, expires],
             )?;
             tx.commit()?;
-            Ok(Some(version as u64))
-        })?;
-        outcome.ok_or(KvError::Conflict)
+            Ok(Some(Row {
+                value: value.to_vec(),
+                version: version as u64,
+                expires_at: expires,
+            }))
+        });
+        match outcome {
+            Ok(Some(row)) => {
+                let version = row.version;
+                self.kv_wrote(ns, key, Some(Some(row)))?;
+                Ok(version)
+            }
+            Ok(None) => {
+                // Lost a compare-and-set: whatever was cached for the key is not to be trusted.
+                self.kv_wrote(ns, key, None)?;
+                Err(KvError::Conflict)
+            }
+            Err(e) => {
+                self.kv_wrote(ns, key, None)?;
+                Err(e.into())
+            }
+        }
     }
 
     pub fn kv_delete(&self, ns: &str, key: &str) -> Result<(), KvError> {
-        Ok(self.with(|c| {
+        let done = self.with(|c| {
             // Keep the row's version (expired now) so versions stay monotonic.
             c.execute(
                 "UPDATE kv SET expires_at = 0, value = x'' WHERE namespace = ?1 AND key = ?2",
                 params![ns, key],
             )?;
             Ok(())
-        })?)
+        });
+        // Either way the next read asks the database.
+        self.kv_wrote(ns, key, None)?;
+        Ok(done?)
     }
 }
 
@@ -135,6 +257,48 @@ mod tests {
             None,
             "namespaces are separate"
         );
+    }
+
+    #[test]
+    fn cached_reads_follow_this_stores_writes_and_expiry() {
+        let (_d, s) = store();
+        assert_eq!(
+            s.kv_get("p", "k").unwrap(),
+            None,
+            "an absent key is remembered too"
+        );
+        let v1 = s.kv_put("p", "k", b"a", None, None).unwrap();
+        assert_eq!(s.kv_get("p", "k").unwrap().unwrap().version, v1);
+        s.kv_put("p", "k", b"b", Some(50), None).unwrap();
+        assert_eq!(s.kv_get("p", "k").unwrap().unwrap().value, b"b");
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        assert_eq!(s.kv_get("p", "k").unwrap(), None, "expired while cached");
+        s.kv_put("p", "k", b"c", None, None).unwrap();
+        s.kv_delete("p", "k").unwrap();
+        assert_eq!(s.kv_get("p", "k").unwrap(), None);
+    }
+
+    #[test]
+    fn a_lost_compare_and_set_makes_the_next_read_ask_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let s = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
+        let v1 = s.kv_put("p", "k", b"ours", None, None).unwrap();
+        assert_eq!(s.kv_get("p", "k").unwrap().unwrap().value, b"ours");
+        // A write this store did not make (nothing does this in a running host).
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE kv SET value = x'746865697273', version = version + 1 WHERE key = 'k'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(
+            s.kv_put("p", "k", b"next", None, Some(Some(v1))),
+            Err(KvError::Conflict),
+            "compare-and-set is decided by the database"
+        );
+        assert_eq!(s.kv_get("p", "k").unwrap().unwrap().value, b"theirs");
     }
 
     #[test]

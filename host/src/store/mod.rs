@@ -39,6 +39,8 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// Read-only: the plugin-call hot path (settings, kv reads) and its settings cache.
     reader: Arc<Mutex<params::Reader>>,
+    /// What this store knows of the plugins' kv table (see `kv`).
+    kv_cache: Arc<Mutex<kv::KvCache>>,
     /// Seals sensitive parameters at rest.
     pub(crate) sealer: Arc<Sealer>,
 }
@@ -62,6 +64,7 @@ impl Store {
         let store = Store {
             conn: Arc::new(Mutex::new(conn)),
             reader: Arc::new(Mutex::new(params::Reader::new(reader))),
+            kv_cache: Arc::default(),
             sealer: Arc::new(sealer),
         };
         store.seal_plaintext_secrets()?;
