@@ -5,7 +5,7 @@
 //! rendered for every message, and building and dropping a map per JSON object cost more than the
 //! rest of the plugin's work (docs/benchmarks.md, section 1).
 
-use super::markdown::{escape, single_line, truncate};
+use super::markdown::{clip_line, escape, escape_into, truncate};
 use serde::Serialize;
 
 /// Per-field character limits; shrunk when a card would exceed Feishu's size limit.
@@ -158,7 +158,7 @@ impl CardBuilder {
         CardBuilder {
             limits,
             colour,
-            title: truncate(&single_line(title), limits.title),
+            title: clip_line(title, limits.title).into_owned(),
             subtitle: None,
             tag: None,
             fields: String::with_capacity(256),
@@ -168,7 +168,7 @@ impl CardBuilder {
 
     /// A plain-text subtitle (user text allowed: plain_text is not interpreted).
     pub fn subtitle(mut self, text: &str) -> Self {
-        self.subtitle = Some(truncate(&single_line(text), self.limits.title));
+        self.subtitle = Some(clip_line(text, self.limits.title).into_owned());
         self
     }
 
@@ -178,34 +178,32 @@ impl CardBuilder {
         self
     }
 
-    /// "**label:** value", the value escaped.
-    fn push_field(&mut self, label: &str, escaped: &str) {
+    /// "**label:** value", the value escaped here.
+    fn push_field(&mut self, label: &str, value: &str) {
         if !self.fields.is_empty() {
             self.fields.push('\n');
         }
         self.fields.push_str("**");
         self.fields.push_str(label);
         self.fields.push_str(":** ");
-        self.fields.push_str(escaped);
+        escape_into(&mut self.fields, value);
     }
 
     /// "**label:** value" with a short user value.
     pub fn field(mut self, label: &str, value: &str) -> Self {
-        let value = escape(&truncate(&single_line(value), self.limits.short));
-        self.push_field(label, &value);
+        self.push_field(label, &clip_line(value, self.limits.short));
         self
     }
 
     /// A title-length user value.
     pub fn title_field(mut self, label: &str, value: &str) -> Self {
-        let value = escape(&truncate(&single_line(value), self.limits.title));
-        self.push_field(label, &value);
+        self.push_field(label, &clip_line(value, self.limits.title));
         self
     }
 
     /// A value we produced ourselves (formatted money, counts): still escaped, never truncated.
     pub fn fact(mut self, label: &str, value: &str) -> Self {
-        self.push_field(label, &escape(value));
+        self.push_field(label, value);
         self
     }
 

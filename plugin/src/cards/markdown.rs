@@ -4,6 +4,8 @@
 //! Feishu's own tags (`<at>`, `<font>`, links) would interpret is written as a numeric reference. A
 //! supplier called `*ACME* <at id=all>` then shows exactly that and mentions nobody.
 
+use std::borrow::Cow;
+
 /// Characters with a meaning anywhere in Feishu markdown (emphasis, links, tags, code, tables,
 /// entities).
 const SPECIAL: &[char] = &[
@@ -12,9 +14,24 @@ const SPECIAL: &[char] = &[
 /// Characters that start a block (list, heading, quote) when they open a line.
 const LINE_START: &[char] = &['-', '+', '#'];
 
+/// `&#N;` for `c`, written without formatting machinery (this runs for every special character of
+/// every card).
 fn reference(out: &mut String, c: char) {
+    let mut digits = [0u8; 10];
+    let mut n = c as u32;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
     out.push_str("&#");
-    out.push_str(&(c as u32).to_string());
+    for d in &digits[i..] {
+        out.push(char::from(*d));
+    }
     out.push(';');
 }
 
@@ -22,6 +39,12 @@ fn reference(out: &mut String, c: char) {
 /// other control characters are dropped.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
+    escape_into(&mut out, text);
+    out
+}
+
+/// `escape`, appending to `out`.
+pub fn escape_into(out: &mut String, text: &str) {
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
             out.push('\n');
@@ -33,7 +56,7 @@ pub fn escape(text: &str) -> String {
                 continue;
             }
             if SPECIAL.contains(&c) || (at_start && LINE_START.contains(&c)) {
-                reference(&mut out, c);
+                reference(out, c);
             } else if at_start && c.is_ascii_digit() {
                 // "1. item" would become an ordered list: escape the dot after the number.
                 out.push(c);
@@ -41,7 +64,7 @@ pub fn escape(text: &str) -> String {
                     out.push(d);
                 }
                 if chars.next_if_eq(&'.').is_some() {
-                    reference(&mut out, '.');
+                    reference(out, '.');
                 }
             } else {
                 out.push(c);
@@ -51,7 +74,17 @@ pub fn escape(text: &str) -> String {
             }
         }
     }
-    out
+}
+
+/// `truncate(&single_line(text), max_chars)`, borrowing the text when it needs neither (the
+/// usual case: card fields are short, single-line values).
+pub fn clip_line(text: &str, max_chars: usize) -> Cow<'_, str> {
+    let trimmed = text.trim();
+    if !trimmed.chars().any(char::is_control) && trimmed.chars().count() <= max_chars {
+        Cow::Borrowed(trimmed)
+    } else {
+        Cow::Owned(truncate(&single_line(text), max_chars))
+    }
 }
 
 /// Shorten `text` to at most `max_chars` characters, marking the cut with an ellipsis.
@@ -117,5 +150,36 @@ mod tests {
     #[test]
     fn single_line_flattens_breaks() {
         assert_eq!(single_line(" a\nb\t"), "a b");
+    }
+
+    #[test]
+    fn clip_line_is_single_line_then_truncate() {
+        for (text, max) in [
+            (" a\nb\t", 10),
+            ("plain", 10),
+            ("  padded  ", 10),
+            ("\u{7}bell", 10),
+            ("采购申请单", 3),
+            ("abcd", 3),
+            ("tab\tinside", 20),
+            ("", 5),
+        ] {
+            assert_eq!(
+                clip_line(text, max),
+                truncate(&single_line(text), max),
+                "{text:?}"
+            );
+        }
+        assert!(matches!(
+            clip_line(" ACME Ltd. ", 20),
+            Cow::Borrowed("ACME Ltd.")
+        ));
+    }
+
+    #[test]
+    fn references_are_decimal_code_points() {
+        assert_eq!(escape("|"), "&#124;");
+        assert_eq!(escape("#"), "&#35;");
+        assert_eq!(escape("x\\"), "x&#92;");
     }
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 /// same delivery, so Feishu suppresses a duplicate send within its one-hour window.
 pub fn message_uuid(idempotency_key: &str) -> String {
     let digest = Sha256::digest(idempotency_key.as_bytes());
-    format!("mica-{}", &hex::encode(digest)[..40])
+    format!("mica-{}", hex::encode(&digest[..20]))
 }
 
 #[cfg(test)]

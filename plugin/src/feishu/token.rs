@@ -9,7 +9,6 @@ use crate::model::{Failure, PluginError};
 use crate::ports::{Env, HttpRequest, HttpResponse, Level, Method};
 use crate::settings::FeishuSettings;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 pub const TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
 /// Refresh this long before Feishu's expiry.
@@ -21,12 +20,16 @@ const WAIT_TOTAL_MS: u64 = 3_000;
 const WAIT_STEP_MS: u64 = 20;
 
 fn cache_keys(s: &FeishuSettings) -> (String, String) {
-    // Keyed by app and endpoint; the secret is not part of the key and never stored.
-    let digest = Sha256::digest(format!("{}\n{}", s.base_url, s.app_id).as_bytes());
-    let tag = &hex::encode(digest)[..16];
+    // Keyed by endpoint and app; the secret is not part of the key and never stored. The tag only
+    // keeps the key short (a 64-bit FNV-1a hash: no secret, and a collision would cost one
+    // refused token and a refetch), and is computed on every card.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.base_url.bytes().chain([b'\n']).chain(s.app_id.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
     (
-        format!("tenant-token:{tag}"),
-        format!("tenant-token-lease:{tag}"),
+        format!("tenant-token:{h:016x}"),
+        format!("tenant-token-lease:{h:016x}"),
     )
 }
 
@@ -175,6 +178,27 @@ mod tests {
         fn delete(&self, key: &str) -> Result<(), KvError> {
             self.inner.delete(key)
         }
+    }
+
+    #[test]
+    fn cache_keys_tell_apps_and_endpoints_apart_and_hold_no_secret() {
+        let read = |s: &MapSettings| cache_keys(&FeishuSettings::read(s));
+        let base = MapSettings::configured();
+        let (token, lease) = read(&base);
+        assert_ne!(token, lease);
+        assert_eq!(read(&base), (token.clone(), lease), "stable");
+        let other_app = MapSettings::configured().with(crate::settings::APP_ID, "\"cli_other\"");
+        let lark = MapSettings::configured()
+            .with(crate::settings::BASE_URL, "\"https://open.larksuite.com\"");
+        let other_secret = MapSettings::configured().with(crate::settings::APP_SECRET, "other");
+        assert_ne!(read(&other_app).0, token);
+        assert_ne!(read(&lark).0, token);
+        assert_eq!(
+            read(&other_secret).0,
+            token,
+            "a new secret keeps the cached token"
+        );
+        assert!(!token.contains("secret") && token.len() < 64, "{token}");
     }
 
     #[test]
