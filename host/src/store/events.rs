@@ -1,6 +1,6 @@
 //! Accepted events and their deliveries, written together (the outbox).
 
-use super::{Delivery, Store, now_ms};
+use super::{Delivery, DeliveryStatus, Store, now_ms, rfc3339};
 use rusqlite::{OptionalExtension, params};
 
 /// One delivery to create with its event.
@@ -29,34 +29,69 @@ impl Store {
         payload: &str,
         deliveries: &[NewDelivery],
     ) -> anyhow::Result<InsertedEvent> {
-        let created = self.with(|c| {
+        let created_at = self.with(|c| {
             let tx = super::write_transaction(c)?;
             let exists = tx
-                .query_row("SELECT 1 FROM events WHERE id = ?1", [id], |_| Ok(()))
+                .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
+                .query_row([id], |_| Ok(()))
                 .optional()?
                 .is_some();
             if exists {
-                return Ok(false);
+                return Ok(None);
             }
             let now = now_ms();
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO events (id, type, occurred_at, payload, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, kind, occurred_at, payload, now],
-            )?;
-            for (seq, d) in deliveries.iter().enumerate() {
-                tx.execute(
+            )?
+            .execute(params![id, kind, occurred_at, payload, now])?;
+            {
+                let mut insert = tx.prepare_cached(
                     "INSERT INTO deliveries (id, event_id, seq, kind, recipient_email, recipient, status,
                         attempts, next_attempt_at, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
-                    params![d.id, id, seq as i64, d.kind, d.recipient_email, d.recipient, now],
                 )?;
+                for (seq, d) in deliveries.iter().enumerate() {
+                    insert.execute(params![
+                        d.id,
+                        id,
+                        seq as i64,
+                        d.kind,
+                        d.recipient_email,
+                        d.recipient,
+                        now
+                    ])?;
+                }
             }
             tx.commit()?;
-            Ok(true)
+            Ok(Some(now))
         })?;
+        let deliveries = match created_at {
+            // Just written: the rows are what was given (reading them back cost as much again).
+            Some(now) => deliveries
+                .iter()
+                .map(|d| Delivery {
+                    id: d.id.clone(),
+                    event_id: id.to_string(),
+                    kind: d.kind.to_string(),
+                    event_type: Some(kind.to_string()),
+                    recipient: d.recipient_email.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_attempt_at: Some(rfc3339(now)),
+                    last_error: None,
+                    error_kind: None,
+                    feishu_code: None,
+                    feishu_log_id: None,
+                    feishu_message_id: None,
+                    plugin_version: None,
+                    updated_at: rfc3339(now),
+                })
+                .collect(),
+            None => self.deliveries_of(id)?,
+        };
         Ok(InsertedEvent {
-            created,
-            deliveries: self.deliveries_of(id)?,
+            created: created_at.is_some(),
+            deliveries,
         })
     }
 
@@ -85,5 +120,53 @@ impl Store {
 
     pub fn event_exists(&self, id: &str) -> anyhow::Result<bool> {
         Ok(self.event_payload(id)?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_to_an_insert_is_what_reading_the_deliveries_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open(&dir.path().join("t.db"), super::super::Sealer::ephemeral()).unwrap();
+        let deliveries: Vec<NewDelivery> = ["a@example.com", "b@example.com"]
+            .iter()
+            .enumerate()
+            .map(|(i, email)| NewDelivery {
+                id: format!("dlv-{i}"),
+                kind: if i == 0 { "notify" } else { "approval" },
+                recipient_email: email.to_string(),
+                recipient: format!(r#"{{"email":"{email}"}}"#),
+            })
+            .collect();
+        let inserted = store
+            .insert_event(
+                "evt-1",
+                "payment_pending",
+                "2026-11-25T02:14:22Z",
+                "{}",
+                &deliveries,
+            )
+            .unwrap();
+        assert!(inserted.created);
+        let as_json = |d: &[Delivery]| serde_json::to_value(d).unwrap();
+        assert_eq!(
+            as_json(&inserted.deliveries),
+            as_json(&store.deliveries_of("evt-1").unwrap())
+        );
+        let again = store
+            .insert_event(
+                "evt-1",
+                "payment_pending",
+                "2026-11-25T02:14:22Z",
+                "{}",
+                &deliveries,
+            )
+            .unwrap();
+        assert!(!again.created);
+        assert_eq!(as_json(&again.deliveries), as_json(&inserted.deliveries));
     }
 }
