@@ -5,8 +5,10 @@
 //!
 //! The exception is what every plugin call reads (its settings, its key-value entries): those go
 //! through a second, read-only connection, which in WAL mode never waits for the writer, and the
-//! settings are cached until `system_parameters` changes (a trigger counts changes). A thread hop per
-//! read cost more than the read itself (docs/benchmarks.md).
+//! settings are cached until `system_parameters` changes (a trigger counts changes; this store's
+//! own writes are seen at once, other processes' within 100 ms), kv entries once read or written
+//! (this store is their only writer). A thread hop per read cost more than the read itself
+//! (docs/benchmarks.md).
 
 mod approvals;
 mod callbacks;
@@ -39,6 +41,8 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// Read-only: the plugin-call hot path (settings, kv reads) and its settings cache.
     reader: Arc<Mutex<params::Reader>>,
+    /// Writes to `system_parameters` committed through this store (the settings cache follows it).
+    param_writes: Arc<std::sync::atomic::AtomicU64>,
     /// What this store knows of the plugins' kv table (see `kv`).
     kv_cache: Arc<Mutex<kv::KvCache>>,
     /// Seals sensitive parameters at rest.
@@ -64,6 +68,7 @@ impl Store {
         let store = Store {
             conn: Arc::new(Mutex::new(conn)),
             reader: Arc::new(Mutex::new(params::Reader::new(reader))),
+            param_writes: Arc::default(),
             kv_cache: Arc::default(),
             sealer: Arc::new(sealer),
         };

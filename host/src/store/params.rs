@@ -5,6 +5,8 @@ use anyhow::bail;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// A parameter a plugin declares (one row's fixed columns).
 #[derive(Clone, Debug, PartialEq)]
@@ -57,6 +59,8 @@ pub(super) struct Reader {
     cache: std::collections::HashMap<String, Option<Value>>,
     /// Whole answers to `param_snapshot`, one per key list (that is, per loaded plugin version).
     snapshots: Vec<(Arc<[String]>, Arc<ParamValues>)>,
+    /// When `param_generation` was last read, and this store's write count then.
+    checked: Option<(Instant, u64)>,
 }
 
 /// Setting values by key.
@@ -65,6 +69,12 @@ pub type ParamValues = std::collections::HashMap<String, Value>;
 /// More key lists than this and the snapshots start over (plugins are few; versions come and go).
 const MAX_SNAPSHOTS: usize = 16;
 
+/// How long the cache trusts itself about changes made by another process (`mica-host param
+/// set`, or Mica writing the table): every plugin call reads the settings, and asking the
+/// database each time cost a read transaction per card. Changes made through this store are seen
+/// at once.
+pub const OTHER_WRITERS_SEEN_WITHIN: Duration = Duration::from_millis(100);
+
 impl Reader {
     pub(super) fn new(conn: rusqlite::Connection) -> Reader {
         Reader {
@@ -72,11 +82,20 @@ impl Reader {
             cached_version: None,
             cache: std::collections::HashMap::new(),
             snapshots: Vec::new(),
+            checked: None,
         }
     }
 
-    /// Empty the caches if `system_parameters` changed since they were filled.
-    fn follow_changes(&mut self) -> anyhow::Result<()> {
+    /// Empty the caches if `system_parameters` changed since they were filled: at once after a
+    /// write through this store (`own_writes` moved), within `OTHER_WRITERS_SEEN_WITHIN` after
+    /// anyone else's.
+    fn follow_changes(&mut self, own_writes: u64) -> anyhow::Result<()> {
+        if let Some((at, writes)) = self.checked
+            && writes == own_writes
+            && at.elapsed() < OTHER_WRITERS_SEEN_WITHIN
+        {
+            return Ok(());
+        }
         let version: i64 = self
             .conn
             .prepare_cached("SELECT n FROM param_generation WHERE id = 1")?
@@ -86,6 +105,7 @@ impl Reader {
             self.snapshots.clear();
             self.cached_version = Some(version);
         }
+        self.checked = Some((Instant::now(), own_writes));
         Ok(())
     }
 }
@@ -93,10 +113,11 @@ impl Reader {
 impl Store {
     /// The current values of `keys` (unset rows read as their default; secrets opened), from the
     /// read-only connection's cache. Any change to `system_parameters`, by this process or another
-    /// (such as `mica-host param set`), moves `param_generation` and empties the cache.
+    /// (such as `mica-host param set`), moves `param_generation` and empties the cache (see
+    /// `Reader::follow_changes` for when that is noticed).
     pub fn param_values(&self, keys: &[String]) -> anyhow::Result<ParamValues> {
         self.read(|reader| {
-            reader.follow_changes()?;
+            reader.follow_changes(self.own_param_writes())?;
             self.values_from(reader, keys)
         })
     }
@@ -105,7 +126,7 @@ impl Store {
     /// answer is shared until a setting changes, so a call copies no keys or values.
     pub fn param_snapshot(&self, keys: &Arc<[String]>) -> anyhow::Result<Arc<ParamValues>> {
         self.read(|reader| {
-            reader.follow_changes()?;
+            reader.follow_changes(self.own_param_writes())?;
             if let Some((_, values)) = reader.snapshots.iter().find(|(k, _)| Arc::ptr_eq(k, keys)) {
                 return Ok(values.clone());
             }
@@ -146,6 +167,16 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    fn own_param_writes(&self) -> u64 {
+        self.param_writes.load(Ordering::Acquire)
+    }
+
+    /// Count a write to `system_parameters` this store has committed (after the commit, so a
+    /// reader that sees the count also sees the change).
+    fn wrote_params(&self) {
+        self.param_writes.fetch_add(1, Ordering::Release);
     }
 
     /// A stored value as the plugin and the admin see it.
@@ -203,7 +234,9 @@ impl Store {
             }
             tx.commit()?;
             Ok(())
-        })
+        })?;
+        self.wrote_params();
+        Ok(())
     }
 
     /// Insert the rows that do not exist yet, with their defaults; existing values are kept.
@@ -231,7 +264,9 @@ impl Store {
             }
             tx.commit()?;
             Ok(())
-        })
+        })?;
+        self.wrote_params();
+        Ok(())
     }
 
     pub fn get_param(&self, key: &str) -> anyhow::Result<Option<Param>> {
@@ -282,7 +317,9 @@ impl Store {
             }
             tx.commit()?;
             Ok(())
-        })
+        })?;
+        self.wrote_params();
+        Ok(())
     }
 
     /// Set an existing parameter, checking the value against its `data_type`.
@@ -298,7 +335,9 @@ impl Store {
                 params![key, stored.to_string(), rfc3339(super::now_ms())],
             )?;
             Ok(())
-        })
+        })?;
+        self.wrote_params();
+        Ok(())
     }
 }
 
@@ -345,6 +384,7 @@ mod tests {
                 [],
             )
             .unwrap();
+        std::thread::sleep(OTHER_WRITERS_SEEN_WITHIN);
         assert_eq!(store.param_values(&keys).unwrap()["a.id"], json!("cli_2"));
 
         // Other tables' writes leave the cache alone but change nothing it holds.
@@ -378,6 +418,7 @@ mod tests {
                 [],
             )
             .unwrap();
+        std::thread::sleep(OTHER_WRITERS_SEEN_WITHIN);
         let changed = store.param_snapshot(&keys).unwrap();
         assert!(!Arc::ptr_eq(&first, &changed));
         assert_eq!(changed["a.id"], json!("cli_3"));
