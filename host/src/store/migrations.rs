@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, PLUGIN_ENABLED),
     (4, DUE_INDEX),
     (5, PARAM_GENERATION),
+    (6, FAILED_INDEX),
 ];
 
 const INITIAL: &str = r#"
@@ -158,6 +159,12 @@ CREATE TRIGGER param_generation_delete AFTER DELETE ON system_parameters
     BEGIN UPDATE param_generation SET n = n + 1 WHERE id = 1; END;
 "#;
 
+/// Every status change rewrote an entry of `deliveries_due`, an index of every delivery ever made;
+/// waiting deliveries have `deliveries_waiting`, and the only other status looked up is `failed`
+/// (the dead letters), which gets a small index of its own.
+const FAILED_INDEX: &str = "DROP INDEX deliveries_due;
+    CREATE INDEX deliveries_failed ON deliveries (updated_at) WHERE status = 'failed';";
+
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
@@ -179,4 +186,48 @@ pub fn apply(conn: &Connection) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Sealer, Store};
+
+    /// What SQLite plans for `sql`, one line per step.
+    fn plan(store: &Store, sql: &str) -> String {
+        store
+            .with(|c| {
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_delivery_queries_that_run_all_the_time_use_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
+        let claim = plan(
+            &store,
+            "SELECT id FROM deliveries WHERE status IN ('pending', 'retrying')
+             AND next_attempt_at <= 1 AND (lease_until IS NULL OR lease_until <= 1)
+             ORDER BY next_attempt_at LIMIT 8",
+        );
+        assert!(claim.contains("deliveries_waiting"), "{claim}");
+        assert!(
+            !claim.contains("TEMP B-TREE"),
+            "no sort of the backlog: {claim}"
+        );
+        let waiting = plan(
+            &store,
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')",
+        );
+        assert!(waiting.contains("deliveries_waiting"), "{waiting}");
+        let failed = plan(
+            &store,
+            "SELECT id FROM deliveries WHERE status = 'failed' ORDER BY updated_at DESC LIMIT 200",
+        );
+        assert!(failed.contains("deliveries_failed"), "{failed}");
+        assert!(!failed.contains("TEMP B-TREE"), "{failed}");
+    }
 }
