@@ -80,7 +80,22 @@ async fn run() -> anyhow::Result<()> {
     );
     println!("ratio (cpu): {:.2}x", component_cpu / native_cpu);
 
-    // Where the component's time goes: a fresh instance alone, and instance + card rendering.
+    // Where the component's time goes: a fresh instance and the smallest call (no host imports
+    // used, a few bytes each way), the same with a large answer (describe), and instance + card
+    // rendering without sending (preview).
+    let (t, c) = (Instant::now(), process_cpu_seconds());
+    for _ in 0..args.cards {
+        component
+            .plugin
+            .check_setting("auth.feishu.enabled", "true")
+            .await?;
+    }
+    per_card(
+        "trivial",
+        args.cards,
+        t.elapsed().as_secs_f64(),
+        process_cpu_seconds() - c,
+    );
     let (t, c) = (Instant::now(), process_cpu_seconds());
     for _ in 0..args.cards {
         component.plugin.describe().await?;

@@ -142,30 +142,25 @@ mod tests {
                 recipient: format!(r#"{{"email":"{email}"}}"#),
             })
             .collect();
-        let inserted = store
-            .insert_event(
-                "evt-1",
-                "payment_pending",
-                "2026-11-25T02:14:22Z",
-                "{}",
-                &deliveries,
-            )
-            .unwrap();
+        let insert = || {
+            store
+                .insert_event(
+                    "evt-1",
+                    "payment_pending",
+                    "2026-11-25T02:14:22Z",
+                    "{}",
+                    &deliveries,
+                )
+                .unwrap()
+        };
+        let inserted = insert();
         assert!(inserted.created);
         let as_json = |d: &[Delivery]| serde_json::to_value(d).unwrap();
         assert_eq!(
             as_json(&inserted.deliveries),
             as_json(&store.deliveries_of("evt-1").unwrap())
         );
-        let again = store
-            .insert_event(
-                "evt-1",
-                "payment_pending",
-                "2026-11-25T02:14:22Z",
-                "{}",
-                &deliveries,
-            )
-            .unwrap();
+        let again = insert();
         assert!(!again.created);
         assert_eq!(as_json(&again.deliveries), as_json(&inserted.deliveries));
     }

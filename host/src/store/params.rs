@@ -358,14 +358,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cached_settings_follow_every_writer() {
+    /// A store with a plain setting `a.id` and a secret `a.secret`, and the path of its database.
+    fn seeded() -> (tempfile::TempDir, std::path::PathBuf, Store) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let store = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
         store
             .seed_params(&[spec("a.id", false), spec("a.secret", true)])
             .unwrap();
+        (dir, path, store)
+    }
+
+    /// `a.id` set by another process (the CLI), through a connection of its own.
+    fn set_elsewhere(path: &std::path::Path, value: &str) {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .execute(
+                "UPDATE system_parameters SET value = ?1 WHERE key = 'a.id'",
+                [json!(value).to_string()],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn cached_settings_follow_every_writer() {
+        let (_dir, path, store) = seeded();
         let keys = vec!["a.id".to_string(), "a.secret".to_string()];
         assert_eq!(store.param_values(&keys).unwrap()["a.id"], json!(""));
 
@@ -376,14 +393,8 @@ mod tests {
             json!("s3cret")
         );
 
-        // Another process's (the CLI's) writes, through a connection of its own.
-        let other = rusqlite::Connection::open(&path).unwrap();
-        other
-            .execute(
-                "UPDATE system_parameters SET value = '\"cli_2\"' WHERE key = 'a.id'",
-                [],
-            )
-            .unwrap();
+        // Another process's (the CLI's) writes.
+        set_elsewhere(&path, "cli_2");
         std::thread::sleep(OTHER_WRITERS_SEEN_WITHIN);
         assert_eq!(store.param_values(&keys).unwrap()["a.id"], json!("cli_2"));
 
@@ -398,12 +409,7 @@ mod tests {
 
     #[test]
     fn snapshots_are_shared_until_a_setting_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let store = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
-        store
-            .seed_params(&[spec("a.id", false), spec("a.secret", true)])
-            .unwrap();
+        let (_dir, path, store) = seeded();
         let keys: Arc<[String]> = Arc::from(vec!["a.id".to_string(), "a.secret".to_string()]);
         let first = store.param_snapshot(&keys).unwrap();
         let again = store.param_snapshot(&keys).unwrap();
@@ -411,13 +417,7 @@ mod tests {
         let other_list: Arc<[String]> = Arc::from(vec!["a.id".to_string()]);
         assert_eq!(store.param_snapshot(&other_list).unwrap().len(), 1);
 
-        let other = rusqlite::Connection::open(&path).unwrap();
-        other
-            .execute(
-                "UPDATE system_parameters SET value = '\"cli_3\"' WHERE key = 'a.id'",
-                [],
-            )
-            .unwrap();
+        set_elsewhere(&path, "cli_3");
         std::thread::sleep(OTHER_WRITERS_SEEN_WITHIN);
         let changed = store.param_snapshot(&keys).unwrap();
         assert!(!Arc::ptr_eq(&first, &changed));
