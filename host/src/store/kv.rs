@@ -11,8 +11,11 @@ use super::{Store, now_ms};
 use rusqlite::{OptionalExtension, params};
 use std::collections::HashMap;
 
-/// Keys cached before the cache starts over (plugins keep a handful: tokens, leases, definitions).
+/// How much the cache may hold before it starts over: plugins keep a handful of small entries
+/// (tokens, leases, template definitions), but one that stored many large values must not grow
+/// the host's memory with them.
 const MAX_CACHED_KEYS: usize = 4096;
+const MAX_CACHED_BYTES: usize = 4 * 1024 * 1024;
 
 /// A row as the database has it, expiry included.
 #[derive(Clone, Debug)]
@@ -41,6 +44,12 @@ pub(super) struct KvCache {
     generation: u64,
     rows: HashMap<String, HashMap<String, Option<Row>>>,
     len: usize,
+    bytes: usize,
+}
+
+/// What an entry costs the cache, roughly.
+fn footprint(ns: &str, key: &str, row: &Option<Row>) -> usize {
+    ns.len() + key.len() + row.as_ref().map_or(0, |r| r.value.len()) + 64
 }
 
 impl KvCache {
@@ -49,25 +58,27 @@ impl KvCache {
     }
 
     fn put(&mut self, ns: &str, key: &str, row: Option<Row>) {
-        if self.len >= MAX_CACHED_KEYS {
+        self.forget(ns, key);
+        let size = footprint(ns, key, &row);
+        if self.len >= MAX_CACHED_KEYS || self.bytes + size > MAX_CACHED_BYTES {
             self.rows.clear();
             self.len = 0;
+            self.bytes = 0;
         }
-        let previous = self
-            .rows
+        self.rows
             .entry(ns.to_string())
             .or_default()
             .insert(key.to_string(), row);
-        if previous.is_none() {
-            self.len += 1;
-        }
+        self.len += 1;
+        self.bytes += size;
     }
 
     fn forget(&mut self, ns: &str, key: &str) {
         if let Some(keys) = self.rows.get_mut(ns)
-            && keys.remove(key).is_some()
+            && let Some(row) = keys.remove(key)
         {
             self.len -= 1;
+            self.bytes -= footprint(ns, key, &row);
         }
     }
 }
@@ -233,6 +244,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capabilities::kv::MAX_VALUE_BYTES;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -276,6 +288,24 @@ mod tests {
         s.kv_put("p", "k", b"c", None, None).unwrap();
         s.kv_delete("p", "k").unwrap();
         assert_eq!(s.kv_get("p", "k").unwrap(), None);
+    }
+
+    #[test]
+    fn the_cache_stays_small_whatever_a_plugin_stores() {
+        let (_d, s) = store();
+        let big = vec![7u8; MAX_VALUE_BYTES as usize];
+        for i in 0..200 {
+            s.kv_put("p", &format!("k{i}"), &big, None, None).unwrap();
+            let cache = s.kv_cache().unwrap();
+            assert!(
+                cache.bytes <= MAX_CACHED_BYTES,
+                "{} bytes after {i}",
+                cache.bytes
+            );
+        }
+        // Whatever was let go is read from the database again.
+        assert_eq!(s.kv_get("p", "k0").unwrap().unwrap().value, big);
+        assert_eq!(s.kv_get("p", "k199").unwrap().unwrap().value, big);
     }
 
     #[test]
