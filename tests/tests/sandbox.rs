@@ -162,6 +162,24 @@ async fn a_plugin_cannot_read_another_plugins_settings_or_secrets() {
     h.host.stop().await;
 }
 
+/// Instance slots are reused call after call, and only the pages a call wrote are reset: nothing
+/// one call left in its memory (heap, data section, stack) is there for the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_finds_nothing_the_previous_call_left_in_memory() {
+    let h = host().await;
+    // The search works: within one call it finds what that call left.
+    let (same_call, _) = call(&h, "selfcheck:mica-card-for-li.lei-8d1f").await;
+    assert_eq!(same_call.unwrap(), "found=true");
+    for round in 0..20 {
+        let marker = format!("mica-card-for-han.meimei-{round}");
+        let (left, _) = call(&h, &format!("remember:{marker}")).await;
+        assert_eq!(left.unwrap(), "remembered");
+        let (next, _) = call(&h, &format!("recall:{marker}")).await;
+        assert_eq!(next.unwrap(), "found=false", "round {round}");
+    }
+    h.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_failures_are_recorded_on_the_delivery() {
     let h = host().await;
