@@ -1,6 +1,6 @@
 //! The notifier use case: decide whether to send, render the card, send it exactly once.
 
-use crate::feishu::classify::Envelope;
+use crate::feishu::classify::Answer;
 use crate::feishu::{client, message_uuid, recipient::receive_id};
 use crate::model::{Failure, NotifyRequest, PluginError, Receipt, Recipient};
 use crate::ports::{Env, Method};
@@ -9,27 +9,11 @@ use serde::{Deserialize, Serialize};
 
 pub const SEND_SCOPE: &str = "im:message:send_as_bot";
 
-/// Feishu's answer to a send, as far as it matters here (it also echoes the card back).
-#[derive(Deserialize)]
-struct Sent {
-    code: Option<i64>,
-    msg: Option<String>,
-    data: Option<SentData>,
-}
-
-#[derive(Deserialize)]
+/// The part of Feishu's answer to a send that matters here (the answer also echoes the card).
+#[derive(Default, Deserialize)]
 struct SentData {
     message_id: Option<String>,
     chat_id: Option<String>,
-}
-
-impl Envelope for Sent {
-    fn code(&self) -> Option<i64> {
-        self.code
-    }
-    fn msg(&self) -> Option<&str> {
-        self.msg.as_deref()
-    }
 }
 
 /// The body of `POST /open-apis/im/v1/messages`: the card travels as a JSON string inside it.
@@ -88,11 +72,9 @@ pub fn send_card(
         "/open-apis/im/v1/messages?receive_id_type={}",
         target.id_type
     );
-    let reply = client::call_as::<Sent>(env, s, Method::Post, &path, Some(&body), SEND_SCOPE)?;
-    let data = reply.body.data.unwrap_or(SentData {
-        message_id: None,
-        chat_id: None,
-    });
+    let reply =
+        client::call::<Answer<SentData>>(env, s, Method::Post, &path, Some(&body), SEND_SCOPE)?;
+    let data = reply.body.data.unwrap_or_default();
     let message_id = data.message_id.unwrap_or_default();
     if message_id.is_empty() {
         return Err(PluginError::Transient(Failure {

@@ -5,7 +5,7 @@ use crate::feishu::{client, codes};
 use crate::model::{ApprovalRef, ApprovalStatus, Failure, PaymentPending, PluginError, Recipient};
 use crate::ports::{Env, Level, Method};
 use crate::settings::{ENABLED, FeishuSettings, PAYMENT_WORKFLOW};
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const INSTANCES: &str = "/open-apis/approval/v4/instances";
@@ -92,7 +92,7 @@ pub fn create(
     let uuid = instance_uuid(idempotency_key);
     let mut body = json!({"approval_code": s.approval_code, "form": form, "uuid": uuid});
     body[id_type] = json!(id);
-    match client::call(
+    match client::call::<Value>(
         env,
         &s,
         Method::Post,
@@ -134,7 +134,7 @@ pub fn get(env: &Env, instance: &str) -> Result<ApprovalRef, PluginError> {
 
 fn get_with(env: &Env, s: &FeishuSettings, instance: &str) -> Result<ApprovalRef, PluginError> {
     let path = format!("{INSTANCES}/{instance}");
-    let reply = client::call(
+    let reply = client::call::<Value>(
         env,
         s,
         Method::Get,
@@ -165,7 +165,7 @@ pub fn cancel(env: &Env, instance: &str, initiator_of: &Recipient) -> Result<(),
     let (id_type, id) = initiator(initiator_of)?;
     let path = format!("{INSTANCES}/cancel?user_id_type={id_type}");
     let body = json!({"approval_code": s.approval_code, "instance_code": instance, "user_id": id});
-    client::call(
+    client::call::<Value>(
         env,
         &s,
         Method::Post,
@@ -182,7 +182,7 @@ pub fn cancel(env: &Env, instance: &str, initiator_of: &Recipient) -> Result<(),
 pub fn probe_create_permission(env: &Env, s: &FeishuSettings) -> Result<String, PluginError> {
     let body = json!({"approval_code": s.approval_code, "form": "[]"});
     let granted = "approval:instance is granted";
-    match client::call(
+    match client::call::<Value>(
         env,
         s,
         Method::Post,
@@ -219,7 +219,7 @@ pub fn definition(env: &Env, s: &FeishuSettings) -> Result<Vec<form::Widget>, Pl
         "/open-apis/approval/v4/approvals/{}?locale=zh-CN",
         s.approval_code
     );
-    let reply = client::call(
+    let reply = client::call::<Value>(
         env,
         s,
         Method::Get,
@@ -254,7 +254,7 @@ pub fn ensure_subscribed(env: &Env, s: &FeishuSettings) -> bool {
         "/open-apis/approval/v4/approvals/{}/subscribe",
         s.approval_code
     );
-    let result = client::call(env, s, Method::Post, &path, None, "approval:approval");
+    let result = client::call::<Value>(env, s, Method::Post, &path, None, "approval:approval");
     let ok = match &result {
         Ok(_) => true,
         Err(PluginError::Permanent(f)) if f.remote_code == Some(1390007) => true,

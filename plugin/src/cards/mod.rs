@@ -14,7 +14,6 @@ use crate::model::{
 };
 use i18n::{Locale, Words, words};
 use layout::{Card, CardBuilder, Colour, Limits};
-use serde_json::Value;
 
 /// Feishu refuses card messages over 30 KB; the card content must leave room for the rest of the
 /// request (receive id, uuid, JSON string escaping).
@@ -34,8 +33,9 @@ pub fn render_json(event: &DomainEvent, locale: Locale) -> String {
     }
 }
 
-/// The same card as a JSON value, for callers that look inside it.
-pub fn render(event: &DomainEvent, locale: Locale) -> Value {
+/// The same card as a JSON value, for tests that look inside it.
+#[cfg(test)]
+pub fn render(event: &DomainEvent, locale: Locale) -> serde_json::Value {
     serde_json::from_str(&render_json(event, locale)).expect("a card is JSON")
 }
 

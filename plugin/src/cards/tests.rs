@@ -1,6 +1,7 @@
 use super::*;
 use crate::model::*;
 use crate::samples;
+use serde_json::Value;
 
 fn markdown_text(card: &Value) -> String {
     card["body"]["elements"]

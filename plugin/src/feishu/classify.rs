@@ -3,12 +3,11 @@
 use super::codes;
 use crate::model::{Failure, PluginError};
 use crate::ports::{HttpResponse, TransportError};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// What classifying an answer needs from its parsed JSON body. `Value` reads any answer; a call
-/// that knows the shape of its answer can name a struct instead and skip what it does not need
-/// (a message send's answer echoes the whole card back).
+/// What classifying an answer needs from its parsed JSON body: `Value` (any answer) or `Answer`.
 pub trait Envelope: DeserializeOwned {
     fn code(&self) -> Option<i64>;
     fn msg(&self) -> Option<&str>;
@@ -20,6 +19,24 @@ impl Envelope for Value {
     }
     fn msg(&self) -> Option<&str> {
         self.get("msg").and_then(Value::as_str)
+    }
+}
+
+/// Feishu's envelope with `data` read as `D`: for a call that needs only some of its answer (a
+/// message send's answer echoes the whole card back); what `D` does not name is skipped unread.
+#[derive(Debug, Deserialize)]
+pub struct Answer<D> {
+    pub code: Option<i64>,
+    pub msg: Option<String>,
+    pub data: Option<D>,
+}
+
+impl<D: DeserializeOwned> Envelope for Answer<D> {
+    fn code(&self) -> Option<i64> {
+        self.code
+    }
+    fn msg(&self) -> Option<&str> {
+        self.msg.as_deref()
     }
 }
 

@@ -8,21 +8,10 @@ use crate::ports::{Env, HttpRequest, Method};
 use crate::settings::FeishuSettings;
 
 /// Call `path` (with query) on the configured Feishu host with `body` (JSON text, serialized once
-/// by the caller whatever the retries). `scope_hint` names the permission the call needs, for the
-/// message when Feishu says one is missing without naming it.
-pub fn call(
-    env: &Env,
-    s: &FeishuSettings,
-    method: Method,
-    path_and_query: &str,
-    body: Option<&[u8]>,
-    scope_hint: &str,
-) -> Result<Reply, PluginError> {
-    call_as(env, s, method, path_and_query, body, scope_hint)
-}
-
-/// `call`, with the answer read as `B` (see `classify_as`).
-pub fn call_as<B: Envelope>(
+/// by the caller whatever the retries), reading the answer as `B` (`Value` for any answer; see
+/// `classify_as`). `scope_hint` names the permission the call needs, for the message when Feishu
+/// says one is missing without naming it.
+pub fn call<B: Envelope>(
     env: &Env,
     s: &FeishuSettings,
     method: Method,

@@ -1,5 +1,6 @@
 use super::*;
 use crate::testkit::*;
+use serde_json::Value;
 
 fn env<'a>(s: &'a MapSettings, kv: &'a MemKv, http: &'a ScriptedHttp) -> Env<'a> {
     Env {
@@ -22,8 +23,8 @@ fn token_is_fetched_once_and_reused() {
         .reply(200, OK);
     let e = env(&s, &kv, &http);
     let fs = FeishuSettings::read(&s);
-    call(&e, &fs, Method::Get, "/a", None, "").unwrap();
-    call(&e, &fs, Method::Get, "/b", None, "").unwrap();
+    call::<Value>(&e, &fs, Method::Get, "/a", None, "").unwrap();
+    call::<Value>(&e, &fs, Method::Get, "/b", None, "").unwrap();
     assert_eq!(
         http.paths(),
         vec![token::TOKEN_PATH.to_string(), "/a".into(), "/b".into()]
@@ -44,7 +45,7 @@ fn refused_token_is_evicted_and_the_call_retried_once() {
         .token("t-new")
         .reply(200, OK);
     let e = env(&s, &kv, &http);
-    call(
+    call::<Value>(
         &e,
         &FeishuSettings::read(&s),
         Method::Post,
@@ -67,7 +68,8 @@ fn a_second_refusal_is_unauthorized_not_a_loop() {
         .token("t-2")
         .reply(400, bad);
     let e = env(&s, &kv, &http);
-    let err = call(&e, &FeishuSettings::read(&s), Method::Get, "/m", None, "").unwrap_err();
+    let err =
+        call::<Value>(&e, &FeishuSettings::read(&s), Method::Get, "/m", None, "").unwrap_err();
     assert!(matches!(err, PluginError::Unauthorized(_)));
     assert_eq!(http.seen.borrow().len(), 4);
 }
@@ -77,6 +79,7 @@ fn wrong_secret_is_reported_as_such() {
     let (s, kv) = (MapSettings::configured(), MemKv::default());
     let http = ScriptedHttp::default().reply(400, r#"{"code":10014,"msg":"app secret invalid"}"#);
     let e = env(&s, &kv, &http);
-    let err = call(&e, &FeishuSettings::read(&s), Method::Get, "/m", None, "").unwrap_err();
+    let err =
+        call::<Value>(&e, &FeishuSettings::read(&s), Method::Get, "/m", None, "").unwrap_err();
     assert!(matches!(err, PluginError::Unauthorized(f) if f.message.contains("App Secret")));
 }
