@@ -122,7 +122,7 @@ impl Store {
     pub fn kv_get(&self, ns: &str, key: &str) -> Result<Option<KvEntry>, KvError> {
         let now = now_ms();
         let generation = {
-            let cache = self.kv_cache()?;
+            let cache = self.kv_cache();
             if let Some(row) = cache.get(ns, key) {
                 return Ok(row.as_ref().and_then(|r| r.live(now)));
             }
@@ -143,28 +143,36 @@ impl Store {
                 .optional()?)
         })?;
         let entry = row.as_ref().and_then(|r| r.live(now));
-        let mut cache = self.kv_cache()?;
+        let mut cache = self.kv_cache();
         if cache.generation == generation {
             cache.put(ns, key, row);
         }
         Ok(entry)
     }
 
-    fn kv_cache(&self) -> Result<std::sync::MutexGuard<'_, KvCache>, KvError> {
-        self.kv_cache
-            .lock()
-            .map_err(|_| KvError::Store("the kv cache was poisoned by a panic".into()))
+    /// The cache; a panic while it was held leaves it empty rather than unusable.
+    fn kv_cache(&self) -> std::sync::MutexGuard<'_, KvCache> {
+        self.kv_cache.lock().unwrap_or_else(|poisoned| {
+            let mut cache = poisoned.into_inner();
+            *cache = KvCache {
+                generation: cache.generation + 1,
+                ..KvCache::default()
+            };
+            self.kv_cache.clear_poison();
+            cache
+        })
     }
 
-    /// Record a write this store made (or, with `None`, forget what it knew of the key).
-    fn kv_wrote(&self, ns: &str, key: &str, row: Option<Option<Row>>) -> Result<(), KvError> {
-        let mut cache = self.kv_cache()?;
+    /// Tell the cache what a write left for the key (`None`: forget it, the next read asks the
+    /// database). Called while the writer connection is still held, so the cache learns of writes
+    /// in the order they were committed.
+    fn kv_wrote(&self, ns: &str, key: &str, row: Option<Row>) {
+        let mut cache = self.kv_cache();
         cache.generation += 1;
         match row {
-            Some(row) => cache.put(ns, key, row),
+            Some(row) => cache.put(ns, key, Some(row)),
             None => cache.forget(ns, key),
         }
-        Ok(())
     }
 
     /// Write if the live version equals `expected` (`None`: absent or expired). `check` false
@@ -177,67 +185,57 @@ impl Store {
         ttl_ms: Option<u64>,
         check: Option<Option<u64>>,
     ) -> Result<u64, KvError> {
-        let outcome: anyhow::Result<Option<Row>> = self.with(|c| {
-            let tx = super::write_transaction(c)?;
-            let now = now_ms();
-            let current = live_version(&tx, ns, key, now)?;
-            if let Some(expected) = check
-                && expected != current
-            {
-                return Ok(None);
-            }
-            // Versions only grow, even across expiry, so a stale compare can never match again.
-            let last: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM kv WHERE namespace = ?1 AND key = ?2",
-                    params![ns, key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let version = last.unwrap_or(0) + 1;
-            let expires = ttl_ms.map(|t| now + t as i64);
-            tx.execute(
-                "INSERT INTO kv (namespace, key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (namespace, key) DO UPDATE SET value = ?3, version = ?4, expires_at = ?5",
-                params![ns, key, value, version, expires],
-            )?;
-            tx.commit()?;
-            Ok(Some(Row {
-                value: value.to_vec(),
-                version: version as u64,
-                expires_at: expires,
-            }))
-        });
-        match outcome {
-            Ok(Some(row)) => {
-                let version = row.version;
-                self.kv_wrote(ns, key, Some(Some(row)))?;
-                Ok(version)
-            }
-            Ok(None) => {
-                // Lost a compare-and-set: whatever was cached for the key is not to be trusted.
-                self.kv_wrote(ns, key, None)?;
-                Err(KvError::Conflict)
-            }
-            Err(e) => {
-                self.kv_wrote(ns, key, None)?;
-                Err(e.into())
-            }
-        }
+        let outcome = self.with(|c| {
+            let written = (|| -> anyhow::Result<Option<Row>> {
+                let tx = super::write_transaction(c)?;
+                let now = now_ms();
+                let current = live_version(&tx, ns, key, now)?;
+                if let Some(expected) = check
+                    && expected != current
+                {
+                    return Ok(None);
+                }
+                // Versions only grow, even across expiry, so a stale compare can never match again.
+                let last: Option<i64> = tx
+                    .query_row(
+                        "SELECT version FROM kv WHERE namespace = ?1 AND key = ?2",
+                        params![ns, key],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let version = last.unwrap_or(0) + 1;
+                let expires = ttl_ms.map(|t| now + t as i64);
+                tx.execute(
+                    "INSERT INTO kv (namespace, key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (namespace, key) DO UPDATE SET value = ?3, version = ?4, expires_at = ?5",
+                    params![ns, key, value, version, expires],
+                )?;
+                tx.commit()?;
+                Ok(Some(Row {
+                    value: value.to_vec(),
+                    version: version as u64,
+                    expires_at: expires,
+                }))
+            })();
+            // A lost compare-and-set or a failed write: what was cached is not to be trusted.
+            self.kv_wrote(ns, key, written.as_ref().ok().cloned().flatten());
+            written
+        })?;
+        outcome.map(|row| row.version).ok_or(KvError::Conflict)
     }
 
     pub fn kv_delete(&self, ns: &str, key: &str) -> Result<(), KvError> {
-        let done = self.with(|c| {
+        Ok(self.with(|c| {
             // Keep the row's version (expired now) so versions stay monotonic.
-            c.execute(
+            let done = c.execute(
                 "UPDATE kv SET expires_at = 0, value = x'' WHERE namespace = ?1 AND key = ?2",
                 params![ns, key],
-            )?;
+            );
+            // Either way the next read asks the database.
+            self.kv_wrote(ns, key, None);
+            done?;
             Ok(())
-        });
-        // Either way the next read asks the database.
-        self.kv_wrote(ns, key, None)?;
-        Ok(done?)
+        })?)
     }
 }
 
@@ -296,7 +294,7 @@ mod tests {
         let big = vec![7u8; MAX_VALUE_BYTES as usize];
         for i in 0..200 {
             s.kv_put("p", &format!("k{i}"), &big, None, None).unwrap();
-            let cache = s.kv_cache().unwrap();
+            let cache = s.kv_cache();
             assert!(
                 cache.bytes <= MAX_CACHED_BYTES,
                 "{} bytes after {i}",
@@ -306,6 +304,27 @@ mod tests {
         // Whatever was let go is read from the database again.
         assert_eq!(s.kv_get("p", "k0").unwrap().unwrap().value, big);
         assert_eq!(s.kv_get("p", "k199").unwrap().unwrap().value, big);
+    }
+
+    #[test]
+    fn after_concurrent_writes_the_cache_holds_what_the_database_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let s = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..4u8 {
+                let s = &s;
+                scope.spawn(move || {
+                    for i in 0..100u8 {
+                        s.kv_put("p", "token", &[t, i], None, None).unwrap();
+                    }
+                });
+            }
+        });
+        let cached = s.kv_get("p", "token").unwrap().unwrap();
+        // A store of its own has nothing cached: it reads the database.
+        let fresh = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
+        assert_eq!(Some(cached), fresh.kv_get("p", "token").unwrap());
     }
 
     #[test]
