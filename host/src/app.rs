@@ -1,7 +1,6 @@
 //! The running host: store, runtime, registry, delivery worker and HTTP server, started and stopped
 //! together. `mica-host serve` and the end-to-end tests both use this.
 
-use crate::admin_token;
 use crate::api::{AppState, router};
 use crate::approvals::Reconciler;
 use crate::callbacks::CallbackSender;
@@ -20,6 +19,7 @@ use tokio::task::JoinHandle;
 pub struct Host {
     pub addr: SocketAddr,
     pub admin_token: String,
+    pub service_token: String,
     pub store: Store,
     pub registry: Arc<Registry>,
     shutdown: oneshot::Sender<()>,
@@ -42,8 +42,32 @@ pub async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<Registry>)>
     Ok((store, registry))
 }
 
+/// On a store with no active plugin, install and activate `--plugin` or the one the build
+/// produced: `serve` does it at its first start, and `param` before it, so that a deployment
+/// script can configure the bundled plugin's settings before the host has ever run.
+pub async fn ensure_plugin(config: &HostConfig, registry: &Registry) -> anyhow::Result<()> {
+    if registry.has_active() {
+        return Ok(());
+    }
+    let path = config.plugin.clone().or_else(default_plugin_path).context(
+        "no plugin is installed and none was found: build it with scripts/build-plugin.sh or pass --plugin PATH (or set MICA_PLUGIN_WASM)",
+    )?;
+    let wasm = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let plugin = registry.install(wasm).await?;
+    tracing::info!(
+        plugin = plugin.id(),
+        version = plugin.version(),
+        "installed the bundled plugin"
+    );
+    registry.activate(plugin).await?;
+    Ok(())
+}
+
 impl Host {
     pub async fn start(config: HostConfig) -> anyhow::Result<Host> {
+        if let Some(url) = &config.callback_url {
+            crate::callbacks::check_target(url, &config.callback_secret)?;
+        }
         let (store, registry) = open(&config).await?;
         let released = store.call(|s| s.release_stale_leases()).await?;
         if released > 0 {
@@ -52,31 +76,18 @@ impl Host {
                 "deliveries left in flight by a previous run will be attempted again"
             );
         }
-        if !registry.has_active() {
-            let path = config.plugin.clone().or_else(default_plugin_path).context(
-                "no plugin is installed and none was found: build it with scripts/build-plugin.sh or pass --plugin PATH",
-            )?;
-            let wasm =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            let plugin = registry.install(wasm).await?;
-            registry.activate(plugin).await?;
-        }
-        let (admin_token, source) = admin_token::resolve(
+        ensure_plugin(&config, &registry).await?;
+        let (admin_token, service_token) = crate::tokens::resolve_both(
             config
                 .admin_token
                 .clone()
                 .or_else(|| std::env::var("MICA_ADMIN_TOKEN").ok()),
+            config
+                .service_token
+                .clone()
+                .or_else(|| std::env::var("MICA_SERVICE_TOKEN").ok()),
             &config.data_dir,
         )?;
-        match source {
-            admin_token::Source::Generated(path) => {
-                tracing::info!(path = %path.display(), "generated an admin token")
-            }
-            admin_token::Source::File(path) => {
-                tracing::info!(path = %path.display(), "admin token read from file")
-            }
-            admin_token::Source::Environment => tracing::info!("admin token from MICA_ADMIN_TOKEN"),
-        }
         let wake = Arc::new(Notify::new());
         let worker = (config.delivery_concurrency > 0).then(|| {
             Worker {
@@ -110,17 +121,13 @@ impl Host {
             .start(),
         );
         if let Some(url) = &config.callback_url {
-            if config.callback_secret.is_empty() {
-                tracing::warn!(
-                    "MICA_CALLBACK_URL is set but MICA_CALLBACK_SECRET is empty: notices are signed with an empty key"
-                );
-            }
             background.push(
                 CallbackSender {
                     store: store.clone(),
                     url: url.clone(),
                     secret: config.callback_secret.clone(),
                     poll: Duration::from_millis(200),
+                    retry_base: config.notice_retry_base,
                 }
                 .start()?,
             );
@@ -129,6 +136,7 @@ impl Host {
             store: store.clone(),
             registry: registry.clone(),
             admin_token: admin_token.clone().into(),
+            service_token: service_token.clone().into(),
             wake_worker: wake,
             notify_mica: config.callback_url.is_some(),
             webhook_deadline: config.webhook_deadline,
@@ -153,6 +161,7 @@ impl Host {
         Ok(Host {
             addr,
             admin_token,
+            service_token,
             store,
             registry,
             shutdown,

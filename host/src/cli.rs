@@ -76,6 +76,26 @@ pub enum Command {
     /// Failed deliveries (dead letters).
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+    /// Notices to Mica that Mica refused repeatedly (dead letters).
+    #[command(subcommand)]
+    Notices(NoticesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NoticesCommand {
+    /// List dead-lettered notices: number, notice id, payment, attempts, last answer.
+    Failed {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Queue a dead-lettered notice again (same notice id); a running host sends it.
+    Retry {
+        /// The notice number (omit with --all).
+        id: Option<i64>,
+        /// Every dead-lettered notice.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,14 +192,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config.reconcile_after = std::time::Duration::from_secs(reconcile_after);
             let host = Host::start(config.clone()).await?;
             println!("mica-host listening on http://{}", host.addr);
-            if std::env::var("MICA_ADMIN_TOKEN").is_err() {
-                println!(
-                    "admin token: {}",
-                    config
-                        .data_dir
-                        .join(crate::admin_token::FILE_NAME)
-                        .display()
-                );
+            for credential in [
+                crate::tokens::Credential::Admin,
+                crate::tokens::Credential::Service,
+            ] {
+                if std::env::var(credential.env_var()).is_err() {
+                    println!(
+                        "{}: {}",
+                        credential.label(),
+                        config.data_dir.join(credential.file_name()).display()
+                    );
+                }
             }
             shutdown_signal().await;
             tracing::info!("shutting down");
@@ -235,8 +258,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Secrets(SecretsCommand::RotateKey { new_key }) => rotate_key(&config, new_key),
         Command::Deliveries(cmd) => dead_letters(&config, cmd),
+        Command::Notices(cmd) => dead_notices(&config, cmd),
         Command::Param(cmd) => {
-            let store = config.open_store()?;
+            // A fresh store learns the bundled plugin's parameters first, as `serve` would.
+            let (store, registry) = app::open(&config).await?;
+            app::ensure_plugin(&config, &registry).await?;
             param(&store, cmd)
         }
     }
@@ -308,6 +334,33 @@ fn dead_letters(config: &HostConfig, cmd: DeliveriesCommand) -> anyhow::Result<(
                 _ => bail!("give a delivery id or --all"),
             };
             println!("{n} deliveries queued again");
+        }
+    }
+    Ok(())
+}
+
+fn dead_notices(config: &HostConfig, cmd: NoticesCommand) -> anyhow::Result<()> {
+    let store = config.open_store()?;
+    match cmd {
+        NoticesCommand::Failed { limit } => {
+            for n in store.failed_notices(limit)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    n.id,
+                    n.notice_id,
+                    n.payment_id.as_deref().unwrap_or("-"),
+                    n.attempts,
+                    n.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        NoticesCommand::Retry { id, all } => {
+            let n = match (id, all) {
+                (Some(id), false) => store.retry_failed_notices(Some(id))?,
+                (None, true) => store.retry_failed_notices(None)?,
+                _ => bail!("give a notice number or --all"),
+            };
+            println!("{n} notices queued again");
         }
     }
     Ok(())

@@ -19,6 +19,8 @@ pub struct HostConfig {
     pub plugin: Option<PathBuf>,
     /// Overrides `MICA_ADMIN_TOKEN` and the token file (tests).
     pub admin_token: Option<String>,
+    /// Overrides `MICA_SERVICE_TOKEN` and the token file (tests).
+    pub service_token: Option<String>,
     pub limits: SandboxLimits,
     pub retry: RetryPolicy,
     /// Plugin calls in flight at once; 0 runs no delivery worker.
@@ -27,6 +29,8 @@ pub struct HostConfig {
     pub callback_url: Option<String>,
     /// HMAC key of `X-Mica-Signature` (`MICA_CALLBACK_SECRET`).
     pub callback_secret: String,
+    /// First delay before a notice is sent again (doubling, up to 5 minutes).
+    pub notice_retry_base: Duration,
     /// Re-read an undecided approval when nothing was heard of it for this long.
     pub reconcile_after: Duration,
     /// How often the reconciler looks.
@@ -50,11 +54,13 @@ impl HostConfig {
             data_dir: data_dir.to_path_buf(),
             plugin: None,
             admin_token: None,
+            service_token: None,
             limits: SandboxLimits::default(),
             retry: RetryPolicy::default(),
             delivery_concurrency: 16,
             callback_url: None,
             callback_secret: String::new(),
+            notice_retry_base: Duration::from_secs(1),
             reconcile_after: Duration::from_secs(10 * 60),
             reconcile_every: Duration::from_secs(30),
             webhook_deadline: Duration::from_millis(2500),

@@ -1,7 +1,6 @@
 //! Mica's extension host: loads plugin components, gives them capabilities, calls them on Mica's
 //! domain events, and keeps everything durable.
 
-pub mod admin_token;
 pub mod api;
 pub mod app;
 pub mod approvals;
@@ -18,4 +17,5 @@ pub mod registry;
 pub mod runtime;
 pub mod settings_form;
 pub mod store;
+pub mod tokens;
 pub mod watch;

@@ -22,6 +22,10 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     /// Deliveries the rate limiter held back, by kind.
     pub rate_waits: IntCounterVec,
+    /// Notices to Mica by outcome (delivered, retried, refused, dead).
+    pub notices: IntCounterVec,
+    /// Notices to Mica that are dead letters, read from the store at scrape time.
+    pub notices_failed: IntGauge,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -56,7 +60,22 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry
         .register(Box::new(queue_depth.clone()))
         .expect("registered once");
+    let notices_failed = IntGauge::new(
+        "mica_notices_failed",
+        "Notices to Mica that became dead letters (mica-host notices failed)",
+    )
+    .expect("a valid metric");
+    registry
+        .register(Box::new(notices_failed.clone()))
+        .expect("registered once");
     Metrics {
+        notices: counter(
+            &registry,
+            "mica_notices_total",
+            "Notice attempts to Mica by outcome",
+            &["outcome"],
+        ),
+        notices_failed,
         deliveries: counter(
             &registry,
             "mica_deliveries_total",

@@ -1,6 +1,7 @@
 //! The host's own outbound HTTP plumbing (plugin traffic and Mica notices share it).
 
 use hyper_util::client::legacy::connect::HttpConnector;
+use std::net::IpAddr;
 use std::time::Duration;
 
 pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
@@ -17,4 +18,12 @@ pub fn connector(connect_timeout: Duration) -> anyhow::Result<Connector> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http))
+}
+
+/// `localhost` or a loopback address (brackets of an IPv6 literal allowed): where plain http is
+/// acceptable, since nothing crosses a network.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// Mica's backend credential: events, deliveries, approvals.
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
 
 fn workspace_target() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
@@ -119,11 +121,13 @@ impl TestHost {
         config.cache_dir = shared_compile_cache();
         config.plugin = Some(options.plugin.unwrap_or_else(plugin_wasm));
         config.admin_token = Some(ADMIN_TOKEN.into());
+        config.service_token = Some(SERVICE_TOKEN.into());
         config.delivery_concurrency = options.concurrency;
         config.retry.base = options.retry_base;
         config.retry.max_delay = Duration::from_secs(2);
         config.callback_url = options.callback_url;
         config.callback_secret = crate::mica::CALLBACK_SECRET.into();
+        config.notice_retry_base = Duration::from_millis(50);
         config.reconcile_after = options.reconcile_after;
         config.reconcile_every = Duration::from_millis(100);
         if let Some(limits) = options.limits {

@@ -1,5 +1,6 @@
 //! A stand-in for Mica's callback endpoint: records every notice and whether its
-//! `X-Mica-Signature` verified; can refuse the first ones to prove the host retries.
+//! `X-Mica-Signature` (over `X-Mica-Timestamp` and the body) verified; can refuse the first ones
+//! to prove the host retries.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,9 +18,12 @@ pub const CALLBACK_SECRET: &str = "mica-callback-secret-for-tests";
 pub struct Received {
     /// (notice, signature verified)
     pub notices: Vec<(Value, bool)>,
-    /// Answer 503 to this many requests first.
+    /// Answer `refuse_with` (503 unless set) to this many requests first.
     pub refuse: usize,
+    pub refuse_with: Option<u16>,
     pub refused: usize,
+    /// `X-Mica-Notice-Id` of every request, refused ones included, in arrival order.
+    pub notice_ids: Vec<String>,
 }
 
 pub struct MicaReceiver {
@@ -28,16 +32,21 @@ pub struct MicaReceiver {
     server: tokio::task::JoinHandle<()>,
 }
 
+/// The host's signature: HMAC-SHA256 of "<X-Mica-Timestamp>.<body>", and a notice id present.
 fn verify(headers: &HeaderMap, body: &[u8]) -> bool {
-    let Some(given) = headers
-        .get("x-mica-signature")
-        .and_then(|v| v.to_str().ok())
-    else {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(given), Some(timestamp), Some(id)) = (
+        header("x-mica-signature"),
+        header("x-mica-timestamp"),
+        header("x-mica-notice-id"),
+    ) else {
         return false;
     };
     let mut mac = Hmac::<Sha256>::new_from_slice(CALLBACK_SECRET.as_bytes()).unwrap();
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
     mac.update(body);
-    given == format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    !id.is_empty() && given == format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 async fn receive(
@@ -46,9 +55,17 @@ async fn receive(
     body: Bytes,
 ) -> StatusCode {
     let mut s = state.lock().unwrap();
+    let id = headers
+        .get("x-mica-notice-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    s.notice_ids.push(id.to_string());
     if s.refused < s.refuse {
         s.refused += 1;
-        return StatusCode::SERVICE_UNAVAILABLE;
+        return s
+            .refuse_with
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     }
     let ok = verify(&headers, &body);
     s.notices

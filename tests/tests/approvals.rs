@@ -95,6 +95,12 @@ async fn a_payment_is_approved_in_feishu_and_mica_is_told_once() {
     assert!(n["operate_time"].as_str().unwrap().ends_with('Z'));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(t.mica.notices().len(), 2, "nothing doubled");
+    // The first notice was refused once and sent again under the same X-Mica-Notice-Id, which
+    // is what Mica deduplicates by; the second notice has an id of its own.
+    let ids = t.mica.state.lock().unwrap().notice_ids.clone();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids[0], ids[1], "a retry keeps its notice id: {ids:?}");
+    assert_ne!(ids[1], ids[2], "{ids:?}");
     t.host.host.stop().await;
 }
 

@@ -42,7 +42,7 @@ pub async fn post_event(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = json_body(&headers, body)?;
-    let event = parse_event(&body)?;
+    let mut event = parse_event(&body)?;
     let mut deliveries: Vec<NewDelivery> = event
         .recipients
         .iter()
@@ -65,6 +65,7 @@ pub async fn post_event(
             recipient: recipient_json(&p.submitter).to_string(),
         });
     }
+    let warnings = std::mem::take(&mut event.warnings);
     let (id, kind, occurred_at) = (event.id.clone(), event.kind, event.occurred_at.clone());
     let payload = body.to_string();
     let stored = state
@@ -86,6 +87,8 @@ pub async fn post_event(
         .collect();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"event_id": event.id, "created": stored.created, "deliveries": deliveries})),
+        Json(
+            json!({"event_id": event.id, "created": stored.created, "deliveries": deliveries, "warnings": warnings}),
+        ),
     ))
 }

@@ -20,6 +20,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
     if let Ok(depth) = state.store.call(|s| s.waiting_count()).await {
         crate::metrics::METRICS.queue_depth.set(depth);
     }
+    if let Ok(failed) = state.store.call(|s| s.failed_notice_count()).await {
+        crate::metrics::METRICS.notices_failed.set(failed);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

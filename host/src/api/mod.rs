@@ -8,6 +8,7 @@ mod deliveries;
 mod error;
 mod events;
 mod health;
+mod notices;
 mod plugins;
 mod preview;
 mod webhook;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub store: Store,
     pub registry: Arc<Registry>,
     pub admin_token: Arc<str>,
+    /// Mica's backend: events, deliveries, approvals; never settings or plugins.
+    pub service_token: Arc<str>,
     /// Wakes the delivery worker when new deliveries are stored.
     pub wake_worker: Arc<Notify>,
     /// Whether approval changes are queued for Mica.
@@ -54,9 +57,22 @@ pub fn read_body(
 }
 
 pub fn router(state: AppState) -> Router {
-    let authed = Router::new()
+    // Mica's backend, with the service token (or the admin token).
+    let service = Router::new()
         .route("/api/v1/events", post(events::post_event))
         .route("/api/v1/deliveries", get(deliveries::list))
+        .route(
+            "/api/v1/approvals/{payment_id}",
+            get(approvals::get_approval),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_service,
+        ));
+    let admin = Router::new()
+        .route("/api/v1/notices/failed", get(notices::failed))
+        .route("/api/v1/notices/retry-failed", post(notices::retry_all))
+        .route("/api/v1/notices/{id}/retry", post(notices::retry_one))
         .route("/api/v1/deliveries/failed", get(dead_letters::list))
         .route(
             "/api/v1/deliveries/retry-failed",
@@ -65,10 +81,6 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/deliveries/{id}/retry",
             post(dead_letters::retry_one),
-        )
-        .route(
-            "/api/v1/approvals/{payment_id}",
-            get(approvals::get_approval),
         )
         .route(
             "/api/v1/admin/{plugin_id}/settings",
@@ -102,14 +114,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            auth::require_admin,
         ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         // Routes plugins declare (verified by the plugin, not by the admin token).
         .route("/api/v1/feishu/webhook", post(webhook::receive))
-        .merge(authed)
+        .merge(service)
+        .merge(admin)
         .merge(crate::console::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {

@@ -1,7 +1,12 @@
-//! Notices to Mica (`MICA_CALLBACK_URL`): every approval status change, POSTed as JSON with
-//! `X-Mica-Signature: sha256=<hex HMAC-SHA256 of the body>`, retried until Mica answers 2xx.
+//! Notices to Mica (`MICA_CALLBACK_URL`): every approval status change, POSTed as JSON, retried
+//! until Mica answers 2xx. Each request carries
+//! - `X-Mica-Notice-Id`: the same on every retry of one notice (Mica deduplicates by it),
+//! - `X-Mica-Timestamp`: unix seconds when this attempt was signed (Mica refuses old ones, so a
+//!   captured request cannot be replayed later),
+//! - `X-Mica-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` under
+//!   `MICA_CALLBACK_SECRET`.
 
-use crate::store::{Store, now_ms};
+use crate::store::{DueCallback, Store, now_ms};
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http_body_util::Full;
@@ -18,17 +23,55 @@ pub struct CallbackSender {
     pub secret: String,
     /// How often to look for due notices.
     pub poll: Duration,
+    /// The first retry's delay; it doubles with each attempt, up to 5 minutes.
+    pub retry_base: Duration,
 }
 
-pub fn signature(secret: &str, body: &[u8]) -> String {
+/// `X-Mica-Signature` of one attempt: the timestamp is signed with the body, so neither can be
+/// changed alone.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// 1 s, 2 s, 4 s … capped at 5 minutes: Mica may be down for a while; nothing is dropped.
-fn backoff(attempts: i64) -> Duration {
-    Duration::from_secs(1u64 << attempts.clamp(0, 8)).min(Duration::from_secs(300))
+/// `X-Mica-Notice-Id`: derived from the stored body, which never changes between retries; two
+/// notices with the same body say the same thing, so one id for both is right.
+pub fn notice_id(body: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "ntc_{}",
+        hex::encode(&Sha256::digest(body.as_bytes())[..16])
+    )
+}
+
+/// Refuse a notice target that would send payment decisions unsigned or in clear over a network.
+pub fn check_target(url: &str, secret: &str) -> anyhow::Result<()> {
+    if secret.trim().is_empty() {
+        anyhow::bail!(
+            "MICA_CALLBACK_URL is set but MICA_CALLBACK_SECRET is empty: Mica could not tell the host's notices from forged ones"
+        );
+    }
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("MICA_CALLBACK_URL {url:?} is not a URL: {e}"))?;
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if crate::net::is_loopback_host(host) => Ok(()),
+        Some("http") => anyhow::bail!(
+            "MICA_CALLBACK_URL {url:?} is plain http to a host that is not loopback: use https (payment decisions would cross the network in clear)"
+        ),
+        _ => anyhow::bail!("MICA_CALLBACK_URL {url:?} must be an https:// URL"),
+    }
+}
+
+/// base, 2 × base, 4 × base … capped at 5 minutes: Mica may be down for a while; nothing is
+/// dropped.
+fn backoff(base: Duration, attempts: i64) -> Duration {
+    (base * (1u32 << attempts.clamp(0, 12))).min(Duration::from_secs(300))
 }
 
 impl CallbackSender {
@@ -41,21 +84,7 @@ impl CallbackSender {
                 match self.store.call(|s| s.due_callbacks(50)).await {
                     Ok(due) => {
                         for notice in due {
-                            let outcome = self.send(&client, &notice.body).await;
-                            let id = notice.id;
-                            let recorded = match outcome {
-                                Ok(()) => self.store.call(move |s| s.callback_sent(id)).await,
-                                Err(why) => {
-                                    tracing::warn!(notice = id, attempts = notice.attempts + 1, %why, "Mica did not accept an approval notice; will retry");
-                                    let at = now_ms() + backoff(notice.attempts).as_millis() as i64;
-                                    self.store
-                                        .call(move |s| s.callback_retry(id, at, &why))
-                                        .await
-                                }
-                            };
-                            if let Err(e) = recorded {
-                                tracing::error!(error = %format!("{e:#}"), "could not record a notice outcome");
-                            }
+                            self.deliver(&client, notice).await;
                         }
                     }
                     Err(e) => {
@@ -71,33 +100,129 @@ impl CallbackSender {
         Ok((stop, join))
     }
 
+    /// One attempt at one notice, and its outcome recorded.
+    async fn deliver(
+        &self,
+        client: &Client<crate::net::Connector, Full<Bytes>>,
+        notice: DueCallback,
+    ) {
+        let id = notice.id;
+        let notices = &crate::metrics::METRICS.notices;
+        let recorded = match self.send(client, &notice.body).await {
+            Answer::Accepted => {
+                notices.with_label_values(&["delivered"]).inc();
+                self.store.call(move |s| s.callback_sent(id)).await
+            }
+            Answer::Unavailable(why) => {
+                notices.with_label_values(&["retried"]).inc();
+                tracing::warn!(notice = id, attempts = notice.attempts + 1, %why, "Mica did not take an approval notice; will retry");
+                let at = now_ms() + backoff(self.retry_base, notice.attempts).as_millis() as i64;
+                self.store
+                    .call(move |s| s.callback_retry(id, at, &why))
+                    .await
+            }
+            Answer::Refused(why) => {
+                let at = now_ms() + backoff(self.retry_base, notice.refusals).as_millis() as i64;
+                match self
+                    .store
+                    .call(move |s| s.callback_refused(id, at, &why).map(|dead| (dead, why)))
+                    .await
+                {
+                    Ok((true, why)) => {
+                        notices.with_label_values(&["dead"]).inc();
+                        tracing::error!(notice = id, refusals = notice.refusals + 1, %why, "Mica refused an approval notice repeatedly: it is a dead letter now (mica-host notices failed)");
+                        Ok(())
+                    }
+                    Ok((false, why)) => {
+                        notices.with_label_values(&["refused"]).inc();
+                        tracing::warn!(notice = id, refusals = notice.refusals + 1, %why, "Mica refused an approval notice; will retry a few times");
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(error = %format!("{e:#}"), "could not record a notice outcome");
+        }
+    }
+
     async fn send(
         &self,
         client: &Client<crate::net::Connector, Full<Bytes>>,
         body: &str,
-    ) -> Result<(), String> {
+    ) -> Answer {
+        let timestamp = chrono::Utc::now().timestamp();
         let request = http::Request::post(&self.url)
             .header("content-type", "application/json")
-            .header("x-mica-signature", signature(&self.secret, body.as_bytes()))
-            .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| format!("MICA_CALLBACK_URL is not usable: {e}"))?;
+            .header("x-mica-notice-id", notice_id(body))
+            .header("x-mica-timestamp", timestamp.to_string())
+            .header(
+                "x-mica-signature",
+                signature(&self.secret, timestamp, body.as_bytes()),
+            )
+            .body(Full::new(Bytes::from(body.to_string())));
+        let request = match request {
+            Ok(request) => request,
+            Err(e) => return Answer::Refused(format!("MICA_CALLBACK_URL is not usable: {e}")),
+        };
         match tokio::time::timeout(Duration::from_secs(10), client.request(request)).await {
-            Err(_) => Err("timed out".into()),
-            Ok(Err(e)) => Err(format!("{e}")),
-            Ok(Ok(resp)) if resp.status().is_success() => Ok(()),
-            Ok(Ok(resp)) => Err(format!("HTTP {}", resp.status())),
+            Err(_) => Answer::Unavailable("timed out".into()),
+            Ok(Err(e)) => Answer::Unavailable(format!("{e}")),
+            Ok(Ok(resp)) if resp.status().is_success() => Answer::Accepted,
+            // 408 and 429 say "later", like a 5xx.
+            Ok(Ok(resp))
+                if resp.status().is_client_error()
+                    && !matches!(resp.status().as_u16(), 408 | 429) =>
+            {
+                Answer::Refused(format!("HTTP {}", resp.status()))
+            }
+            Ok(Ok(resp)) => Answer::Unavailable(format!("HTTP {}", resp.status())),
         }
     }
 }
 
+/// What Mica made of one attempt.
+enum Answer {
+    Accepted,
+    /// Down, slow, 5xx, 408, 429: retried for as long as it takes.
+    Unavailable(String),
+    /// 4xx: retried a few times, then a dead letter.
+    Refused(String),
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn signature_is_hmac_sha256_hex() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            super::signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+    fn signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // RFC 4231 test case 2 ("what do ya want for nothing?"), split as "<timestamp>.<body>"
+        // would not be; so compute the reference over the joined message with the same key.
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"1700000000.{\"a\":1}");
+        let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(signature("Jefe", 1_700_000_000, b"{\"a\":1}"), expected);
+        assert_ne!(signature("Jefe", 1_700_000_001, b"{\"a\":1}"), expected);
+    }
+
+    #[test]
+    fn notice_ids_follow_the_body() {
+        assert_eq!(notice_id("{}"), notice_id("{}"));
+        assert_ne!(notice_id("{}"), notice_id("{ }"));
+        assert!(notice_id("{}").starts_with("ntc_"));
+    }
+
+    #[test]
+    fn notice_targets_must_be_signed_and_private() {
+        assert!(check_target("https://mica.example.com/n", "s").is_ok());
+        assert!(check_target("http://127.0.0.1:8000/n", "s").is_ok());
+        assert!(check_target("http://localhost:8000/n", "s").is_ok());
+        assert!(check_target("http://[::1]:8000/n", "s").is_ok());
+        let e = check_target("https://mica.example.com/n", " ").unwrap_err();
+        assert!(e.to_string().contains("MICA_CALLBACK_SECRET"), "{e}");
+        let e = check_target("http://mica.example.com/n", "s").unwrap_err();
+        assert!(e.to_string().contains("plain http"), "{e}");
+        assert!(check_target("ftp://mica.example.com/n", "s").is_err());
     }
 }

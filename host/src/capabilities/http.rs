@@ -10,7 +10,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::time::Duration;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -25,12 +24,6 @@ pub struct Origin {
     pub https: bool,
     pub host: String,
     pub port: u16,
-}
-
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The origin of a URI, with the default port filled in.
@@ -56,7 +49,7 @@ pub fn allowed_origin(base_url: &str) -> Result<Origin, String> {
         .parse()
         .map_err(|e| format!("{base_url:?} is not a URL: {e}"))?;
     let origin = origin_of(&uri)?;
-    if !origin.https && !is_loopback(&origin.host) {
+    if !origin.https && !crate::net::is_loopback_host(&origin.host) {
         return Err(format!(
             "{base_url} uses plain http, which is allowed only for loopback addresses"
         ));

@@ -22,6 +22,8 @@ pub struct ValidEvent {
     /// Unique by email (a person listed twice gets one card).
     pub recipients: Vec<Recipient>,
     pub event: DomainEvent,
+    /// What was accepted but changed (a locale that fell back), for the 202 answer.
+    pub warnings: Vec<String>,
 }
 
 /// Validate a whole event body (what `POST /api/v1/events` accepts).
@@ -37,10 +39,17 @@ pub fn parse_event(body: &Value) -> Result<ValidEvent> {
     }
     let mut seen = std::collections::HashSet::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let r = parse_recipient(item, &format!("recipients[{i}]"))?;
+        let path = format!("recipients[{i}]");
+        let r = parse_recipient(item, &path)?;
+        event.warnings.extend(locale_warning(item, &path));
         if seen.insert(r.email.to_lowercase()) {
             event.recipients.push(r);
         }
+    }
+    if let Some(submitter) = body.get("data").and_then(|d| d.get("submitter")) {
+        event
+            .warnings
+            .extend(locale_warning(submitter, "data.submitter"));
     }
     Ok(event)
 }
@@ -80,6 +89,7 @@ pub fn parse_stored_event(body: &Value) -> Result<ValidEvent> {
         occurred_at,
         recipients: Vec::new(),
         event,
+        warnings: Vec::new(),
     })
 }
 
@@ -90,9 +100,7 @@ pub fn parse_recipient(value: &Value, path: &str) -> Result<Recipient> {
     let name = o.opt_str("name")?.unwrap_or_default();
     let locale = match o.opt_str("locale")?.as_deref().map(str::trim) {
         None | Some("") => "zh-CN".to_string(),
-        Some(tag) => normalise_locale(tag)
-            .ok_or_else(|| error(o.field("locale"), format!("{tag:?} is not zh-CN or en-US")))?
-            .to_string(),
+        Some(tag) => resolve_locale(tag).0.to_string(),
     };
     let id = |name: &str| -> Result<Option<String>> {
         Ok(o.opt_str(name)?
@@ -109,12 +117,29 @@ pub fn parse_recipient(value: &Value, path: &str) -> Result<Recipient> {
     })
 }
 
-fn normalise_locale(tag: &str) -> Option<&'static str> {
-    match tag.to_ascii_lowercase().replace('_', "-").as_str() {
-        "zh-cn" | "zh" | "zh-hans" | "zh-hans-cn" => Some("zh-CN"),
-        "en-us" | "en" => Some("en-US"),
-        _ => None,
+/// The card language for a BCP 47 tag: zh-CN or en-US exactly (`true`), or a fallback: any
+/// other Chinese tag to zh-CN, anything else to en-US (`false`). Mica's users may carry any
+/// locale; refusing the whole event for one of them would lose everyone's card.
+fn resolve_locale(tag: &str) -> (&'static str, bool) {
+    let tag = tag.to_ascii_lowercase().replace('_', "-");
+    match tag.as_str() {
+        "zh-cn" | "zh" | "zh-hans" | "zh-hans-cn" => ("zh-CN", true),
+        "en-us" | "en" => ("en-US", true),
+        t if t == "zh" || t.starts_with("zh-") => ("zh-CN", false),
+        _ => ("en-US", false),
     }
+}
+
+/// A warning when a recipient object's `locale` is not one the cards are written in.
+fn locale_warning(value: &Value, path: &str) -> Option<String> {
+    let tag = value.get("locale")?.as_str()?.trim();
+    if tag.is_empty() {
+        return None;
+    }
+    let (locale, exact) = resolve_locale(tag);
+    (!exact).then(|| {
+        format!("{path}.locale: {tag:?} is not zh-CN or en-US; the card is sent in {locale}")
+    })
 }
 
 fn parse_data(kind: &str, d: &Obj) -> Result<DomainEvent> {

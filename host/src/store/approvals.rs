@@ -93,8 +93,8 @@ fn enqueue_notice(
     });
     let now = now_ms();
     tx.execute(
-        "INSERT INTO callbacks (body, status, next_attempt_at, created_at, updated_at) VALUES (?1, 'pending', ?2, ?2, ?2)",
-        params![body.to_string(), now],
+        "INSERT INTO callbacks (body, subject, status, next_attempt_at, created_at, updated_at) VALUES (?1, ?2, 'pending', ?3, ?3, ?3)",
+        params![body.to_string(), payment_id, now],
     )?;
     Ok(())
 }

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, DUE_INDEX),
     (5, PARAM_GENERATION),
     (6, FAILED_INDEX),
+    (7, NOTICE_ORDER),
 ];
 
 const INITIAL: &str = r#"
@@ -164,6 +165,16 @@ CREATE TRIGGER param_generation_delete AFTER DELETE ON system_parameters
 /// (the dead letters), which gets a small index of its own.
 const FAILED_INDEX: &str = "DROP INDEX deliveries_due;
     CREATE INDEX deliveries_failed ON deliveries (updated_at) WHERE status = 'failed';";
+
+/// Notices to Mica go out in order per payment (`subject`): a later status must never overtake an
+/// earlier one that is still being retried. A notice Mica refuses (4xx) again and again is a dead
+/// letter (`failed`) instead of being retried forever; `refusals` counts those answers.
+const NOTICE_ORDER: &str = r#"
+ALTER TABLE callbacks ADD COLUMN subject TEXT;
+ALTER TABLE callbacks ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
+UPDATE callbacks SET subject = json_extract(body, '$.payment_id');
+CREATE INDEX callbacks_pending_subject ON callbacks (subject, id) WHERE status = 'pending';
+"#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     conn.execute_batch(

@@ -22,7 +22,7 @@ mod plugins;
 pub mod sealer;
 
 pub use approvals::{Approval, HistoryEntry, StatusChange};
-pub use callbacks::DueCallback;
+pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
 pub use deliveries::{Claimed, Completion, Delivery, DeliveryStatus, Outcome};
 pub use events::{InsertedEvent, NewDelivery};
 pub use kv::{KvEntry, KvError};

@@ -6,6 +6,7 @@ pub mod approval;
 mod approval_routes;
 pub mod callbacks;
 mod card;
+mod control;
 mod listener;
 mod routes;
 mod state;
@@ -33,13 +34,26 @@ impl FeishuSim {
     }
 
     pub async fn start_on(addr: SocketAddr) -> FeishuSim {
+        Self::serve(addr, false).await
+    }
+
+    /// Also answer the `/_sim/*` control endpoints, so a test in another process (the Python
+    /// bridge's) can inspect and drive the simulator over HTTP.
+    pub async fn start_with_control(addr: SocketAddr) -> FeishuSim {
+        Self::serve(addr, true).await
+    }
+
+    async fn serve(addr: SocketAddr, control: bool) -> FeishuSim {
         let state = Arc::new(Mutex::new(SimState::new(APP_ID, APP_SECRET)));
         let tcp = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind the simulator");
         let addr = tcp.local_addr().unwrap();
         let listener = listener::CountingListener::new(tcp, state.clone());
-        let app = routes::router(state.clone());
+        let mut app = routes::router(state.clone());
+        if control {
+            app = app.merge(control::router(state.clone()));
+        }
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("simulator server");
         });
@@ -103,40 +117,7 @@ impl FeishuSim {
     /// `approval_instance` callback (retried, possibly duplicated or lost per the knobs).
     /// Returns the event id.
     pub fn decide(&self, instance_code: &str, status: &str) -> String {
-        let event_id = format!("evt-sim-{:016x}", rand::random::<u64>());
-        let now = chrono::Utc::now().timestamp_millis() as u64;
-        let (config, payload, lost, twice) = self.with(|s| {
-            let instance = s
-                .instances
-                .iter_mut()
-                .find(|i| i.instance_code == instance_code)
-                .expect("a known instance");
-            instance.status = status.into();
-            let config = s.callback.clone().expect("send_callbacks_to was called");
-            let payload = callbacks::approval_event(
-                &event_id,
-                &config.verification_token,
-                &instance.approval_code,
-                instance_code,
-                status,
-                now,
-            );
-            let lost = s.lose_callbacks > 0;
-            if lost {
-                s.lose_callbacks -= 1;
-            }
-            (config, payload, lost, s.duplicate_callbacks)
-        });
-        if !lost {
-            let state = self.state.clone();
-            let id = event_id.clone();
-            tokio::spawn(async move {
-                for _ in 0..if twice { 2 } else { 1 } {
-                    deliver_with_retries(&state, &config, &id, &payload).await;
-                }
-            });
-        }
-        event_id
+        decide(&self.state, instance_code, status).expect("a known instance")
     }
 
     /// Send one callback payload now (no retries) and return the host's HTTP status.
@@ -147,6 +128,44 @@ impl FeishuSim {
         let (body, headers) = callbacks::wire(&config, payload);
         callbacks::post(&reqwest::Client::new(), &config.url, body, &headers).await
     }
+}
+
+/// [`FeishuSim::decide`] on shared state: `None` when the instance is unknown.
+fn decide(state: &Arc<Mutex<SimState>>, instance_code: &str, status: &str) -> Option<String> {
+    let event_id = format!("evt-sim-{:016x}", rand::random::<u64>());
+    let now = chrono::Utc::now().timestamp_millis() as u64;
+    let (config, payload, lost, twice) = {
+        let mut s = state.lock().unwrap();
+        let config = s.callback.clone().expect("send_callbacks_to was called");
+        let instance = s
+            .instances
+            .iter_mut()
+            .find(|i| i.instance_code == instance_code)?;
+        instance.status = status.into();
+        let payload = callbacks::approval_event(
+            &event_id,
+            &config.verification_token,
+            &instance.approval_code,
+            instance_code,
+            status,
+            now,
+        );
+        let lost = s.lose_callbacks > 0;
+        if lost {
+            s.lose_callbacks -= 1;
+        }
+        (config, payload, lost, s.duplicate_callbacks)
+    };
+    if !lost {
+        let state = state.clone();
+        let id = event_id.clone();
+        tokio::spawn(async move {
+            for _ in 0..if twice { 2 } else { 1 } {
+                deliver_with_retries(&state, &config, &id, &payload).await;
+            }
+        });
+    }
+    Some(event_id)
 }
 
 async fn deliver_with_retries(

@@ -48,7 +48,7 @@ fn errors_name_the_field() {
     b["recipients"][1]["email"] = json!("not-an-email");
     assert_eq!(field_of(b), "recipients[1].email");
     let mut b = pr();
-    b["recipients"][0]["locale"] = json!("fr-FR");
+    b["recipients"][0]["locale"] = json!(42);
     assert_eq!(field_of(b), "recipients[0].locale");
     let mut b = pr();
     b["data"]["url"] = json!("javascript:alert(1)");
@@ -73,4 +73,23 @@ fn payment_needs_a_submitter_and_contract_a_date() {
                  "days_remaining": 3, "total_amount": {"value": "1", "currency": "CNY"},
                  "used_amount": {"value": "1", "currency": "CNY"}, "url": "https://m.example.com/c"}});
     assert_eq!(field_of(contract), "data.expiry_date");
+}
+
+#[test]
+fn other_locales_fall_back_with_a_warning_instead_of_refusing_the_event() {
+    let mut b = pr();
+    b["recipients"][0]["locale"] = json!("zh-TW");
+    b["recipients"][2]["locale"] = json!("fr_FR");
+    let e = parse_event(&b).unwrap();
+    assert_eq!(e.recipients[0].locale, "zh-CN");
+    assert_eq!(e.recipients[1].locale, "en-US");
+    assert_eq!(e.warnings.len(), 2, "{:?}", e.warnings);
+    assert!(
+        e.warnings[0].starts_with("recipients[0].locale: \"zh-TW\""),
+        "{:?}",
+        e.warnings
+    );
+    assert!(e.warnings[1].contains("sent in en-US"), "{:?}", e.warnings);
+    // The exact tags and their usual spellings warn about nothing.
+    assert!(parse_event(&pr()).unwrap().warnings.is_empty());
 }
