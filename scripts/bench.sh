@@ -42,13 +42,7 @@ echo; echo "## 4. webhook latency"
 
 echo; echo "## 3, 5, 6. peers, lifecycle and memory (the mica-host binary in its own process)"
 venv=target/bench-venv
-if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv"; then
-    # Debian's own python3 ships venv separately.
-    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv
-    rm -rf "$venv"; python3 -m venv "$venv"
-fi
+./scripts/python-venv.sh "$venv"
 "$venv/bin/pip" install -q -r bench/peers/requirements.txt
 work=$(mktemp -d)
 pids=()

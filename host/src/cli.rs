@@ -20,6 +20,9 @@ pub struct Cli {
     /// The database: a SQLite file path or sqlite: URL (default DATA_DIR/mica-host.db).
     #[arg(long, global = true, env = "MICA_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Where compiled plugin components are cached (default DATA_DIR/cache); hosts may share one.
+    #[arg(long, global = true, env = "MICA_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -157,6 +160,9 @@ pub enum ParamCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = HostConfig::new(&cli.data_dir, cli.database_url.as_deref())?;
+    if let Some(dir) = cli.cache_dir {
+        config.cache_dir = dir;
+    }
     match cli.command {
         Command::Serve {
             listen,
