@@ -66,7 +66,11 @@ pub async fn ensure_plugin(config: &HostConfig, registry: &Registry) -> anyhow::
 impl Host {
     pub async fn start(config: HostConfig) -> anyhow::Result<Host> {
         if let Some(url) = &config.callback_url {
-            crate::callbacks::check_target(url, &config.callback_secret)?;
+            crate::callbacks::check_target(
+                url,
+                &config.callback_secret,
+                config.callback_allow_plain_http,
+            )?;
         }
         let (store, registry) = open(&config).await?;
         let released = store.call(|s| s.release_stale_leases()).await?;

@@ -39,6 +39,9 @@ pub enum Command {
         /// Where approval status changes are POSTed for Mica.
         #[arg(long, env = "MICA_CALLBACK_URL")]
         callback_url: Option<String>,
+        /// Accept a plain-http callback URL to a host that is not loopback (a private network).
+        #[arg(long, env = "MICA_CALLBACK_ALLOW_PLAIN_HTTP")]
+        callback_allow_plain_http: bool,
         /// Seconds without news before an undecided approval is read again from Feishu.
         #[arg(long, env = "MICA_RECONCILE_AFTER_SECS", default_value_t = 600)]
         reconcile_after: u64,
@@ -168,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             plugin,
             callback_url,
+            callback_allow_plain_http,
             reconcile_after,
             watch,
             call_deadline_ms,
@@ -193,6 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config.listen = listen;
             config.plugin = plugin;
             config.callback_url = callback_url.filter(|u| !u.trim().is_empty());
+            config.callback_allow_plain_http = callback_allow_plain_http;
             // The secret only from the environment, so it never shows in a process list.
             config.callback_secret = std::env::var("MICA_CALLBACK_SECRET").unwrap_or_default();
             config.reconcile_after = std::time::Duration::from_secs(reconcile_after);

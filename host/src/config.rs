@@ -29,6 +29,8 @@ pub struct HostConfig {
     pub callback_url: Option<String>,
     /// HMAC key of `X-Mica-Signature` (`MICA_CALLBACK_SECRET`).
     pub callback_secret: String,
+    /// Accept a plain-http `callback_url` to a host that is not loopback (a private network).
+    pub callback_allow_plain_http: bool,
     /// First delay before a notice is sent again (doubling, up to 5 minutes).
     pub notice_retry_base: Duration,
     /// Re-read an undecided approval when nothing was heard of it for this long.
@@ -61,6 +63,7 @@ impl HostConfig {
             callback_url: None,
             callback_secret: String::new(),
             notice_retry_base: Duration::from_secs(1),
+            callback_allow_plain_http: false,
             reconcile_after: Duration::from_secs(10 * 60),
             reconcile_every: Duration::from_secs(30),
             webhook_deadline: Duration::from_millis(2500),

@@ -48,7 +48,9 @@ pub fn notice_id(body: &str) -> String {
 }
 
 /// Refuse a notice target that would send payment decisions unsigned or in clear over a network.
-pub fn check_target(url: &str, secret: &str) -> anyhow::Result<()> {
+/// `allow_plain_http` is the operator saying the network between host and Mica is private (a
+/// docker compose network, say): plain http is then accepted with a warning.
+pub fn check_target(url: &str, secret: &str, allow_plain_http: bool) -> anyhow::Result<()> {
     if secret.trim().is_empty() {
         anyhow::bail!(
             "MICA_CALLBACK_URL is set but MICA_CALLBACK_SECRET is empty: Mica could not tell the host's notices from forged ones"
@@ -61,8 +63,12 @@ pub fn check_target(url: &str, secret: &str) -> anyhow::Result<()> {
     match uri.scheme_str() {
         Some("https") => Ok(()),
         Some("http") if crate::net::is_loopback_host(host) => Ok(()),
+        Some("http") if allow_plain_http => {
+            tracing::warn!(%url, "notices to Mica go over plain http (MICA_CALLBACK_ALLOW_PLAIN_HTTP): keep that network private");
+            Ok(())
+        }
         Some("http") => anyhow::bail!(
-            "MICA_CALLBACK_URL {url:?} is plain http to a host that is not loopback: use https (payment decisions would cross the network in clear)"
+            "MICA_CALLBACK_URL {url:?} is plain http to a host that is not loopback: use https (payment decisions would cross the network in clear), or set MICA_CALLBACK_ALLOW_PLAIN_HTTP=true if that network is private"
         ),
         _ => anyhow::bail!("MICA_CALLBACK_URL {url:?} must be an https:// URL"),
     }
@@ -215,14 +221,16 @@ mod tests {
 
     #[test]
     fn notice_targets_must_be_signed_and_private() {
-        assert!(check_target("https://mica.example.com/n", "s").is_ok());
-        assert!(check_target("http://127.0.0.1:8000/n", "s").is_ok());
-        assert!(check_target("http://localhost:8000/n", "s").is_ok());
-        assert!(check_target("http://[::1]:8000/n", "s").is_ok());
-        let e = check_target("https://mica.example.com/n", " ").unwrap_err();
+        assert!(check_target("https://mica.example.com/n", "s", false).is_ok());
+        assert!(check_target("http://127.0.0.1:8000/n", "s", false).is_ok());
+        assert!(check_target("http://localhost:8000/n", "s", false).is_ok());
+        assert!(check_target("http://[::1]:8000/n", "s", false).is_ok());
+        let e = check_target("https://mica.example.com/n", " ", false).unwrap_err();
         assert!(e.to_string().contains("MICA_CALLBACK_SECRET"), "{e}");
-        let e = check_target("http://mica.example.com/n", "s").unwrap_err();
+        let e = check_target("http://mica.example.com/n", "s", false).unwrap_err();
         assert!(e.to_string().contains("plain http"), "{e}");
-        assert!(check_target("ftp://mica.example.com/n", "s").is_err());
+        assert!(check_target("http://backend:8000/n", "s", true).is_ok());
+        assert!(check_target("http://backend:8000/n", "", true).is_err());
+        assert!(check_target("ftp://mica.example.com/n", "s", false).is_err());
     }
 }

@@ -74,9 +74,8 @@ async def _json_object(request: Request) -> dict[str, Any] | JSONResponse:
 def admin_proxy_router(host: HostClient, current_admin: Callable[..., Any]) -> APIRouter:
     """`GET`/`PUT /admin/feishu/settings` and `POST /admin/feishu/test`.
 
-    `current_admin` is Mica's dependency for the signed-in user (its `get_current_user`); mount the
-    router with Mica's `require_roles("admin")` so only administrators reach it. The user's `id`,
-    `email` and Feishu ids are read from it.
+    `current_admin` is a dependency that refuses anyone but an administrator and returns the user:
+    Mica's own `require_roles("admin")` does both. The user's `id` and `email` are read from it.
     """
     router = APIRouter(prefix="/admin/feishu", tags=["admin"])
 

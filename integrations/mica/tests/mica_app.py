@@ -86,9 +86,11 @@ def build_app(
         return user
 
     def require_roles(*roles: str):
-        async def check(user: Annotated[User, Depends(get_current_user)]) -> None:
+        # As Mica's app.core.security.require_roles: checks the role, returns the user.
+        async def check(user: Annotated[User, Depends(get_current_user)]) -> User:
             if user.role not in roles:
                 raise HTTPException(403, "insufficient_role")
+            return user
 
         return check
 
@@ -105,11 +107,7 @@ def build_app(
                 )
 
     # The README's two mounts.
-    app.include_router(
-        admin_proxy_router(client, get_current_user),
-        prefix="/api/v1",
-        dependencies=[Depends(require_roles("admin"))],
-    )
+    app.include_router(admin_proxy_router(client, require_roles("admin")), prefix="/api/v1")
     app.include_router(
         notice_router(
             secret=notice_secret, sessionmaker=sessionmaker, on_approval_update=on_approval_update
