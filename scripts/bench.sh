@@ -78,4 +78,9 @@ echo "activate an installed version: $(curl -sf -o /dev/null -w '%{time_total}' 
 echo "roll back: $(curl -sf -o /dev/null -w '%{time_total}' -X POST "$host_url/api/v1/admin/plugins/feishu/rollback" "${auth[@]}") s"
 "$venv/bin/python" bench/peers/peers.py --sim "http://127.0.0.1:$sim_port" --host "$host_url" \
     --host-pid "$host_pid" --sim-pid "$sim_pid" --token "$MICA_ADMIN_TOKEN" --cards "$peer_cards"
+echo; echo "## 7. the Mica bridge on PostgreSQL: emit's cost, the drainer's rate, Mica's in-process sending"
+./scripts/install-bridge.sh
+smoke_flag=(); if $smoke; then smoke_flag=(--smoke); fi
+target/bridge-venv/bin/python bench/bridge/bench_bridge.py --host-bin "$bin/mica-host" \
+    --sim-bin "$bin/feishu-sim" "${smoke_flag[@]}"
 echo; echo "results: $log"
