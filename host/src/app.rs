@@ -144,6 +144,8 @@ impl Host {
             wake_worker: wake,
             notify_mica: config.callback_url.is_some(),
             webhook_deadline: config.webhook_deadline,
+            public_url: config.public_url.clone(),
+            probes: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

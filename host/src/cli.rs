@@ -39,6 +39,10 @@ pub enum Command {
         /// Where approval status changes are POSTed for Mica.
         #[arg(long, env = "MICA_CALLBACK_URL")]
         callback_url: Option<String>,
+        /// Where Feishu reaches this host from outside (e.g. https://mica.example.com): Test
+        /// Connection checks that the request URL under it arrives here.
+        #[arg(long, env = "MICA_PUBLIC_URL")]
+        public_url: Option<String>,
         /// Accept a plain-http callback URL to a host that is not loopback (a private network).
         #[arg(long, env = "MICA_CALLBACK_ALLOW_PLAIN_HTTP")]
         callback_allow_plain_http: bool,
@@ -172,6 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             plugin,
             callback_url,
             callback_allow_plain_http,
+            public_url,
             reconcile_after,
             watch,
             call_deadline_ms,
@@ -198,6 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config.plugin = plugin;
             config.callback_url = callback_url.filter(|u| !u.trim().is_empty());
             config.callback_allow_plain_http = callback_allow_plain_http;
+            config.public_url = public_url.filter(|u| !u.trim().is_empty());
             // The secret only from the environment, so it never shows in a process list.
             config.callback_secret = std::env::var("MICA_CALLBACK_SECRET").unwrap_or_default();
             config.reconcile_after = std::time::Duration::from_secs(reconcile_after);

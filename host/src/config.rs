@@ -37,6 +37,9 @@ pub struct HostConfig {
     pub reconcile_after: Duration,
     /// How often the reconciler looks.
     pub reconcile_every: Duration,
+    /// Where Feishu reaches this host (`MICA_PUBLIC_URL`, e.g. `https://mica.example.com`): Test
+    /// Connection checks that the plugin's routes under it reach this host.
+    pub public_url: Option<String>,
     /// Time a plugin has to answer a webhook (Feishu waits 3 s, 1 s for the handshake).
     pub webhook_deadline: Duration,
     /// Rate shaping of calls to the remote service.
@@ -67,6 +70,7 @@ impl HostConfig {
             reconcile_after: Duration::from_secs(10 * 60),
             reconcile_every: Duration::from_secs(30),
             webhook_deadline: Duration::from_millis(2500),
+            public_url: None,
             secret_key: std::env::var("MICA_SECRET_KEY").ok(),
             watch: None,
             rate: crate::delivery::RateLimits::default(),

@@ -82,6 +82,10 @@ pub struct HostOptions {
     pub limits: Option<mica_host::runtime::SandboxLimits>,
     /// `serve --watch`: the component file to follow.
     pub watch: Option<PathBuf>,
+    /// `MICA_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// The listen address (default: a free loopback port).
+    pub listen: Option<std::net::SocketAddr>,
     /// Rate shaping. Off by default here: functional tests are not about pacing (the rate tests
     /// turn it on with the host's real defaults).
     pub rate: Option<mica_host::delivery::RateLimits>,
@@ -98,6 +102,8 @@ impl Default for HostOptions {
             limits: None,
             watch: None,
             rate: None,
+            public_url: None,
+            listen: None,
         }
     }
 }
@@ -117,7 +123,10 @@ impl TestHost {
     /// A host on `dir` (a new or a previous host's data directory).
     pub async fn start_in(dir: Arc<TempDir>, options: HostOptions) -> TestHost {
         let mut config = HostConfig::new(dir.path(), None).unwrap();
-        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.listen = options
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+        config.public_url = options.public_url;
         config.cache_dir = shared_compile_cache();
         config.plugin = Some(options.plugin.unwrap_or_else(plugin_wasm));
         config.admin_token = Some(ADMIN_TOKEN.into());

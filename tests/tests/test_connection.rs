@@ -160,3 +160,97 @@ async fn approval_problems_are_named() {
         .set("auth.feishu.verification_token", json!(VERIFICATION_TOKEN));
     t.host.host.stop().await;
 }
+
+fn free_loopback() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// Without MICA_PUBLIC_URL the route check says it proved only the host's own route; with it,
+/// a probe sent to the public URL must arrive at this very host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_request_url_is_checked_to_reach_this_host() {
+    let sim = FeishuSim::start().await;
+    let plain = TestHost::start(&sim).await;
+    let (_, answer) = run(&plain, None).await;
+    let own = check(&answer, "webhook_route");
+    assert_eq!(own["ok"], true, "{answer}");
+    assert!(
+        own["detail"].as_str().unwrap().contains("own route only")
+            && own["detail"].as_str().unwrap().contains("MICA_PUBLIC_URL"),
+        "{own}"
+    );
+    assert!(
+        answer["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "public_webhook_url")
+    );
+    plain.host.stop().await;
+
+    // The public URL is this host itself: the probe arrives.
+    let addr = free_loopback();
+    let options = HostOptions {
+        listen: Some(addr),
+        public_url: Some(format!("http://{addr}/")),
+        ..HostOptions::default()
+    };
+    let h = TestHost::start_in(std::sync::Arc::new(tempfile::tempdir().unwrap()), options).await;
+    h.configure_feishu(&sim);
+    let (status, answer) = run(&h, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let public = check(&answer, "public_webhook_url");
+    assert_eq!(public["ok"], true, "{answer}");
+    assert!(
+        public["detail"]
+            .as_str()
+            .unwrap()
+            .contains("reaches this host")
+    );
+    h.host.stop().await;
+
+    // The public URL leads to another server (here the simulator, which answers 404): the reverse
+    // proxy is named as the thing to fix.
+    let options = HostOptions {
+        public_url: Some(sim.base_url()),
+        ..HostOptions::default()
+    };
+    let h = TestHost::start_in(std::sync::Arc::new(tempfile::tempdir().unwrap()), options).await;
+    h.configure_feishu(&sim);
+    let (status, answer) = run(&h, None).await;
+    assert_eq!(status, 422, "{answer}");
+    let public = check(&answer, "public_webhook_url");
+    assert_eq!(public["ok"], false);
+    let detail = public["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("never reached this host") && detail.contains("reverse proxy"),
+        "{detail}"
+    );
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("public_webhook_url:"),
+        "{answer}"
+    );
+    h.host.stop().await;
+
+    // Nothing listens there: said so.
+    let options = HostOptions {
+        public_url: Some(format!("http://{}", free_loopback())),
+        ..HostOptions::default()
+    };
+    let h = TestHost::start_in(std::sync::Arc::new(tempfile::tempdir().unwrap()), options).await;
+    h.configure_feishu(&sim);
+    let (_, answer) = run(&h, None).await;
+    let public = check(&answer, "public_webhook_url");
+    assert!(
+        public["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{public}"
+    );
+    h.host.stop().await;
+}

@@ -155,7 +155,10 @@ pub async fn test_connection(
         .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
         .collect();
     for (method, path) in &plugin.descriptor.webhook_routes {
-        checks.push(webhook_route_check(&state, method, path).await);
+        checks.push(super::route_checks::own_route(&state, method, path).await);
+        if let Some(public) = &state.public_url {
+            checks.push(super::route_checks::public_route(&state, public, method, path).await);
+        }
     }
     let failed = checks.iter().find(|c| c["ok"] == false);
     Ok(match failed {
@@ -177,55 +180,4 @@ pub async fn test_connection(
                 .into_response()
         }
     })
-}
-
-/// Send a blank request through the host's own router to a route the plugin declared, as Feishu
-/// would reach it: the route is live when the plugin itself answers (refusing the unsigned request),
-/// not when the host answers that there is no such route, no plugin, or a failed call.
-async fn webhook_route_check(state: &AppState, method: &str, path: &str) -> Value {
-    use tower::ServiceExt;
-    let result =
-        |ok: bool, detail: String| json!({"name": "webhook_route", "ok": ok, "detail": detail});
-    let request = match axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(axum::http::header::CONTENT_TYPE, "application/json")
-        .body(axum::body::Body::from("{}"))
-    {
-        Ok(request) => request,
-        Err(e) => {
-            return result(
-                false,
-                format!("the plugin declared an unusable route {method} {path}: {e}"),
-            );
-        }
-    };
-    let answer = match super::router(state.clone()).oneshot(request).await {
-        Ok(answer) => answer,
-        Err(never) => match never {},
-    };
-    let status = answer.status().as_u16();
-    let by_plugin = answer.headers().contains_key(super::webhook::ANSWERED_BY);
-    let body = axum::body::to_bytes(answer.into_body(), 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let said: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let message = said["msg"]
-        .as_str()
-        .or_else(|| said["detail"].as_str())
-        .unwrap_or("")
-        .to_string();
-    if by_plugin {
-        result(
-            true,
-            format!(
-                "{method} {path} on this host reaches the plugin (a blank test request got {status}: {message})"
-            ),
-        )
-    } else {
-        result(
-            false,
-            format!("{method} {path} on this host does not reach the plugin ({status}: {message})"),
-        )
-    }
 }

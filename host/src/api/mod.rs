@@ -11,6 +11,7 @@ mod health;
 mod notices;
 mod plugins;
 mod preview;
+mod route_checks;
 mod webhook;
 
 pub use error::ApiError;
@@ -38,6 +39,10 @@ pub struct AppState {
     /// Whether approval changes are queued for Mica.
     pub notify_mica: bool,
     pub webhook_deadline: std::time::Duration,
+    /// Where Feishu reaches this host from outside (`MICA_PUBLIC_URL`), for Test Connection.
+    pub public_url: Option<String>,
+    /// Test Connection's probes of the public URL under way.
+    pub probes: Arc<route_checks::Probes>,
 }
 
 /// A request body, with an oversize or unreadable one reported in the API's error shape.

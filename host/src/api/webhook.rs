@@ -24,6 +24,12 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = read_body(body)?;
+    if let Some(nonce) = headers
+        .get(super::route_checks::PROBE_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        state.probes.arrived(nonce);
+    }
     let plugin = state
         .registry
         .webhook_owner(method.as_str(), uri.path())
