@@ -2,6 +2,7 @@
 //! transaction, answer 202. Posting a known id again creates nothing.
 
 use super::{ApiError, AppState, read_body};
+use crate::delivery::Kind;
 use crate::events::{approval_job_id, delivery_id, parse_event, recipient_json};
 use crate::runtime::World;
 use crate::runtime::bindings::types::DomainEvent;
@@ -48,7 +49,7 @@ pub async fn post_event(
         .iter()
         .map(|r| NewDelivery {
             id: delivery_id(&event.id, &r.email),
-            kind: "notify",
+            kind: Kind::Notify,
             recipient_email: r.email.clone(),
             recipient: recipient_json(r).to_string(),
         })
@@ -60,7 +61,7 @@ pub async fn post_event(
     {
         deliveries.push(NewDelivery {
             id: approval_job_id(&event.id),
-            kind: "approval",
+            kind: Kind::Approval,
             recipient_email: p.submitter.email.clone(),
             recipient: recipient_json(&p.submitter).to_string(),
         });

@@ -70,6 +70,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/approvals/{payment_id}",
             get(approvals::get_approval),
         )
+        .route(
+            "/api/v1/approvals/{payment_id}/cancel",
+            post(approvals::cancel),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_service,

@@ -52,6 +52,25 @@ impl Status {
     }
 }
 
+impl Status {
+    /// The instance ended without the payment being approved: the payment may be sent for
+    /// approval again, as a new instance.
+    pub fn allows_new_round(self) -> bool {
+        matches!(
+            self.0,
+            ApprovalStatus::Rejected
+                | ApprovalStatus::Canceled
+                | ApprovalStatus::Deleted
+                | ApprovalStatus::OvertimeClose
+        )
+    }
+
+    /// Still open in Feishu, so cancelling it means something.
+    pub fn is_open(self) -> bool {
+        !self.is_decided()
+    }
+}
+
 /// Whether `new` (observed at `new_ms`) replaces `current` (observed at `current_ms`).
 pub fn accepts(current: Status, current_ms: u64, new: Status, new_ms: u64) -> bool {
     if new == current || new_ms < current_ms {
@@ -92,6 +111,16 @@ mod tests {
         assert!(accepts(s(Reverted), 2, s(Pending), 3));
         assert!(accepts(s(Reverted), 2, s(Rejected), 3));
         assert!(accepts(s(OvertimeClose), 1, s(OvertimeRecover), 2));
+    }
+
+    #[test]
+    fn only_an_ending_without_approval_allows_a_new_round() {
+        assert!(s(Rejected).allows_new_round() && s(Canceled).allows_new_round());
+        assert!(s(Deleted).allows_new_round() && s(OvertimeClose).allows_new_round());
+        for x in [Pending, Approved, Reverted, OvertimeRecover] {
+            assert!(!s(x).allows_new_round(), "{x:?}");
+        }
+        assert!(s(Pending).is_open() && s(Reverted).is_open() && !s(Approved).is_open());
     }
 
     #[test]

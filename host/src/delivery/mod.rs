@@ -1,13 +1,16 @@
 //! The outbox worker: takes due deliveries from the store, runs them through the active notifier
 //! plugin, records each outcome and schedules retries.
 
+mod approval_jobs;
 mod event_cache;
+pub mod kind;
 mod outcome;
 mod outcome_writer;
 pub mod rate;
 mod retry;
 mod worker;
 
+pub use kind::Kind;
 pub use rate::RateLimits;
 pub use retry::RetryPolicy;
 pub use worker::{Worker, WorkerHandle};

@@ -1,20 +1,16 @@
 //! The delivery loop.
 
 use super::event_cache::{EventCache, EventForDelivery, Loaded};
+use super::kind::Kind;
 use super::outcome;
 use super::outcome_writer::OutcomeWriter;
 use super::rate::Limiter;
+use super::rate::Ticket;
 use super::retry::RetryPolicy;
-use crate::approvals::Status;
-use crate::events::{approval_key, parse_recipient};
+use crate::events::parse_recipient;
 use crate::registry::Registry;
-use crate::runtime::World;
-use crate::runtime::bindings::approvals::CreateRequest;
 use crate::runtime::bindings::notifications::NotifyRequest;
-use crate::runtime::bindings::notifications::Receipt;
-use crate::runtime::bindings::types::{DomainEvent, Failure, PluginError, Recipient};
-use crate::runtime::{CallError, LoadedPlugin};
-use crate::store::StatusChange;
+use crate::runtime::bindings::types::Recipient;
 use crate::store::{Claimed, Completion, Outcome, Store, now_ms};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +32,7 @@ pub struct Worker {
 }
 
 /// What the calls of a running worker share besides the worker itself.
-struct Shared {
+pub(super) struct Shared {
     events: EventCache,
     outcomes: OutcomeWriter,
 }
@@ -158,11 +154,16 @@ impl Worker {
     }
 
     async fn attempt(&self, d: Claimed, shared: &Shared) {
-        let world = if d.kind == "approval" {
-            World::ApprovalProvider
-        } else {
-            World::Notifier
+        let Some(kind) = Kind::parse(&d.kind) else {
+            let outcome = Outcome::Failed {
+                kind: "invalid_input".into(),
+                error: format!("unknown delivery kind {:?}", d.kind),
+                remote_code: None,
+                log_id: None,
+            };
+            return self.finish(&d, "unknown", "-", None, outcome, shared).await;
         };
+        let world = kind.world();
         let Some(plugin) = self.registry.active_for(world) else {
             // Wait for a plugin that can do it (one may be enabled or activated); never drop it,
             // and spend no attempt on the wait.
@@ -177,33 +178,21 @@ impl Worker {
             }
             return;
         };
+        if kind == Kind::Cancel {
+            return self.cancel(&d, &plugin, shared).await;
+        }
         let loaded = shared.events.get(&self.store, &d.event_id);
         let built = build_request(&d, &loaded);
         let event_type = built.as_ref().map(|(e, _)| e.kind).unwrap_or("unknown");
         let mut ticket = None;
         if let Ok((_, recipient)) = &built {
-            let slot = self.limiter.lock().expect("limiter lock").acquire(
-                &d.kind,
-                &recipient.email,
-                Instant::now(),
-            );
-            match slot {
-                Ok(t) => ticket = Some(t),
-                Err(wait) => {
-                    crate::metrics::METRICS
-                        .rate_waits
-                        .with_label_values(&[&d.kind])
-                        .inc();
-                    let (id, at) = (d.id.clone(), now_ms() + wait.as_millis() as i64);
-                    if let Err(e) = self.store.call(move |s| s.defer(&id, at)).await {
-                        tracing::error!(error = %format!("{e:#}"), "could not defer a delivery");
-                    }
-                    return;
-                }
+            match self.take_slot(kind, &recipient.email, &d).await {
+                Some(t) => ticket = Some(t),
+                None => return,
             }
         }
         let outcome = match built {
-            Ok((event, _)) if d.kind == "approval" => {
+            Ok((event, _)) if kind == Kind::Approval => {
                 let result = self.create_approval(&plugin, &d, event.event.clone()).await;
                 outcome::decide(&result, d.attempt, &self.policy)
             }
@@ -226,6 +215,50 @@ impl Worker {
                 log_id: None,
             },
         };
+        let version = plugin.version().to_string();
+        self.finish(&d, event_type, &version, ticket, outcome, shared)
+            .await
+    }
+
+    /// A slot under the rate limits, or None when the delivery was put back to wait for one
+    /// (no attempt spent).
+    pub(super) async fn take_slot(
+        &self,
+        kind: Kind,
+        recipient: &str,
+        d: &Claimed,
+    ) -> Option<Ticket> {
+        let slot = self.limiter.lock().expect("limiter lock").acquire(
+            kind.limiter_class(),
+            recipient,
+            Instant::now(),
+        );
+        match slot {
+            Ok(t) => Some(t),
+            Err(wait) => {
+                crate::metrics::METRICS
+                    .rate_waits
+                    .with_label_values(&[kind.as_str()])
+                    .inc();
+                let (id, at) = (d.id.clone(), now_ms() + wait.as_millis() as i64);
+                if let Err(e) = self.store.call(move |s| s.defer(&id, at)).await {
+                    tracing::error!(error = %format!("{e:#}"), "could not defer a delivery");
+                }
+                None
+            }
+        }
+    }
+
+    /// Log the outcome, give the slot back, and record the outcome.
+    pub(super) async fn finish(
+        &self,
+        d: &Claimed,
+        event_type: &str,
+        plugin_version: &str,
+        ticket: Option<Ticket>,
+        outcome: Outcome,
+        shared: &Shared,
+    ) {
         match &outcome {
             Outcome::Sent { message_id, log_id } => {
                 tracing::info!(%message_id, feishu_log_id = ?log_id, "delivered")
@@ -269,7 +302,7 @@ impl Worker {
         }
         let done = Completion {
             id: d.id.clone(),
-            plugin_version: plugin.version().to_string(),
+            plugin_version: plugin_version.to_string(),
             outcome,
         };
         if let Err(error) = shared.outcomes.record(done).await {
@@ -290,57 +323,6 @@ fn build_request<'a>(
         .and_then(|r| parse_recipient(&r, "recipient").map_err(|e| e.to_string()))
         .map_err(|e| format!("the stored recipient cannot be read: {e}"))?;
     Ok((event, recipient))
-}
-
-impl Worker {
-    /// Create the payment's approval and record payment ↔ instance before the job completes; a
-    /// crash in between re-runs the job, which finds the same instance through its uuid.
-    async fn create_approval(
-        &self,
-        plugin: &LoadedPlugin,
-        d: &Claimed,
-        event: DomainEvent,
-    ) -> Result<Result<Receipt, PluginError>, CallError> {
-        let DomainEvent::PaymentPending(payment) = event else {
-            return Ok(Err(PluginError::InvalidInput(
-                "an approval job needs a payment_pending event".into(),
-            )));
-        };
-        let payment_id = payment.payment_id.clone();
-        let initiator = crate::events::recipient_json(&payment.submitter).to_string();
-        let request = CreateRequest {
-            idempotency_key: approval_key(&payment_id),
-            payment,
-        };
-        let created = match plugin.create_approval(&self.store, &request).await? {
-            Ok(created) => created,
-            Err(e) => return Ok(Err(e)),
-        };
-        let change = StatusChange {
-            instance_code: created.instance_code.clone(),
-            status: Status(created.status),
-            status_time_ms: now_ms() as u64,
-            source: "create",
-        };
-        let (plugin_id, notify) = (plugin.id().to_string(), self.notify_mica);
-        let recorded = self
-            .store
-            .call(move |s| s.record_approval(&payment_id, &plugin_id, &initiator, &change, notify))
-            .await;
-        if let Err(e) = recorded {
-            tracing::error!(delivery_id = %d.id, error = %format!("{e:#}"), "could not record an approval");
-            return Ok(Err(PluginError::Transient(Failure {
-                message: "the approval was created but could not be recorded; retrying".into(),
-                remote_code: None,
-                log_id: None,
-            })));
-        }
-        Ok(Ok(Receipt {
-            message_id: created.instance_code,
-            chat_id: None,
-            log_id: None,
-        }))
-    }
 }
 
 fn record(kind: &str, event_type: &str, outcome: &Outcome) {

@@ -356,6 +356,21 @@ impl LoadedPlugin {
         .await
     }
 
+    pub async fn cancel_approval(
+        &self,
+        db: &Store,
+        instance_code: &str,
+        initiator: &types::Recipient,
+    ) -> Result<Result<(), types::PluginError>, CallError> {
+        let idx = self.approvals()?;
+        self.call("cancel", Some(db), async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_cancel(store, instance_code, initiator)
+                .await
+        })
+        .await
+    }
+
     pub async fn get_approval(
         &self,
         db: &Store,

@@ -24,13 +24,38 @@ pub struct HistoryEntry {
     pub source: String,
 }
 
+/// A payment's approval as the API shows it: the current instance at the top level (as before
+/// payments could be sent again), and every instance, oldest first, in `instances`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Approval {
     pub payment_id: String,
     pub instance_code: String,
     pub status: String,
+    pub round: i64,
     pub updated_at: String,
     pub history: Vec<HistoryEntry>,
+    pub instances: Vec<Instance>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Instance {
+    pub instance_code: String,
+    pub round: i64,
+    pub status: String,
+    pub created_at: String,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// The instance a payment has now, as the delivery worker and the cancel endpoint need it.
+#[derive(Clone, Debug)]
+pub struct CurrentApproval {
+    pub instance_code: String,
+    pub status: Status,
+    pub plugin_id: String,
+    /// The recipient object of the initiator, as stored.
+    pub initiator: String,
+    /// The approval job (delivery id) that created it; None for instances created before rounds.
+    pub job_id: Option<String>,
 }
 
 /// Apply one change through the state machine; true when it changed the status.
@@ -44,7 +69,16 @@ fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::
         )
         .optional()?;
     let Some((payment_id, status, time)) = current else {
-        tracing::warn!(instance = %change.instance_code, "status for an instance this host did not create; ignored");
+        let earlier: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM approval_rounds WHERE instance_code = ?1)",
+            [&change.instance_code],
+            |r| r.get(0),
+        )?;
+        if earlier {
+            tracing::info!(instance = %change.instance_code, status = change.status.as_str(), "status for an earlier round's instance; the payment has a newer one, ignored");
+        } else {
+            tracing::warn!(instance = %change.instance_code, "status for an instance this host did not create; ignored");
+        }
         return Ok(false);
     };
     let current = Status::parse(&status).unwrap_or(change.status);
@@ -60,10 +94,7 @@ fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::
         "UPDATE approvals SET status = ?2, status_time_ms = ?3, updated_at = ?4, checked_at = ?4 WHERE payment_id = ?1",
         params![payment_id, change.status.as_str(), change.status_time_ms as i64, now],
     )?;
-    tx.execute(
-        "INSERT INTO approval_history (payment_id, status, status_time_ms, source, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![payment_id, change.status.as_str(), change.status_time_ms as i64, change.source, now],
-    )?;
+    history(tx, &payment_id, change, now)?;
     if notify_mica {
         enqueue_notice(
             tx,
@@ -75,6 +106,21 @@ fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::
     }
     tracing::info!(%payment_id, from = status, to = change.status.as_str(), source = change.source, "approval status changed");
     Ok(true)
+}
+
+fn history(
+    tx: &Transaction,
+    payment_id: &str,
+    change: &StatusChange,
+    now: i64,
+) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO approval_history (payment_id, instance_code, status, status_time_ms, source, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![payment_id, change.instance_code, change.status.as_str(),
+                change.status_time_ms as i64, change.source, now],
+    )?;
+    Ok(())
 }
 
 fn enqueue_notice(
@@ -100,7 +146,9 @@ fn enqueue_notice(
 }
 
 impl Store {
-    /// Record a newly created (or found) instance for a payment, and its first status.
+    /// Record a newly created (or found) instance for a payment, and its first status. A payment
+    /// whose current instance ended without approval starts a new round: that instance moves to
+    /// `approval_rounds` and the new one becomes current.
     pub fn record_approval(
         &self,
         payment_id: &str,
@@ -108,30 +156,89 @@ impl Store {
         initiator: &str,
         change: &StatusChange,
         notify_mica: bool,
+        job_id: &str,
     ) -> anyhow::Result<()> {
         self.with(|c| {
             let tx = super::write_transaction(c)?;
             let now = now_ms();
-            let inserted = tx.execute(
-                "INSERT INTO approvals (payment_id, instance_code, plugin_id, status, status_time_ms, initiator,
-                    created_at, updated_at, checked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) ON CONFLICT (payment_id) DO NOTHING",
-                params![payment_id, change.instance_code, plugin_id, change.status.as_str(),
-                        change.status_time_ms as i64, initiator, now],
-            )?;
-            if inserted == 1 {
-                tx.execute(
-                    "INSERT INTO approval_history (payment_id, status, status_time_ms, source, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![payment_id, change.status.as_str(), change.status_time_ms as i64, change.source, now],
-                )?;
-                if notify_mica {
-                    enqueue_notice(&tx, payment_id, &change.instance_code, change.status, change.status_time_ms)?;
+            let current: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT instance_code, status FROM approvals WHERE payment_id = ?1",
+                    [payment_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match current {
+                Some((code, _)) if code == change.instance_code => {
+                    apply(&tx, change, notify_mica)?;
                 }
-            } else {
-                apply(&tx, change, notify_mica)?;
+                Some((code, status)) => {
+                    let ended = Status::parse(&status).is_some_and(Status::allows_new_round);
+                    if !ended {
+                        anyhow::bail!(
+                            "payment {payment_id} already has approval {code} ({status}); a new instance {} was not recorded",
+                            change.instance_code
+                        );
+                    }
+                    tx.execute(
+                        "INSERT INTO approval_rounds (instance_code, payment_id, round, status, status_time_ms,
+                             initiator, created_at, ended_at)
+                         SELECT instance_code, payment_id, round, status, status_time_ms, initiator, created_at, ?2
+                         FROM approvals WHERE payment_id = ?1",
+                        params![payment_id, now],
+                    )?;
+                    tx.execute(
+                        "UPDATE approvals SET instance_code = ?2, plugin_id = ?3, status = ?4, status_time_ms = ?5,
+                             initiator = ?6, round = round + 1, job_id = ?7, created_at = ?8, updated_at = ?8,
+                             checked_at = ?8
+                         WHERE payment_id = ?1",
+                        params![payment_id, change.instance_code, plugin_id, change.status.as_str(),
+                                change.status_time_ms as i64, initiator, job_id, now],
+                    )?;
+                    history(&tx, payment_id, change, now)?;
+                    if notify_mica {
+                        enqueue_notice(&tx, payment_id, &change.instance_code, change.status, change.status_time_ms)?;
+                    }
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO approvals (payment_id, instance_code, plugin_id, status, status_time_ms, initiator,
+                            created_at, updated_at, checked_at, round, job_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)",
+                        params![payment_id, change.instance_code, plugin_id, change.status.as_str(),
+                                change.status_time_ms as i64, initiator, now, job_id],
+                    )?;
+                    history(&tx, payment_id, change, now)?;
+                    if notify_mica {
+                        enqueue_notice(&tx, payment_id, &change.instance_code, change.status, change.status_time_ms)?;
+                    }
+                }
             }
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    /// The payment's current instance, if it has one.
+    pub fn current_approval(&self, payment_id: &str) -> anyhow::Result<Option<CurrentApproval>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT instance_code, status, plugin_id, initiator, job_id FROM approvals WHERE payment_id = ?1",
+                [payment_id],
+                |r| {
+                    let status: String = r.get(1)?;
+                    Ok(CurrentApproval {
+                        instance_code: r.get(0)?,
+                        status: Status::parse(&status).unwrap_or(Status(
+                            crate::runtime::bindings::types::ApprovalStatus::Pending,
+                        )),
+                        plugin_id: r.get(2)?,
+                        initiator: r.get(3)?,
+                        job_id: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
         })
     }
 
@@ -178,35 +285,82 @@ impl Store {
         self.with(|c| {
             let head = c
                 .query_row(
-                    "SELECT instance_code, status, updated_at FROM approvals WHERE payment_id = ?1",
+                    "SELECT instance_code, status, updated_at, round, created_at FROM approvals WHERE payment_id = ?1",
                     [payment_id],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    },
                 )
                 .optional()?;
-            let Some((instance_code, status, updated_at)) = head else {
+            let Some((instance_code, status, updated_at, round, created_at)) = head else {
                 return Ok(None);
             };
             let mut stmt = c.prepare(
-                "SELECT status, status_time_ms, source, at FROM approval_history WHERE payment_id = ?1 ORDER BY id",
+                "SELECT instance_code, status, status_time_ms, source, at FROM approval_history
+                 WHERE payment_id = ?1 ORDER BY id",
             )?;
-            let history = stmt
+            let lines = stmt
                 .query_map([payment_id], |r| {
-                    let time: i64 = r.get(1)?;
-                    let at: i64 = r.get(3)?;
-                    Ok(HistoryEntry {
-                        status: r.get(0)?,
-                        // Feishu's operate time when it gave one, else when the host learnt it.
-                        at: rfc3339(if time > 0 { time } else { at }),
-                        source: r.get(2)?,
-                    })
+                    let time: i64 = r.get(2)?;
+                    let at: i64 = r.get(4)?;
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        HistoryEntry {
+                            status: r.get(1)?,
+                            // Feishu's operate time when it gave one, else when the host learnt it.
+                            at: rfc3339(if time > 0 { time } else { at }),
+                            source: r.get(3)?,
+                        },
+                    ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
+            let of = |code: &str| -> Vec<HistoryEntry> {
+                lines
+                    .iter()
+                    .filter(|(c, _)| c.as_deref() == Some(code))
+                    .map(|(_, h)| h.clone())
+                    .collect()
+            };
+            let mut earlier = c.prepare(
+                "SELECT instance_code, round, status, created_at FROM approval_rounds
+                 WHERE payment_id = ?1 ORDER BY round",
+            )?;
+            let mut instances = earlier
+                .query_map([payment_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .map(|(code, round, status, created)| Instance {
+                    history: of(&code),
+                    instance_code: code,
+                    round,
+                    status,
+                    created_at: rfc3339(created),
+                })
+                .collect::<Vec<_>>();
+            let history = of(&instance_code);
+            instances.push(Instance {
+                instance_code: instance_code.clone(),
+                round,
+                status: status.clone(),
+                created_at: rfc3339(created_at),
+                history: history.clone(),
+            });
             Ok(Some(Approval {
                 payment_id: payment_id.to_string(),
                 instance_code,
                 status,
+                round,
                 updated_at: rfc3339(updated_at),
                 history,
+                instances,
             }))
         })
     }

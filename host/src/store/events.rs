@@ -6,8 +6,7 @@ use rusqlite::{OptionalExtension, params};
 /// One delivery to create with its event.
 pub struct NewDelivery {
     pub id: String,
-    /// "notify" or "approval".
-    pub kind: &'static str,
+    pub kind: crate::delivery::Kind,
     pub recipient_email: String,
     /// The recipient as JSON.
     pub recipient: String,
@@ -55,7 +54,7 @@ impl Store {
                         d.id,
                         id,
                         seq as i64,
-                        d.kind,
+                        d.kind.as_str(),
                         d.recipient_email,
                         d.recipient,
                         now
@@ -72,7 +71,7 @@ impl Store {
                 .map(|d| Delivery {
                     id: d.id.clone(),
                     event_id: id.to_string(),
-                    kind: d.kind.to_string(),
+                    kind: d.kind.as_str().to_string(),
                     event_type: Some(kind.to_string()),
                     recipient: d.recipient_email.clone(),
                     status: DeliveryStatus::Pending,
@@ -137,7 +136,11 @@ mod tests {
             .enumerate()
             .map(|(i, email)| NewDelivery {
                 id: format!("dlv-{i}"),
-                kind: if i == 0 { "notify" } else { "approval" },
+                kind: if i == 0 {
+                    crate::delivery::Kind::Notify
+                } else {
+                    crate::delivery::Kind::Approval
+                },
                 recipient_email: email.to_string(),
                 recipient: format!(r#"{{"email":"{email}"}}"#),
             })

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, PARAM_GENERATION),
     (6, FAILED_INDEX),
     (7, NOTICE_ORDER),
+    (8, APPROVAL_ROUNDS),
 ];
 
 const INITIAL: &str = r#"
@@ -174,6 +175,28 @@ ALTER TABLE callbacks ADD COLUMN subject TEXT;
 ALTER TABLE callbacks ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
 UPDATE callbacks SET subject = json_extract(body, '$.payment_id');
 CREATE INDEX callbacks_pending_subject ON callbacks (subject, id) WHERE status = 'pending';
+"#;
+
+/// A payment rejected or cancelled in Feishu can be sent for approval again: `approvals` keeps the
+/// current instance (its `round`, and the delivery `job_id` that created it), earlier instances
+/// move to `approval_rounds`, and each history line names its instance.
+const APPROVAL_ROUNDS: &str = r#"
+ALTER TABLE approvals ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE approvals ADD COLUMN job_id TEXT;
+ALTER TABLE approval_history ADD COLUMN instance_code TEXT;
+UPDATE approval_history SET instance_code =
+    (SELECT a.instance_code FROM approvals a WHERE a.payment_id = approval_history.payment_id);
+CREATE TABLE approval_rounds (
+    instance_code   TEXT PRIMARY KEY,
+    payment_id      TEXT NOT NULL,
+    round           INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    status_time_ms  INTEGER NOT NULL,
+    initiator       TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    ended_at        INTEGER NOT NULL
+);
+CREATE INDEX approval_rounds_payment ON approval_rounds (payment_id, round);
 "#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {

@@ -21,7 +21,7 @@ mod params;
 mod plugins;
 pub mod sealer;
 
-pub use approvals::{Approval, HistoryEntry, StatusChange};
+pub use approvals::{Approval, CurrentApproval, HistoryEntry, Instance, StatusChange};
 pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
 pub use deliveries::{Claimed, Completion, Delivery, DeliveryStatus, Outcome};
 pub use events::{InsertedEvent, NewDelivery};

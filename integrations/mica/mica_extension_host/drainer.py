@@ -1,4 +1,5 @@
 """Posts the outbox to the host: pending rows, oldest due first, until the host accepts them.
+Events go to `POST /api/v1/events`; a `payment_cancelled` row to the payment's cancel endpoint.
 
 Safe in every Mica worker at once: each batch is claimed with `FOR UPDATE SKIP LOCKED` and held
 until its outcome is written, so two drainers never post the same row at the same time, and a
@@ -20,6 +21,7 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .events import CANCEL_TYPE
 from .host_client import HostClient
 from .outbox import OutboxStatus, outbox
 
@@ -59,6 +61,15 @@ def classify(response: httpx.Response) -> PostResult:
     if status in _REFUSED_FOR_GOOD:
         return PostResult(Outcome.REFUSED, status, error)
     return PostResult(Outcome.RETRY, status, error)
+
+
+def classify_cancel(response: httpx.Response) -> PostResult:
+    """A cancel request: done when queued (202), and also when there is nothing to cancel (404:
+    the payment never had an approval; 409: it is already decided or cancelled)."""
+    if response.status_code in (404, 409):
+        detail = classify(response).error
+        return PostResult(Outcome.DELIVERED, response.status_code, f"nothing to cancel ({detail})")
+    return classify(response)
 
 
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
@@ -151,12 +162,16 @@ class Drainer:
         return len(rows)
 
     async def _post(self, payload: Any) -> PostResult:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        cancel = isinstance(payload, dict) and payload.get("type") == CANCEL_TYPE
         try:
-            response = await self._host.post_event(body)
+            if cancel:
+                response = await self._host.cancel_approval(str(payload.get("payment_id", "")))
+            else:
+                body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+                response = await self._host.post_event(body)
         except httpx.HTTPError as e:
             return PostResult(Outcome.RETRY, None, f"host unreachable: {type(e).__name__}: {e}")
-        return classify(response)
+        return classify_cancel(response) if cancel else classify(response)
 
     async def _record(
         self,

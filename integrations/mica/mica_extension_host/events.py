@@ -189,13 +189,18 @@ def payment_pending(
     submitter: MicaUser,
     finance: Iterable[MicaUser],
     base_url: str,
+    submission: int | str | None = None,
 ) -> Event:
     """A payment awaits approval: cards to finance; with the payment workflow on, the host also
     starts a Feishu approval whose initiator is `submitter` (who needs a Feishu open_id or user_id).
+
+    A payment rejected or cancelled in Feishu may be sent again: pass `submission` (2, 3, ...) so
+    the new request is a new event; the host then starts a new approval instance.
     """
+    suffix = "" if submission is None else f":{submission}"
     return _event(
         "payment_pending",
-        f"payment_pending:{payment_id}",
+        f"payment_pending:{payment_id}{suffix}",
         finance,
         {
             "payment_id": str(payment_id),
@@ -244,3 +249,20 @@ def contract_expiring(
             "url": link(base_url, f"/contracts/{contract_id}"),
         },
     )
+
+
+CANCEL_TYPE = "payment_cancelled"
+
+
+def payment_cancelled(*, payment_id: Any, because: str) -> Event:
+    """Mica deleted or settled a payment: cancel its open approval in Feishu.
+
+    Emitted like an event (in the transaction that deletes or settles the payment), but the
+    drainer posts it to the host's `POST /api/v1/approvals/{payment_id}/cancel`. `because` (for
+    instance "deleted", "settled") makes the id; a payment with no open approval is a no-op.
+    """
+    return {
+        "id": f"{CANCEL_TYPE}:{payment_id}:{because}",
+        "type": CANCEL_TYPE,
+        "payment_id": str(payment_id),
+    }

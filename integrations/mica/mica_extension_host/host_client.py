@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -50,6 +51,12 @@ class HostClient:
                 "Authorization": f"Bearer {self.config.service_token}",
                 "Content-Type": "application/json",
             },
+        )
+
+    async def cancel_approval(self, payment_id: str) -> httpx.Response:
+        return await self._http.post(
+            f"/api/v1/approvals/{quote(payment_id, safe='')}/cancel",
+            headers={"Authorization": f"Bearer {self.config.service_token}"},
         )
 
     async def admin(

@@ -178,6 +178,19 @@ def build_app(
         drainer.wake()
         return {"status": "pending"}
 
+    # Mica's delete_payment (flow.py), with the one added emit() before its commit.
+    @app.delete("/api/v1/payments/{payment_id}")
+    async def delete_payment(
+        payment_id: str,
+        user: Annotated[User, Depends(get_current_user)],
+        db: Annotated[AsyncSession, Depends(get_db)],
+    ) -> dict[str, str]:
+        await db.execute(payments.delete().where(payments.c.id == payment_id))
+        await emit(db, ev.payment_cancelled(payment_id=payment_id, because="deleted"))
+        await db.commit()
+        drainer.wake()
+        return {"status": "deleted"}
+
     @app.get("/api/v1/payments/{payment_id}")
     async def get_payment(
         payment_id: str, db: Annotated[AsyncSession, Depends(get_db)]

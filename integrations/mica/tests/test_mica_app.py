@@ -277,6 +277,29 @@ async def test_a_payment_approved_in_feishu_updates_mica_exactly_once(
     assert state is not None and state["status"] == "APPROVED"
 
 
+async def test_a_deleted_payment_cancels_its_open_approval_in_feishu(mica: Mica, sim: Sim):
+    await approval_workflow_on(mica, sim)
+    payment_id = f"pay-{uuid.uuid4().hex[:8]}"
+    r = await mica.http.post(f"/api/v1/payments/{payment_id}", headers=mica.as_(mica.requester))
+    assert r.status_code == 200, r.text
+    instance = (await eventually("the Feishu approval", sim.instances))[0]
+    applied = mica.app.state.applied
+    await eventually("PENDING applied", lambda: any(a[1] == "PENDING" for a in applied))
+    r = await mica.http.delete(f"/api/v1/payments/{payment_id}", headers=mica.as_(mica.requester))
+    assert r.status_code == 200, r.text
+    await eventually(
+        "the instance cancelled in Feishu",
+        lambda: any(
+            i["instance_code"] == instance["instance_code"] and i["status"] == "CANCELED"
+            for i in sim.instances()
+        ),
+    )
+    await eventually("CANCELED told to Mica", lambda: any(a[1] == "CANCELED" for a in applied))
+    # Deleting again (or deleting a payment that never had an approval) is a no-op, not an error.
+    r = await mica.http.delete(f"/api/v1/payments/{payment_id}", headers=mica.as_(mica.requester))
+    assert r.status_code == 200
+
+
 def notice(payment_id: str, status: str, at: str, instance: str = "inst-1") -> bytes:
     return json.dumps(
         {

@@ -1,0 +1,246 @@
+//! The approval jobs of a payment: creating its instance (once per round) and cancelling it.
+
+use super::kind::Kind;
+use super::outcome;
+use super::worker::{Shared, Worker};
+use crate::approvals::Status;
+use crate::events::{approval_key, parse_recipient};
+use crate::runtime::bindings::approvals::CreateRequest;
+use crate::runtime::bindings::notifications::Receipt;
+use crate::runtime::bindings::types::{ApprovalStatus, DomainEvent, Failure, PluginError};
+use crate::runtime::{CallError, LoadedPlugin};
+use crate::store::{Claimed, Outcome, StatusChange, now_ms};
+
+/// The idempotency key of a payment's approval in a round: the first round keeps the key it
+/// always had (so an instance created before rounds existed is found again by its uuid); later
+/// rounds are keyed by the job, so each gets a new instance and a new uuid, stable across retries.
+fn round_key(payment_id: &str, first_round: bool, job_id: &str) -> String {
+    if first_round {
+        approval_key(payment_id)
+    } else {
+        format!("{}:{job_id}", approval_key(payment_id))
+    }
+}
+
+fn permanent(message: String) -> PluginError {
+    PluginError::Permanent(Failure {
+        message,
+        remote_code: None,
+        log_id: None,
+    })
+}
+
+impl Worker {
+    /// Create the payment's approval and record payment ↔ instance before the job completes; a
+    /// crash in between re-runs the job, which finds the same instance through its uuid. A payment
+    /// whose current instance was rejected or cancelled gets a new instance; one still open or
+    /// approved is refused, naming it.
+    pub(super) async fn create_approval(
+        &self,
+        plugin: &LoadedPlugin,
+        d: &Claimed,
+        event: DomainEvent,
+    ) -> Result<Result<Receipt, PluginError>, CallError> {
+        let DomainEvent::PaymentPending(payment) = event else {
+            return Ok(Err(PluginError::InvalidInput(
+                "an approval job needs a payment_pending event".into(),
+            )));
+        };
+        let payment_id = payment.payment_id.clone();
+        let id = payment_id.clone();
+        let current = match self.store.call(move |s| s.current_approval(&id)).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Err(PluginError::Transient(Failure {
+                    message: format!("the store could not be read: {e:#}"),
+                    remote_code: None,
+                    log_id: None,
+                })));
+            }
+        };
+        let first_round = match &current {
+            None => true,
+            // This job already created and recorded it (the outcome was not written).
+            Some(c) if c.job_id.as_deref() == Some(d.id.as_str()) => {
+                return Ok(Ok(Receipt {
+                    message_id: c.instance_code.clone(),
+                    chat_id: None,
+                    log_id: None,
+                }));
+            }
+            Some(c) if c.status.allows_new_round() => false,
+            Some(c) => {
+                return Ok(Err(permanent(format!(
+                    "payment {payment_id} already has approval {} ({}): cancel it (POST /api/v1/approvals/{payment_id}/cancel) before sending the payment for approval again",
+                    c.instance_code,
+                    c.status.as_str()
+                ))));
+            }
+        };
+        let initiator = crate::events::recipient_json(&payment.submitter).to_string();
+        let request = CreateRequest {
+            idempotency_key: round_key(&payment_id, first_round, &d.id),
+            payment,
+        };
+        let created = match plugin.create_approval(&self.store, &request).await? {
+            Ok(created) => created,
+            Err(e) => return Ok(Err(e)),
+        };
+        let change = StatusChange {
+            instance_code: created.instance_code.clone(),
+            status: Status(created.status),
+            status_time_ms: now_ms() as u64,
+            source: "create",
+        };
+        let (plugin_id, notify, job) = (plugin.id().to_string(), self.notify_mica, d.id.clone());
+        let recorded = self
+            .store
+            .call(move |s| {
+                s.record_approval(&payment_id, &plugin_id, &initiator, &change, notify, &job)
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(delivery_id = %d.id, error = %format!("{e:#}"), "could not record an approval");
+            return Ok(Err(PluginError::Transient(Failure {
+                message: "the approval was created but could not be recorded; retrying".into(),
+                remote_code: None,
+                log_id: None,
+            })));
+        }
+        Ok(Ok(Receipt {
+            message_id: created.instance_code,
+            chat_id: None,
+            log_id: None,
+        }))
+    }
+
+    /// Cancel the instance named by the job's event, unless it is no longer open.
+    pub(super) async fn cancel(&self, d: &Claimed, plugin: &LoadedPlugin, shared: &Shared) {
+        let version = plugin.version().to_string();
+        let target = self.cancel_target(d).await;
+        let (payment_id, instance_code, initiator) = match target {
+            Ok(t) => t,
+            Err(outcome) => {
+                return self
+                    .finish(d, "cancel", &version, None, outcome, shared)
+                    .await;
+            }
+        };
+        let Some(ticket) = self.take_slot(Kind::Cancel, &initiator.email, d).await else {
+            return;
+        };
+        let result = match plugin
+            .cancel_approval(&self.store, &instance_code, &initiator)
+            .await
+        {
+            Ok(Ok(())) => {
+                let change = StatusChange {
+                    instance_code: instance_code.clone(),
+                    status: Status(ApprovalStatus::Canceled),
+                    status_time_ms: now_ms() as u64,
+                    source: "cancel",
+                };
+                let notify = self.notify_mica;
+                match self
+                    .store
+                    .call(move |s| s.apply_status(&change, notify))
+                    .await
+                {
+                    Ok(_) => Ok(Ok(Receipt {
+                        message_id: instance_code,
+                        chat_id: None,
+                        log_id: None,
+                    })),
+                    Err(e) => Ok(Err(PluginError::Transient(Failure {
+                        message: format!("cancelled in Feishu but not recorded ({e:#}); retrying"),
+                        remote_code: None,
+                        log_id: None,
+                    }))),
+                }
+            }
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(e) => Err(e),
+        };
+        tracing::info!(%payment_id, "approval cancel attempted");
+        let outcome = outcome::decide(&result, d.attempt, &self.policy);
+        self.finish(d, "cancel", &version, Some(ticket), outcome, shared)
+            .await
+    }
+
+    /// The payment, instance and initiator a cancel job is for; an outcome instead when there is
+    /// nothing (left) to cancel.
+    async fn cancel_target(
+        &self,
+        d: &Claimed,
+    ) -> Result<(String, String, crate::runtime::bindings::types::Recipient), Outcome> {
+        let failed = |error: String| Outcome::Failed {
+            kind: "invalid_input".into(),
+            error,
+            remote_code: None,
+            log_id: None,
+        };
+        let event_id = d.event_id.clone();
+        let payload = self
+            .store
+            .call(move |s| s.event_payload(&event_id))
+            .await
+            .map_err(|e| Outcome::Retry {
+                kind: "transient".into(),
+                error: format!("the store could not be read: {e:#}"),
+                remote_code: None,
+                log_id: None,
+                retry_at_ms: now_ms() + 1_000,
+            })?
+            .ok_or_else(|| failed("the cancel job's event is missing".into()))?;
+        let payload: serde_json::Value =
+            serde_json::from_str(&payload).map_err(|e| failed(e.to_string()))?;
+        let payment_id = payload["payment_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let instance_code = payload["instance_code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let id = payment_id.clone();
+        let current = self
+            .store
+            .call(move |s| s.current_approval(&id))
+            .await
+            .ok()
+            .flatten();
+        match current {
+            Some(c) if c.instance_code == instance_code && c.status.is_open() => {}
+            Some(c) if c.instance_code == instance_code => {
+                return Err(Outcome::Skipped {
+                    reason: format!("nothing to cancel: the approval is {}", c.status.as_str()),
+                });
+            }
+            _ => {
+                return Err(Outcome::Skipped {
+                    reason: format!(
+                        "nothing to cancel: {instance_code} is no longer the payment's approval"
+                    ),
+                });
+            }
+        }
+        let initiator = serde_json::from_str::<serde_json::Value>(&d.recipient)
+            .map_err(|e| e.to_string())
+            .and_then(|r| parse_recipient(&r, "initiator").map_err(|e| e.to_string()))
+            .map_err(failed)?;
+        Ok((payment_id, instance_code, initiator))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_first_round_keeps_its_key_and_later_rounds_get_their_own() {
+        assert_eq!(super::round_key("p1", true, "job-a"), "approval:p1");
+        assert_eq!(super::round_key("p1", false, "job-b"), "approval:p1:job-b");
+        assert_ne!(
+            super::round_key("p1", false, "job-b"),
+            super::round_key("p1", false, "job-c")
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! What a delivery asks of a plugin. Stored as text in `deliveries.kind`.
+
+use crate::runtime::World;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A card for one recipient.
+    Notify,
+    /// A payment's approval instance to create.
+    Approval,
+    /// A payment's open approval instance to cancel.
+    Cancel,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Notify => "notify",
+            Kind::Approval => "approval",
+            Kind::Cancel => "cancel",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::Notify, Kind::Approval, Kind::Cancel]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// The world a plugin must implement to do it.
+    pub fn world(self) -> World {
+        match self {
+            Kind::Notify => World::Notifier,
+            Kind::Approval | Kind::Cancel => World::ApprovalProvider,
+        }
+    }
+
+    /// The rate limiter's bucket: approval calls share Feishu's approval quota, cards the
+    /// message quota.
+    pub fn limiter_class(self) -> &'static str {
+        match self {
+            Kind::Notify => "notify",
+            Kind::Approval | Kind::Cancel => "approval",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in [Kind::Notify, Kind::Approval, Kind::Cancel] {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(Kind::parse("email"), None);
+    }
+}
