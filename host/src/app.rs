@@ -33,10 +33,9 @@ pub async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<Registry>)>
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let store = config.open_store()?;
-    let runtime = Arc::new(Runtime::new(
-        config.cache_dir.clone(),
-        config.limits.clone(),
-    )?);
+    let runtime = Arc::new(
+        Runtime::new(config.cache_dir.clone(), config.limits.clone())?.with_network(&config.net)?,
+    );
     let registry = Arc::new(Registry::new(runtime, store.clone()));
     registry.load_active().await?;
     Ok((store, registry))
@@ -132,6 +131,7 @@ impl Host {
                     secret: config.callback_secret.clone(),
                     poll: Duration::from_millis(200),
                     retry_base: config.notice_retry_base,
+                    net: config.net.clone(),
                 }
                 .start()?,
             );
@@ -146,6 +146,7 @@ impl Host {
             webhook_deadline: config.webhook_deadline,
             public_url: config.public_url.clone(),
             probes: Default::default(),
+            net: Arc::new(config.net.clone()),
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -46,6 +46,8 @@ pub struct HostConfig {
     pub rate: crate::delivery::RateLimits,
     /// Developer loop: install and activate this file whenever it changes.
     pub watch: Option<PathBuf>,
+    /// Outbound proxy and extra CA (`HTTPS_PROXY`, `NO_PROXY`, `MICA_EXTRA_CA_FILE`).
+    pub net: crate::net::NetConfig,
     /// The key sealing secrets at rest (`MICA_SECRET_KEY`, 64 hex); else `DATA_DIR/secret.key`.
     pub secret_key: Option<String>,
 }
@@ -72,6 +74,7 @@ impl HostConfig {
             webhook_deadline: Duration::from_millis(2500),
             public_url: None,
             secret_key: std::env::var("MICA_SECRET_KEY").ok(),
+            net: crate::net::NetConfig::from_env(),
             watch: None,
             rate: crate::delivery::RateLimits::default(),
         })

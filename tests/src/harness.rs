@@ -86,6 +86,8 @@ pub struct HostOptions {
     pub public_url: Option<String>,
     /// The listen address (default: a free loopback port).
     pub listen: Option<std::net::SocketAddr>,
+    /// Proxy and extra CA (default: none, whatever the test process's environment says).
+    pub net: mica_host::net::NetConfig,
     /// Rate shaping. Off by default here: functional tests are not about pacing (the rate tests
     /// turn it on with the host's real defaults).
     pub rate: Option<mica_host::delivery::RateLimits>,
@@ -104,6 +106,7 @@ impl Default for HostOptions {
             rate: None,
             public_url: None,
             listen: None,
+            net: Default::default(),
         }
     }
 }
@@ -127,6 +130,7 @@ impl TestHost {
             .listen
             .unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
         config.public_url = options.public_url;
+        config.net = options.net;
         config.cache_dir = shared_compile_cache();
         config.plugin = Some(options.plugin.unwrap_or_else(plugin_wasm));
         config.admin_token = Some(ADMIN_TOKEN.into());

@@ -5,4 +5,6 @@ pub mod approvals;
 pub mod browser;
 pub mod harness;
 pub mod mica;
+pub mod proxy;
 pub mod sim;
+pub mod tls_front;

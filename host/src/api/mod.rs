@@ -43,6 +43,7 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Test Connection's probes of the public URL under way.
     pub probes: Arc<route_checks::Probes>,
+    pub net: Arc<crate::net::NetConfig>,
 }
 
 /// A request body, with an oversize or unreadable one reported in the API's error shape.

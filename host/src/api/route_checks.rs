@@ -73,7 +73,7 @@ pub async fn public_route(state: &AppState, public_url: &str, method: &str, path
     let result = |ok: bool, detail: String| json!({"name": "public_webhook_url", "ok": ok, "detail": detail});
     let nonce = hex::encode(rand::random::<[u8; 16]>());
     state.probes.expect(&nonce);
-    let answer = send_probe(&url, method, &nonce).await;
+    let answer = send_probe(&state.net, &url, method, &nonce).await;
     let arrived = state.probes.take(&nonce);
     match (answer, arrived) {
         (_, true) => result(
@@ -97,11 +97,17 @@ pub async fn public_route(state: &AppState, public_url: &str, method: &str, path
     }
 }
 
-async fn send_probe(url: &str, method: &str, nonce: &str) -> Result<u16, String> {
+async fn send_probe(
+    net: &crate::net::NetConfig,
+    url: &str,
+    method: &str,
+    nonce: &str,
+) -> Result<u16, String> {
     use http_body_util::Full;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    let connector = crate::net::connector(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let connector =
+        crate::net::connector(Duration::from_secs(5), net).map_err(|e| e.to_string())?;
     let client: Client<_, Full<bytes::Bytes>> =
         Client::builder(TokioExecutor::new()).build(connector);
     let request = http::Request::builder()

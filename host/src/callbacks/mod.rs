@@ -25,6 +25,8 @@ pub struct CallbackSender {
     pub poll: Duration,
     /// The first retry's delay; it doubles with each attempt, up to 5 minutes.
     pub retry_base: Duration,
+    /// Proxy and CA settings (NO_PROXY normally names Mica).
+    pub net: crate::net::NetConfig,
 }
 
 /// `X-Mica-Signature` of one attempt: the timestamp is signed with the body, so neither can be
@@ -82,7 +84,7 @@ fn backoff(base: Duration, attempts: i64) -> Duration {
 
 impl CallbackSender {
     pub fn start(self) -> anyhow::Result<(watch::Sender<bool>, JoinHandle<()>)> {
-        let connector = crate::net::connector(Duration::from_secs(5))?;
+        let connector = crate::net::connector(Duration::from_secs(5), &self.net)?;
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
         let (stop, mut stopped) = watch::channel(false);
         let join = tokio::spawn(async move {

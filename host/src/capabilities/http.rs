@@ -109,8 +109,8 @@ pub struct OutboundClient {
 }
 
 impl OutboundClient {
-    pub fn new(max_body: usize) -> anyhow::Result<OutboundClient> {
-        let connector = crate::net::connector(CONNECT_TIMEOUT)?;
+    pub fn new(max_body: usize, net: &crate::net::NetConfig) -> anyhow::Result<OutboundClient> {
+        let connector = crate::net::connector(CONNECT_TIMEOUT, net)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)
@@ -190,6 +190,11 @@ impl WasiHttpHooks for OutboundHooks {
             {
                 Err(_) => return Err(HttpError::HttpResponseTimeout),
                 Ok(Err(e)) if e.is_connect() => {
+                    // Through a proxy, say that it is the proxy that failed.
+                    if let Some(p) = crate::net::proxy_failure(&e) {
+                        tracing::warn!(error = %p, "outbound request failed at the proxy");
+                        return Err(HttpError::InternalError(Some(p.to_string())));
+                    }
                     tracing::debug!(error = %e, "outbound connect failed");
                     return Err(HttpError::ConnectionRefused);
                 }

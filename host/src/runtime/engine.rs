@@ -86,11 +86,17 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker,
-            http: OutboundClient::new(limits.http_body_bytes)?,
+            http: OutboundClient::new(limits.http_body_bytes, &crate::net::NetConfig::default())?,
             limits,
             cache_dir,
             pooling,
         })
+    }
+
+    /// Reach the network through `net` (a proxy, extra CA certificates) instead of directly.
+    pub fn with_network(mut self, net: &crate::net::NetConfig) -> anyhow::Result<Runtime> {
+        self.http = OutboundClient::new(self.limits.http_body_bytes, net)?;
+        Ok(self)
     }
 
     /// Answer every allowed outbound request with `responder` instead of the network (benchmarks).

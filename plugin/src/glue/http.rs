@@ -55,6 +55,8 @@ fn error_code(e: &ErrorCode) -> TransportError {
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout
         | ErrorCode::HttpResponseTimeout => TransportError::Timeout(format!("{e:?}")),
+        // The host's own words (e.g. that its HTTPS proxy refused the tunnel).
+        ErrorCode::InternalError(Some(said)) => TransportError::Connection(said.clone()),
         other => TransportError::Connection(format!("{other:?}")),
     }
 }
