@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-# The test suite's throw-away cluster helper: one way of starting PostgreSQL for the project.
+# The test suite's helpers: its throw-away PostgreSQL cluster and its event builder.
 sys.path.insert(0, str(REPO / "integrations" / "mica" / "tests"))
+import people  # noqa: E402
 import pg  # noqa: E402
 from mica_extension_host import (  # noqa: E402
     Drainer,
@@ -39,7 +40,6 @@ from mica_extension_host import (  # noqa: E402
     create_all,
     emit,
 )
-from mica_extension_host import events as ev  # noqa: E402
 
 mica = MetaData()
 prs = Table(
@@ -58,27 +58,9 @@ audit = Table(
 )
 
 
-class Person:
-    def __init__(self, email: str):
-        self.email, self.display_name, self.preferred_locale = (
-            email,
-            "Bench User",
-            "zh-CN",
-        )
-        self.feishu_union_id = self.feishu_open_id = self.feishu_user_id = None
-
-
-def po_event(i: int, run: str) -> dict:
-    return ev.po_created(
-        po_id=f"{run}-{i}",
-        po_number=f"PO-{i}",
-        supplier="ACME Ltd.",
-        amount="100.00",
-        currency="CNY",
-        pr_title="Laptops",
-        recipients=[Person(f"u{i % 500}@example.com")],
-        base_url="https://mica.example.com",
-    )
+def event(i: int, run: str) -> dict:
+    """A PO card to one of 500 people (the tests' own builder)."""
+    return people.po_event(run, i, people.User(email=f"u{i % 500}@example.com"))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -94,7 +76,7 @@ async def emit_cost(sessions, n: int) -> None:
             await s.execute(update(prs).where(prs.c.id == i % 100).values(status="submitted"))
             await s.execute(audit.insert().values(event="pr.submitted", ref=str(i)))
             if with_emit:
-                await emit(s, po_event(i, run))
+                await emit(s, event(i, run))
         return (time.perf_counter() - start) * 1000
 
     # Without, with, without, with: the first pair warms caches and the pool, the second is kept.
@@ -181,14 +163,14 @@ async def drainer_rate(sessions, procs: Processes, n: int) -> None:
     run = uuid.uuid4().hex[:6]
     async with sessions() as s, s.begin():
         for i in range(n):
-            await emit(s, po_event(i, run))
+            await emit(s, event(i, run))
     client = HostClient(HostConfig(url=procs.url, service_token=procs.service))
     for workers in (1, 2):
         if workers == 2:  # a second batch for two drainers (two Mica workers)
             run = uuid.uuid4().hex[:6]
             async with sessions() as s, s.begin():
                 for i in range(n):
-                    await emit(s, po_event(i, run))
+                    await emit(s, event(i, run))
         drainers = [
             Drainer(sessions, client, batch_size=50, poll_interval=0.01) for _ in range(workers)
         ]
@@ -280,7 +262,7 @@ async def request_cost(sessions, delays: list[float | None], timeout: float, rep
             start = time.perf_counter()
             async with sessions() as s, s.begin():
                 await s.execute(update(prs).where(prs.c.id == 1).values(status="submitted"))
-                await emit(s, po_event(i, uuid.uuid4().hex[:6]))
+                await emit(s, event(i, uuid.uuid4().hex[:6]))
             bridged.append(time.perf_counter() - start)
         server.close()
         label = "no answer" if delay is None else f"{delay:g} s"

@@ -218,6 +218,19 @@ impl TestHost {
         self.request(reqwest::Method::GET, path, None).await
     }
 
+    /// Test Connection with an optional body: the status and the answer.
+    pub async fn test_connection(&self, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/api/v1/admin/feishu/test", self.base))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
     pub async fn deliveries(&self, event_id: &str) -> Vec<Value> {
         let (status, body) = self
             .get(&format!("/api/v1/deliveries?event_id={event_id}"))
@@ -245,6 +258,16 @@ impl TestHost {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// One named check of a Test Connection answer.
+pub fn check<'a>(answer: &'a Value, name: &str) -> &'a Value {
+    answer["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {answer}"))
 }
 
 /// A recipient object as Mica sends it.

@@ -3,34 +3,14 @@
 //! allow-list still judging the target origin, not the proxy.
 
 use mica_host::net::NetConfig;
-use mica_tests::harness::{ADMIN_TOKEN, HostOptions, TestHost, event, fixture_wasm, recipient};
+use mica_tests::harness::{HostOptions, TestHost, check, event, fixture_wasm, recipient};
 use mica_tests::proxy::ConnectProxy;
 use mica_tests::sim::{APP_ID, APP_SECRET, FeishuSim};
 use mica_tests::tls_front::TlsFront;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 const NAME: &str = "open.feishu.test";
-
-async fn test_connection(h: &TestHost) -> (u16, Value) {
-    let resp = h
-        .http
-        .post(format!("{}/api/v1/admin/feishu/test", h.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
-}
-
-fn check<'a>(answer: &'a Value, name: &str) -> &'a Value {
-    answer["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} check in {answer}"))
-}
 
 async fn host_behind(proxy: &ConnectProxy, ca: Option<&TlsFront>, base_url: &str) -> TestHost {
     let options = HostOptions {
@@ -74,7 +54,7 @@ async fn cards_go_out_through_the_proxy_and_its_failures_are_named() {
         "every connection was a tunnel to Feishu's origin: {:?}",
         proxy.connects()
     );
-    let (status, answer) = test_connection(&host).await;
+    let (status, answer) = host.test_connection(None).await;
     assert_eq!(status, 200, "{answer}");
 
     host.host.stop().await;
@@ -83,7 +63,7 @@ async fn cards_go_out_through_the_proxy_and_its_failures_are_named() {
     // Test Connection says it is the proxy, not Feishu.
     proxy.state.lock().unwrap().refuse_with = Some(407);
     let host = host_behind(&proxy, Some(&front), &base_url).await;
-    let (status, answer) = test_connection(&host).await;
+    let (status, answer) = host.test_connection(None).await;
     assert_eq!(status, 422, "{answer}");
     let reachable = check(&answer, "base_url_reachable");
     let detail = reachable["detail"].as_str().unwrap();
@@ -97,7 +77,7 @@ async fn cards_go_out_through_the_proxy_and_its_failures_are_named() {
     // Without the proxy's CA the TLS handshake fails: nothing is sent.
     proxy.state.lock().unwrap().refuse_with = None;
     let untrusting = host_behind(&proxy, None, &base_url).await;
-    let (status, answer) = test_connection(&untrusting).await;
+    let (status, answer) = untrusting.test_connection(None).await;
     assert_eq!(status, 422, "{answer}");
     assert_eq!(check(&answer, "base_url_reachable")["ok"], false);
     assert_eq!(sim.messages().len(), 1);

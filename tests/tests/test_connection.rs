@@ -1,32 +1,13 @@
 //! Test Connection diagnoses each way a Feishu setup goes wrong, against the simulator.
 
 use mica_tests::approvals::{APPROVAL_CODE, VERIFICATION_TOKEN, setup};
-use mica_tests::harness::{ADMIN_TOKEN, HostOptions, TestHost};
+use mica_tests::harness::{HostOptions, TestHost, check};
 use mica_tests::sim::FeishuSim;
 use mica_tests::sim::approval::payment_template;
 use serde_json::{Value, json};
 
-const PATH: &str = "/api/v1/admin/feishu/test";
-
 async fn run(h: &TestHost, body: Option<Value>) -> (u16, Value) {
-    let mut req = h
-        .http
-        .post(format!("{}{PATH}", h.base))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
-}
-
-fn check<'a>(answer: &'a Value, name: &str) -> &'a Value {
-    answer["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} check in {answer}"))
+    h.test_connection(body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,6 +123,27 @@ fn history(
     Ok(())
 }
 
+/// A new instance's first status: its history line and, for Mica, its notice.
+fn started(
+    tx: &Transaction,
+    payment_id: &str,
+    change: &StatusChange,
+    now: i64,
+    notify_mica: bool,
+) -> anyhow::Result<()> {
+    history(tx, payment_id, change, now)?;
+    if notify_mica {
+        enqueue_notice(
+            tx,
+            payment_id,
+            &change.instance_code,
+            change.status,
+            change.status_time_ms,
+        )?;
+    }
+    Ok(())
+}
+
 fn enqueue_notice(
     tx: &Transaction,
     payment_id: &str,
@@ -195,10 +216,7 @@ impl Store {
                         params![payment_id, change.instance_code, plugin_id, change.status.as_str(),
                                 change.status_time_ms as i64, initiator, job_id, now],
                     )?;
-                    history(&tx, payment_id, change, now)?;
-                    if notify_mica {
-                        enqueue_notice(&tx, payment_id, &change.instance_code, change.status, change.status_time_ms)?;
-                    }
+                    started(&tx, payment_id, change, now, notify_mica)?;
                 }
                 None => {
                     tx.execute(
@@ -208,10 +226,7 @@ impl Store {
                         params![payment_id, change.instance_code, plugin_id, change.status.as_str(),
                                 change.status_time_ms as i64, initiator, now, job_id],
                     )?;
-                    history(&tx, payment_id, change, now)?;
-                    if notify_mica {
-                        enqueue_notice(&tx, payment_id, &change.instance_code, change.status, change.status_time_ms)?;
-                    }
+                    started(&tx, payment_id, change, now, notify_mica)?;
                 }
             }
             tx.commit()?;

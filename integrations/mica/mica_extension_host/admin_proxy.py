@@ -87,24 +87,25 @@ def admin_proxy_router(host: HostClient, current_admin: Callable[..., Any]) -> A
             return _unreachable(host, e)
         return _relay(response)
 
+    async def forward(method: str, path: str, body: dict[str, Any], admin: Any) -> JSONResponse:
+        try:
+            response = await host.admin(
+                method, path, json=body, headers={"X-Mica-Actor": _actor(admin)}
+            )
+        except httpx.HTTPError as e:
+            return _unreachable(host, e)
+        return _relay(response)
+
     @router.put("/settings")
     async def put_settings(request: Request, admin: Any = Depends(current_admin)) -> JSONResponse:
         body = await _json_object(request)
         if isinstance(body, JSONResponse):
             return body
-        try:
-            response = await host.admin(
-                "PUT",
-                f"/api/v1/admin/{PLUGIN}/settings",
-                json=body,
-                headers={"X-Mica-Actor": _actor(admin)},
-            )
-        except httpx.HTTPError as e:
-            return _unreachable(host, e)
-        if response.is_success:
+        answer = await forward("PUT", f"/api/v1/admin/{PLUGIN}/settings", body, admin)
+        if answer.status_code == 200:
             # Field names only: values may be secrets.
             log.info("Feishu settings changed by %s: %s", _actor(admin), sorted(body))
-        return _relay(response)
+        return answer
 
     @router.post("/test")
     async def test_connection(
@@ -117,15 +118,6 @@ def admin_proxy_router(host: HostClient, current_admin: Callable[..., Any]) -> A
         email = getattr(admin, "email", None)
         if "test_recipient_email" not in body and email:
             body["test_recipient_email"] = email
-        try:
-            response = await host.admin(
-                "POST",
-                f"/api/v1/admin/{PLUGIN}/test",
-                json=body,
-                headers={"X-Mica-Actor": _actor(admin)},
-            )
-        except httpx.HTTPError as e:
-            return _unreachable(host, e)
-        return _relay(response)
+        return await forward("POST", f"/api/v1/admin/{PLUGIN}/test", body, admin)
 
     return router

@@ -11,11 +11,10 @@ import os
 import signal
 import sys
 
-from people import User
+from people import User, po_event
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from mica_extension_host import Drainer, HostClient, HostConfig, emit
-from mica_extension_host import events as ev
 
 
 async def emit_then_die(url: str, n: int, prefix: str) -> None:
@@ -32,19 +31,6 @@ async def emit_then_die(url: str, n: int, prefix: str) -> None:
         await session.flush()
         print("committed", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def po_event(prefix: str, i: int, buyer: User) -> dict:
-    return ev.po_created(
-        po_id=f"{prefix}-{i}",
-        po_number=f"PO-{prefix}-{i}",
-        supplier="ACME Ltd.",
-        amount="100.00",
-        currency="CNY",
-        pr_title="Laptops",
-        recipients=[buyer],
-        base_url="https://mica.example.com",
-    )
 
 
 async def drain_forever(url: str, host_url: str, token: str) -> None:

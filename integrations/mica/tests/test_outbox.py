@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import Host, Sim, eventually
-from people import User, someone
+from people import User, po_event, someone
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,17 +35,7 @@ HERE = Path(__file__).parent
 BASE = "https://mica.example.com"
 
 
-def po(prefix: str, i: int, buyer: User) -> dict:
-    return ev.po_created(
-        po_id=f"{prefix}-{i}",
-        po_number=f"PO-{prefix}-{i}",
-        supplier="ACME Ltd.",
-        amount="100.00",
-        currency="CNY",
-        pr_title="Laptops",
-        recipients=[buyer],
-        base_url=BASE,
-    )
+po = po_event
 
 
 def drainer_for(sessionmaker, host: Host, **kw) -> Drainer:
