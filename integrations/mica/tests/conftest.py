@@ -141,7 +141,8 @@ class Host:
             "MICA_ADMIN_TOKEN": self.admin_token,
             "MICA_SERVICE_TOKEN": self.service_token,
             "MICA_CACHE_DIR": str(COMPILE_CACHE),
-            "RUST_LOG": "warn",
+            # Warnings, and the settings changes with who made them.
+            "RUST_LOG": "warn,mica_host::api::admin=info",
         }
         if self.callback_url:
             env |= {"MICA_CALLBACK_URL": self.callback_url, "MICA_CALLBACK_SECRET": CALLBACK_SECRET}

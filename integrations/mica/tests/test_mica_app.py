@@ -148,6 +148,9 @@ async def test_the_feishu_tab_loads_saves_and_tests_through_the_proxy(mica: Mica
         "an empty secret keeps the stored one"
     )
 
+    # The host recorded who changed the settings (Mica's admin, not just "the admin token").
+    await eventually("the change logged", lambda: f"mica user {mica.admin.id}" in mica.host.log())
+
     # Test Connection (client.post('/admin/feishu/test'), no body): the card goes to this admin.
     r = await mica.http.post("/api/v1/admin/feishu/test", headers=admin)
     assert r.status_code == 200, r.text
