@@ -75,6 +75,39 @@ async fn rate_limits_and_server_errors_are_retried_and_delivered_once() {
     host.host.stop().await;
 }
 
+/// A gateway or Feishu answering 5xx or 408 with a JSON code it does not document must not lose
+/// the card: those are retried whatever the code (issue "Security and reliability hardening",
+/// item 0), while an unknown code on a 4xx is permanent and names the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_with_an_unknown_json_code_is_retried_not_lost() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    sim.inject([
+        Fault::Code(500, 1, "internal error".into()),
+        Fault::Code(503, 0, "".into()),
+        Fault::Code(408, 77, "request timeout".into()),
+    ]);
+    host.post_event(&event("po_created", "evt-5xx", recipients(3)))
+        .await;
+    let d = host.settled("evt-5xx").await;
+    assert!(d.iter().all(|d| d["status"] == "sent"), "{d:#?}");
+    let attempts: i64 = d.iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
+    assert_eq!(attempts, 3 + 3, "each server error cost one extra attempt");
+    assert_eq!(sim.messages().len(), 3);
+
+    sim.inject([Fault::Code(400, 4242, "something new".into())]);
+    host.post_event(&event("po_created", "evt-4xx", recipients(1)))
+        .await;
+    let d = host.settled("evt-4xx").await;
+    assert_eq!(d[0]["status"], "failed", "{d:#?}");
+    assert_eq!(d[0]["attempts"], 1);
+    assert!(
+        d[0]["last_error"].as_str().unwrap().contains("4242"),
+        "{d:#?}"
+    );
+    host.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_lost_answer_is_suppressed_by_the_uuid() {
     let sim = FeishuSim::start().await;

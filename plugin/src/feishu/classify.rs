@@ -132,10 +132,16 @@ fn judge(
         Some(c) if codes::TOKEN_INVALID.contains(&c) => Err(Rejection::TokenInvalid(failure(
             said("Feishu refused the access token"),
         ))),
-        Some(c) => Err(Rejection::Error(by_code(c, msg, scope_hint, failure))),
-        None if resp.status >= 500 => Err(Rejection::Error(PluginError::Transient(failure(said(
-            "Feishu is unavailable",
-        ))))),
+        Some(c) => Err(Rejection::Error(by_code(
+            c,
+            msg,
+            resp.status,
+            scope_hint,
+            failure,
+        ))),
+        None if server_side(resp.status) => Err(Rejection::Error(PluginError::Transient(failure(
+            said("Feishu is unavailable"),
+        )))),
         None if resp.status < 400 => Err(Rejection::Error(PluginError::Transient(failure(said(
             "Feishu sent an answer that is not its JSON envelope",
         ))))),
@@ -145,9 +151,15 @@ fn judge(
     }
 }
 
+/// 5xx and 408: the failure is on the server's side (or a gateway's), so trying again can work.
+fn server_side(status: u16) -> bool {
+    status >= 500 || status == 408
+}
+
 fn by_code(
     code: i64,
     msg: &str,
+    status: u16,
     scope_hint: &str,
     failure: impl Fn(String) -> Failure,
 ) -> PluginError {
@@ -180,6 +192,13 @@ fn by_code(
     if codes::RETRYABLE.contains(&code) {
         return PluginError::Transient(failure(format!(
             "Feishu asked to try again (code {code}: {msg})"
+        )));
+    }
+    // A code no rule above knows, on a server-side status: Feishu or a gateway before it failed,
+    // and the card must not be lost for a code nobody documented.
+    if server_side(status) {
+        return PluginError::Transient(failure(format!(
+            "Feishu failed with HTTP {status} (code {code}: {msg}); will retry"
         )));
     }
     PluginError::Permanent(failure(format!(

@@ -129,6 +129,35 @@ fn server_errors_and_garbage_are_transient() {
 }
 
 #[test]
+fn a_5xx_or_408_is_transient_whatever_unknown_code_it_carries() {
+    for (status, body) in [
+        (500, r#"{"code":1,"msg":"internal error"}"#),
+        (503, r#"{"code":0,"msg":""}"#),
+        (502, r#"{"code":-1}"#),
+        (408, r#"{"code":77,"msg":"timeout"}"#),
+    ] {
+        let e = error(&resp(status, body, &[]));
+        assert!(
+            matches!(&e, PluginError::Transient(_)),
+            "{status} {body}: {e:?}"
+        );
+    }
+    // A known permanent code stays permanent even on a 5xx.
+    let e = error(&resp(
+        500,
+        r#"{"code":99991672,"msg":"scope required: im:message"}"#,
+        &[],
+    ));
+    assert!(matches!(e, PluginError::Permanent(_)), "{e:?}");
+    // An unknown code on a 4xx is permanent and names the code.
+    let e = error(&resp(400, r#"{"code":4242,"msg":"something new"}"#, &[]));
+    assert!(
+        matches!(&e, PluginError::Permanent(f) if f.message.contains("4242")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn bad_credentials_are_unauthorized() {
     let r = resp(400, r#"{"code":10014,"msg":"app secret invalid"}"#, &[]);
     assert!(matches!(error(&r), PluginError::Unauthorized(f) if f.message.contains("App Secret")));
