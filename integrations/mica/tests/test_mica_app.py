@@ -36,6 +36,22 @@ from mica_extension_host.notices import sign
 pytestmark = pytest.mark.anyio
 
 
+# The fields of Mica's FeishuSettingsTab form (its Form.Item names): what it reads from the GET and
+# sends back whole with the PUT.
+TAB_FIELDS = (
+    "enabled",
+    "app_id",
+    "app_secret",
+    "approval_code",
+    "notify_on_pr",
+    "notify_on_approval",
+    "notify_on_po",
+    "notify_on_payment",
+    "notify_on_contract_expiry",
+    "payment_workflow",
+)
+
+
 @dataclass
 class Mica:
     url: str
@@ -111,34 +127,11 @@ async def test_the_feishu_tab_loads_saves_and_tests_through_the_proxy(mica: Mica
     loaded = r.json()
     assert loaded["enabled"] is True and loaded["app_secret"] == ""
     assert loaded["app_secret_masked"].endswith(APP_SECRET[-4:])
-    for field in (
-        "app_id",
-        "approval_code",
-        "notify_on_pr",
-        "notify_on_approval",
-        "notify_on_po",
-        "notify_on_payment",
-        "notify_on_contract_expiry",
-        "payment_workflow",
-    ):
+    for field in TAB_FIELDS:
         assert field in loaded, field
 
     # Save (client.put('/admin/feishu/settings', values)): the form's fields, secret left empty.
-    form = {
-        k: loaded[k]
-        for k in (
-            "enabled",
-            "app_id",
-            "app_secret",
-            "approval_code",
-            "notify_on_pr",
-            "notify_on_approval",
-            "notify_on_po",
-            "notify_on_payment",
-            "notify_on_contract_expiry",
-            "payment_workflow",
-        )
-    }
+    form = {k: loaded[k] for k in TAB_FIELDS}
     form["notify_on_po"] = False
     r = await mica.http.put("/api/v1/admin/feishu/settings", headers=admin, json=form)
     assert r.status_code == 200, r.text

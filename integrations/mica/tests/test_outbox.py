@@ -7,6 +7,8 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -90,9 +92,6 @@ async def test_every_builder_makes_an_event_the_host_turns_into_cards(
         someone("finance", feishu_open_id="ou_finance_1"),
         someone("owner", preferred_locale="zh-TW"),
     )
-    from datetime import date
-    from decimal import Decimal
-
     built = [
         ev.pr_submitted(
             pr_id=uuid.uuid4(),
