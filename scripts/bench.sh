@@ -10,8 +10,10 @@ if [ "${1:-}" = "--smoke" ]; then smoke=true; fi
 
 if $smoke; then
     profile=debug; build=(); cards=200; webhook=(--rate 100 --seconds 1); peer_cards=100
+    priority=(--bulk 60 --every 0.2)
 else
     profile=release; build=(--release); cards=10000; webhook=(--rate 500 --seconds 10); peer_cards=2000
+    priority=(--bulk 1500 --every 1)
 fi
 out=target/bench
 mkdir -p "$out"
@@ -36,6 +38,9 @@ echo; echo "## 2. throughput to a loopback Feishu (host, plugin and simulator in
 
 echo; echo "## 5. swap under load (the active version switched every 100 ms while the cards go out)"
 "$bin/bench-delivery" --cards "$cards" --per-event 50 --concurrency 16 --swap-every-ms 100
+
+echo; echo "## 8. an approval card behind a bulk backlog, Feishu's limits on (about 75 s at full size)"
+"$bin/bench-priority" "${priority[@]}"
 
 echo; echo "## 4. webhook latency"
 "$bin/bench-webhook" "${webhook[@]}"

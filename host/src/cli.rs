@@ -70,6 +70,10 @@ pub enum Command {
         /// Approval instances created per minute (Feishu: 100).
         #[arg(long, env = "MICA_APPROVALS_PER_MINUTE", default_value_t = 100)]
         approvals_per_minute: u32,
+        /// Of the calls per minute, how many bulk cards (contract expiry, digests, reminders) leave
+        /// for cards someone must act on and updates, however large the bulk backlog.
+        #[arg(long, env = "MICA_BULK_RESERVE_PER_MINUTE", default_value_t = crate::delivery::rate::DEFAULT_BULK_RESERVE)]
+        bulk_reserve_per_minute: u32,
         /// Send as fast as possible (benchmarks; Feishu will answer with rate limits).
         #[arg(long)]
         no_rate_limits: bool,
@@ -185,13 +189,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             rate_per_minute,
             rate_per_recipient,
             approvals_per_minute,
+            bulk_reserve_per_minute,
             no_rate_limits,
         } => {
+            if bulk_reserve_per_minute >= rate_per_minute.max(1) {
+                anyhow::bail!(
+                    "--bulk-reserve-per-minute ({bulk_reserve_per_minute}) must be less than --rate-per-minute ({rate_per_minute}): bulk cards would never be sent"
+                );
+            }
             config.rate = crate::delivery::RateLimits {
                 per_second: rate_per_second.max(1),
                 per_minute: rate_per_minute.max(1),
                 per_recipient_per_second: rate_per_recipient.max(1),
                 approvals_per_minute: approvals_per_minute.max(1),
+                bulk_reserve_per_minute,
                 enabled: !no_rate_limits,
                 ..Default::default()
             };

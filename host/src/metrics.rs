@@ -2,7 +2,8 @@
 //! Process-wide: every host in the process shares them.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use std::sync::LazyLock;
 
@@ -20,6 +21,8 @@ pub struct Metrics {
     pub events: IntCounterVec,
     /// Deliveries waiting (pending or retrying), read from the store at scrape time.
     pub queue_depth: IntGauge,
+    /// The same by class (action, update, bulk): a bulk backlog is fine, an action one is not.
+    pub queue_depth_by_class: IntGaugeVec,
     /// Deliveries the rate limiter held back, by kind.
     pub rate_waits: IntCounterVec,
     /// Notices to Mica by outcome (delivered, retried, refused, dead).
@@ -59,6 +62,17 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("a valid metric");
     registry
         .register(Box::new(queue_depth.clone()))
+        .expect("registered once");
+    let queue_depth_by_class = IntGaugeVec::new(
+        Opts::new(
+            "mica_queue_depth_by_class",
+            "Deliveries waiting (pending or retrying), by class (action, update, bulk)",
+        ),
+        &["class"],
+    )
+    .expect("a valid metric");
+    registry
+        .register(Box::new(queue_depth_by_class.clone()))
         .expect("registered once");
     let notices_failed = IntGauge::new(
         "mica_notices_failed",
@@ -108,6 +122,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         ),
         plugin_calls,
         queue_depth,
+        queue_depth_by_class,
         registry,
     }
 });

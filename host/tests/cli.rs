@@ -146,6 +146,31 @@ fn install_list_and_parameters() {
     assert!(stderr(&pg).contains("--database-url"), "{}", stderr(&pg));
 }
 
+/// A reserve that leaves bulk nothing is refused at start, naming both settings, rather than
+/// leaving every contract-expiry card waiting forever.
+#[test]
+fn a_bulk_reserve_of_the_whole_minute_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = host(
+        dir.path(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-per-minute",
+            "500",
+            "--bulk-reserve-per-minute",
+            "500",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--bulk-reserve-per-minute (500) must be less than --rate-per-minute (500)"),
+        "{err}"
+    );
+}
+
 fn http(port: u16, request: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

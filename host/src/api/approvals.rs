@@ -57,6 +57,7 @@ pub async fn cancel(
     let deliveries = vec![NewDelivery {
         id: event_id.clone(),
         kind: Kind::Cancel,
+        class: crate::delivery::Class::of(Kind::Cancel, "approval_cancel"),
         recipient_email: initiator["email"].as_str().unwrap_or_default().to_string(),
         recipient: current.initiator.clone(),
     }];

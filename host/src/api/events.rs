@@ -2,7 +2,7 @@
 //! transaction, answer 202. Posting a known id again creates nothing.
 
 use super::{ApiError, AppState, read_body};
-use crate::delivery::Kind;
+use crate::delivery::{Class, Kind};
 use crate::events::{approval_job_id, delivery_id, parse_event, recipient_json};
 use crate::runtime::World;
 use crate::runtime::bindings::types::DomainEvent;
@@ -50,6 +50,7 @@ pub async fn post_event(
         .map(|r| NewDelivery {
             id: delivery_id(&event.id, &r.email),
             kind: Kind::Notify,
+            class: Class::of(Kind::Notify, event.kind),
             recipient_email: r.email.clone(),
             recipient: recipient_json(r).to_string(),
         })
@@ -62,6 +63,7 @@ pub async fn post_event(
         deliveries.push(NewDelivery {
             id: approval_job_id(&event.id),
             kind: Kind::Approval,
+            class: Class::of(Kind::Approval, event.kind),
             recipient_email: p.submitter.email.clone(),
             recipient: recipient_json(&p.submitter).to_string(),
         });

@@ -17,8 +17,19 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    if let Ok(depth) = state.store.call(|s| s.waiting_count()).await {
-        crate::metrics::METRICS.queue_depth.set(depth);
+    if let Ok(waiting) = state.store.call(|s| s.waiting_by_class()).await {
+        let m = &crate::metrics::METRICS;
+        m.queue_depth.set(waiting.iter().map(|(_, n)| n).sum());
+        // Every class appears, at zero when empty, so a query never sees a class vanish.
+        for class in crate::delivery::Class::ALL {
+            let n = waiting
+                .iter()
+                .find(|(c, _)| *c == class)
+                .map_or(0, |(_, n)| *n);
+            m.queue_depth_by_class
+                .with_label_values(&[class.as_str()])
+                .set(n);
+        }
     }
     if let Ok(failed) = state.store.call(|s| s.failed_notice_count()).await {
         crate::metrics::METRICS.notices_failed.set(failed);

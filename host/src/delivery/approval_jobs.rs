@@ -1,7 +1,7 @@
 //! The approval jobs of a payment: creating its instance (once per round) and cancelling it.
 
-use super::kind::Kind;
 use super::outcome;
+use super::rate::Ticket;
 use super::worker::{Shared, Worker};
 use crate::approvals::Status;
 use crate::events::{approval_key, parse_recipient};
@@ -115,19 +115,23 @@ impl Worker {
     }
 
     /// Cancel the instance named by the job's event, unless it is no longer open.
-    pub(super) async fn cancel(&self, d: &Claimed, plugin: &LoadedPlugin, shared: &Shared) {
+    pub(super) async fn cancel(
+        &self,
+        d: &Claimed,
+        plugin: &LoadedPlugin,
+        ticket: Option<Ticket>,
+        shared: &Shared,
+    ) {
         let version = plugin.version().to_string();
         let target = self.cancel_target(d).await;
         let (payment_id, instance_code, initiator) = match target {
             Ok(t) => t,
             Err(outcome) => {
+                self.release(ticket);
                 return self
                     .finish(d, "cancel", &version, None, outcome, shared)
                     .await;
             }
-        };
-        let Some(ticket) = self.take_slot(Kind::Cancel, &initiator.email, d).await else {
-            return;
         };
         let result = match plugin
             .cancel_approval(&self.store, &instance_code, &initiator)
@@ -163,7 +167,7 @@ impl Worker {
         };
         tracing::info!(%payment_id, "approval cancel attempted");
         let outcome = outcome::decide(&result, d.attempt, &self.policy);
-        self.finish(d, "cancel", &version, Some(ticket), outcome, shared)
+        self.finish(d, "cancel", &version, ticket, outcome, shared)
             .await
     }
 

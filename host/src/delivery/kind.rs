@@ -1,5 +1,6 @@
 //! What a delivery asks of a plugin. Stored as text in `deliveries.kind`.
 
+use super::rate::Quota;
 use crate::runtime::World;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,12 +36,12 @@ impl Kind {
         }
     }
 
-    /// The rate limiter's bucket: approval calls share Feishu's approval quota, cards the
+    /// The quota its calls count against: approval calls share Feishu's approval quota, cards the
     /// message quota.
-    pub fn limiter_class(self) -> &'static str {
+    pub fn quota(self) -> Quota {
         match self {
-            Kind::Notify => "notify",
-            Kind::Approval | Kind::Cancel => "approval",
+            Kind::Notify => Quota::Messages,
+            Kind::Approval | Kind::Cancel => Quota::Approvals,
         }
     }
 }

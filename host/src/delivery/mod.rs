@@ -2,6 +2,7 @@
 //! plugin, records each outcome and schedules retries.
 
 mod approval_jobs;
+pub mod class;
 mod event_cache;
 pub mod kind;
 mod outcome;
@@ -10,6 +11,7 @@ pub mod rate;
 mod retry;
 mod worker;
 
+pub use class::Class;
 pub use kind::Kind;
 pub use rate::RateLimits;
 pub use retry::RetryPolicy;

@@ -1,7 +1,12 @@
 //! Rate shaping before the plugin is called, so a backlog drains at the rate the remote service
 //! allows instead of provoking rate-limit storms. Sliding windows (not token buckets): a token
 //! bucket of 50/s lets 100 through in some one-second windows; a window log never does.
+//!
+//! The windows are the app's: every class of delivery shares them, except that bulk deliveries
+//! may not take the last `bulk_reserve_per_minute` of the minute, so a card someone must act on
+//! finds room even after a backlog has used most of the minute.
 
+use super::class::Class;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -12,12 +17,18 @@ pub struct RateLimits {
     pub per_minute: u32,
     pub per_recipient_per_second: u32,
     pub approvals_per_minute: u32,
+    /// Of `per_minute`, what bulk deliveries never use (kept for action and update cards).
+    pub bulk_reserve_per_minute: u32,
     /// Added to every window, so sends spaced by the host still fit the remote's windows after
     /// network jitter.
     pub margin: Duration,
     /// Off in benchmarks of the raw path.
     pub enabled: bool,
 }
+
+/// A tenth of Feishu's 1,000 a minute: two a second of action cards for the rest of a minute that
+/// bulk has filled, and bulk still gets nine tenths.
+pub const DEFAULT_BULK_RESERVE: u32 = 100;
 
 impl Default for RateLimits {
     fn default() -> Self {
@@ -26,10 +37,36 @@ impl Default for RateLimits {
             per_minute: 1000,
             per_recipient_per_second: 5,
             approvals_per_minute: 100,
+            bulk_reserve_per_minute: DEFAULT_BULK_RESERVE,
             margin: Duration::from_millis(50),
             enabled: true,
         }
     }
+}
+
+/// Which of the remote's quotas a call counts against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quota {
+    /// Sending cards: per second, per minute and per person.
+    Messages,
+    /// Creating and cancelling approval instances.
+    Approvals,
+}
+
+/// Why a call must wait, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wait {
+    pub after: Duration,
+    pub scope: Scope,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The app's window (or a pause the remote asked for): no call of this quota and class, or
+    /// any lower class, can go now.
+    App,
+    /// This person's window: calls to other people can go.
+    Recipient,
 }
 
 /// Sends counted against one limit. A send counts from the moment it is granted until one window
@@ -68,13 +105,18 @@ impl Window {
             entry.1 = Some(at);
         }
     }
+
+    fn forget(&mut self, ticket: u64) {
+        self.sent.retain(|(t, _)| *t != ticket);
+    }
 }
 
-/// A granted slot; hand it back with `answered` when the call is over.
+/// A granted slot; hand it back with `answered` when the call is over, or `release` when no call
+/// was made.
 #[derive(Debug)]
 pub struct Ticket {
     id: u64,
-    kind: String,
+    quota: Quota,
     recipient: String,
 }
 
@@ -97,60 +139,59 @@ impl Limiter {
         }
     }
 
-    /// Take a slot for one call of `kind` to `recipient`, or say how long to wait for one.
+    /// Take a slot for one call counted against `quota`, of `class`, to `recipient`, or say how
+    /// long to wait for one and whether the app or the person is the reason.
     pub fn acquire(
         &mut self,
-        kind: &str,
+        quota: Quota,
+        class: Class,
         recipient: &str,
         now: Instant,
-    ) -> Result<Ticket, Duration> {
+    ) -> Result<Ticket, Wait> {
         let recipient = recipient.to_lowercase();
         self.next_ticket += 1;
         let ticket = Ticket {
             id: self.next_ticket,
-            kind: kind.to_string(),
+            quota,
             recipient: recipient.clone(),
         };
         if !self.limits.enabled {
             return Ok(ticket);
         }
-        if let Some(until) = self.paused_until {
-            if until > now {
-                return Err(until - now);
-            }
-            self.paused_until = None;
+        let app = self.app_wait_for(quota, class, now);
+        if !app.is_zero() {
+            return Err(Wait {
+                after: app,
+                scope: Scope::App,
+            });
         }
-        let l = self.limits.clone();
-        let second = Duration::from_secs(1) + l.margin;
-        let minute = Duration::from_secs(60) + l.margin;
-        let wait = if kind == "approval" {
-            self.approvals.wait(now, minute, l.approvals_per_minute)
-        } else {
-            let app = self
-                .second
-                .wait(now, second, l.per_second)
-                .max(self.minute.wait(now, minute, l.per_minute));
-            let user = self.recipients.entry(recipient.clone()).or_default().wait(
-                now,
-                second,
-                l.per_recipient_per_second,
-            );
-            app.max(user)
-        };
-        if !wait.is_zero() {
-            return Err(wait);
+        if quota == Quota::Messages {
+            let second = Duration::from_secs(1) + self.limits.margin;
+            let max = self.limits.per_recipient_per_second;
+            let user = self
+                .recipients
+                .entry(recipient.clone())
+                .or_default()
+                .wait(now, second, max);
+            if !user.is_zero() {
+                return Err(Wait {
+                    after: user,
+                    scope: Scope::Recipient,
+                });
+            }
         }
         let entry = (ticket.id, None);
-        if kind == "approval" {
-            self.approvals.sent.push(entry);
-        } else {
-            self.second.sent.push(entry);
-            self.minute.sent.push(entry);
-            self.recipients
-                .entry(recipient)
-                .or_default()
-                .sent
-                .push(entry);
+        match quota {
+            Quota::Approvals => self.approvals.sent.push(entry),
+            Quota::Messages => {
+                self.second.sent.push(entry);
+                self.minute.sent.push(entry);
+                self.recipients
+                    .entry(recipient)
+                    .or_default()
+                    .sent
+                    .push(entry);
+            }
         }
         if self.recipients.len() > 10_000 {
             self.recipients.retain(|_, w| !w.sent.is_empty());
@@ -160,13 +201,23 @@ impl Limiter {
 
     /// The call of `ticket` is over (whatever its outcome): its window starts counting down.
     pub fn answered(&mut self, ticket: Ticket, now: Instant) {
-        if ticket.kind == "approval" {
-            self.approvals.answered(ticket.id, now);
-        } else {
-            self.second.answered(ticket.id, now);
-            self.minute.answered(ticket.id, now);
-            if let Some(w) = self.recipients.get_mut(&ticket.recipient) {
-                w.answered(ticket.id, now);
+        self.each_window(&ticket, |w| w.answered(ticket.id, now));
+    }
+
+    /// No call was made with `ticket` (nothing to send after all): its slot is free at once.
+    pub fn release(&mut self, ticket: Ticket) {
+        self.each_window(&ticket, |w| w.forget(ticket.id));
+    }
+
+    fn each_window(&mut self, ticket: &Ticket, mut f: impl FnMut(&mut Window)) {
+        match ticket.quota {
+            Quota::Approvals => f(&mut self.approvals),
+            Quota::Messages => {
+                f(&mut self.second);
+                f(&mut self.minute);
+                if let Some(w) = self.recipients.get_mut(&ticket.recipient) {
+                    f(w);
+                }
             }
         }
     }
@@ -179,31 +230,48 @@ impl Limiter {
         }
     }
 
-    /// How long until the app-wide windows admit another call (for the worker's idle sleep).
+    /// How long until the app's windows admit another card someone must act on (the worker sleeps
+    /// this long before claiming anything).
     pub fn app_wait(&mut self, now: Instant) -> Duration {
         if !self.limits.enabled {
             return Duration::ZERO;
         }
-        let l = self.limits.clone();
+        self.app_wait_for(Quota::Messages, Class::Action, now)
+    }
+
+    fn app_wait_for(&mut self, quota: Quota, class: Class, now: Instant) -> Duration {
         let paused = self
             .paused_until
             .map(|u| u.saturating_duration_since(now))
             .unwrap_or_default();
-        paused
-            .max(
+        let l = &self.limits;
+        let second = Duration::from_secs(1) + l.margin;
+        let minute = Duration::from_secs(60) + l.margin;
+        let window = match quota {
+            Quota::Approvals => self.approvals.wait(now, minute, l.approvals_per_minute),
+            Quota::Messages => {
+                let per_minute = match class {
+                    Class::Bulk => l.per_minute.saturating_sub(l.bulk_reserve_per_minute),
+                    Class::Action | Class::Update => l.per_minute,
+                }
+                .max(1);
                 self.second
-                    .wait(now, Duration::from_secs(1) + l.margin, l.per_second),
-            )
-            .max(
-                self.minute
-                    .wait(now, Duration::from_secs(60) + l.margin, l.per_minute),
-            )
+                    .wait(now, second, l.per_second)
+                    .max(self.minute.wait(now, minute, per_minute))
+            }
+        };
+        paused.max(window)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const M: Quota = Quota::Messages;
+    const A: Quota = Quota::Approvals;
+    const U: Class = Class::Update;
+    const C: Class = Class::Action;
 
     fn limits() -> RateLimits {
         RateLimits {
@@ -217,26 +285,30 @@ mod tests {
         let mut l = Limiter::new(limits());
         let t0 = Instant::now();
         for i in 0..50 {
-            let ticket = l.acquire("notify", &format!("u{i}"), t0).unwrap();
+            let ticket = l.acquire(M, U, &format!("u{i}"), t0).unwrap();
             l.answered(ticket, t0);
         }
-        let wait = l.acquire("notify", "u99", t0).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(1));
-        assert!(
-            l.acquire("notify", "u99", t0 + Duration::from_secs(1))
-                .is_ok()
+        let wait = l.acquire(M, U, "u99", t0).unwrap_err();
+        assert_eq!(
+            wait,
+            Wait {
+                after: Duration::from_secs(1),
+                scope: Scope::App
+            }
         );
+        assert!(l.acquire(M, U, "u99", t0 + Duration::from_secs(1)).is_ok());
 
         let mut l = Limiter::new(limits());
         for _ in 0..5 {
-            let ticket = l.acquire("notify", "same@example.com", t0).unwrap();
+            let ticket = l.acquire(M, U, "same@example.com", t0).unwrap();
             l.answered(ticket, t0);
         }
-        assert!(
-            l.acquire("notify", "SAME@example.com", t0).is_err(),
+        assert_eq!(
+            l.acquire(M, U, "SAME@example.com", t0).unwrap_err().scope,
+            Scope::Recipient,
             "recipients compare case-insensitively"
         );
-        assert!(l.acquire("notify", "other@example.com", t0).is_ok());
+        assert!(l.acquire(M, U, "other@example.com", t0).is_ok());
     }
 
     #[test]
@@ -247,23 +319,17 @@ mod tests {
         });
         let t0 = Instant::now();
         for i in 0..1000 {
-            let ticket = l.acquire("notify", &format!("u{i}"), t0).unwrap();
+            let ticket = l.acquire(M, U, &format!("u{i}"), t0).unwrap();
             l.answered(ticket, t0);
         }
-        assert!(
-            l.acquire("notify", "x", t0 + Duration::from_secs(30))
-                .is_err()
-        );
+        assert!(l.acquire(M, U, "x", t0 + Duration::from_secs(30)).is_err());
         let mut l = Limiter::new(limits());
         l.pause(Duration::from_secs(3), t0);
         assert_eq!(
-            l.acquire("notify", "x", t0).unwrap_err(),
+            l.acquire(M, U, "x", t0).unwrap_err().after,
             Duration::from_secs(3)
         );
-        assert!(
-            l.acquire("notify", "x", t0 + Duration::from_secs(3))
-                .is_ok()
-        );
+        assert!(l.acquire(M, U, "x", t0 + Duration::from_secs(3)).is_ok());
     }
 
     #[test]
@@ -273,24 +339,24 @@ mod tests {
             ..limits()
         });
         let t0 = Instant::now();
-        let slow = l.acquire("notify", "a", t0).unwrap();
-        let fast = l.acquire("notify", "b", t0).unwrap();
+        let slow = l.acquire(M, U, "a", t0).unwrap();
+        let fast = l.acquire(M, U, "b", t0).unwrap();
         l.answered(fast, t0);
         // Two seconds later the slow call is still in flight: it still counts.
         let later = t0 + Duration::from_secs(2);
-        let third = l.acquire("notify", "c", later).unwrap();
-        assert_eq!(l.acquire("notify", "d", later).unwrap_err(), IN_FLIGHT_POLL);
+        let third = l.acquire(M, U, "c", later).unwrap();
+        assert_eq!(
+            l.acquire(M, U, "d", later).unwrap_err().after,
+            IN_FLIGHT_POLL
+        );
         // Answered now: the next slot opens one second after the answer, not after the start.
         l.answered(slow, later);
         l.answered(third, later);
         assert_eq!(
-            l.acquire("notify", "d", later).unwrap_err(),
+            l.acquire(M, U, "d", later).unwrap_err().after,
             Duration::from_secs(1)
         );
-        assert!(
-            l.acquire("notify", "d", later + Duration::from_secs(1))
-                .is_ok()
-        );
+        assert!(l.acquire(M, U, "d", later + Duration::from_secs(1)).is_ok());
     }
 
     #[test]
@@ -298,12 +364,12 @@ mod tests {
         let mut l = Limiter::new(limits());
         let t0 = Instant::now();
         for _ in 0..100 {
-            let ticket = l.acquire("approval", "x", t0).unwrap();
+            let ticket = l.acquire(A, C, "x", t0).unwrap();
             l.answered(ticket, t0);
         }
-        assert!(l.acquire("approval", "x", t0).is_err());
+        assert!(l.acquire(A, C, "x", t0).is_err());
         assert!(
-            l.acquire("notify", "x", t0).is_ok(),
+            l.acquire(M, U, "x", t0).is_ok(),
             "cards are not held up by approvals"
         );
         let mut off = Limiter::new(RateLimits {
@@ -311,7 +377,64 @@ mod tests {
             ..limits()
         });
         for _ in 0..10_000 {
-            assert!(off.acquire("notify", "x", t0).is_ok());
+            assert!(off.acquire(M, U, "x", t0).is_ok());
         }
+    }
+
+    #[test]
+    fn bulk_leaves_the_reserve_of_the_minute_to_cards_people_act_on() {
+        let mut l = Limiter::new(RateLimits {
+            per_second: 10_000,
+            ..limits()
+        });
+        let t0 = Instant::now();
+        for i in 0..900 {
+            let ticket = l.acquire(M, Class::Bulk, &format!("u{i}"), t0).unwrap();
+            l.answered(ticket, t0);
+        }
+        let later = t0 + Duration::from_secs(10);
+        let wait = l.acquire(M, Class::Bulk, "late", later).unwrap_err();
+        assert_eq!(wait.scope, Scope::App);
+        assert_eq!(
+            wait.after,
+            Duration::from_secs(50),
+            "until the minute slides"
+        );
+        for i in 0..100 {
+            let class = if i % 2 == 0 { Class::Action } else { U };
+            let ticket = l.acquire(M, class, &format!("a{i}"), later).unwrap();
+            l.answered(ticket, later);
+        }
+        assert!(
+            l.acquire(M, Class::Action, "more", later).is_err(),
+            "the reserve is part of the minute, not beyond it"
+        );
+    }
+
+    #[test]
+    fn a_released_slot_is_free_at_once() {
+        let mut l = Limiter::new(RateLimits {
+            per_second: 1,
+            ..limits()
+        });
+        let t0 = Instant::now();
+        let unused = l.acquire(M, U, "a", t0).unwrap();
+        assert!(l.acquire(M, U, "b", t0).is_err());
+        l.release(unused);
+        assert!(l.acquire(M, U, "b", t0).is_ok());
+    }
+
+    #[test]
+    fn bulk_sent_as_fast_as_allowed_gets_exactly_its_share_of_a_minute() {
+        let mut l = Limiter::new(RateLimits::default());
+        let t0 = Instant::now();
+        let granted = (0..2000u64)
+            .filter(|i| {
+                let now = t0 + Duration::from_millis(i * 10);
+                let slot = l.acquire(M, Class::Bulk, &format!("u{i}"), now);
+                slot.map(|t| l.answered(t, now)).is_ok()
+            })
+            .count();
+        assert_eq!(granted, 900, "20 s of attempts at 100/s, inside one minute");
     }
 }

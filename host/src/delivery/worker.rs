@@ -4,14 +4,13 @@ use super::event_cache::{EventCache, EventForDelivery, Loaded};
 use super::kind::Kind;
 use super::outcome;
 use super::outcome_writer::OutcomeWriter;
-use super::rate::Limiter;
-use super::rate::Ticket;
+use super::rate::{Limiter, Quota, Scope, Ticket};
 use super::retry::RetryPolicy;
 use crate::events::parse_recipient;
 use crate::registry::Registry;
 use crate::runtime::bindings::notifications::NotifyRequest;
 use crate::runtime::bindings::types::Recipient;
-use crate::store::{Claimed, Completion, Outcome, Store, now_ms};
+use crate::store::{Claimed, Completion, Outcome, Store, Verdict, now_ms};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -65,6 +64,16 @@ impl WorkerHandle {
 /// Longest sleep between looks at the store (deliveries may be added by another process).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// Due deliveries one claim looks at, at most: enough to pass a few people's backlogs (each
+/// limited to 5 cards a second) to reach everyone queued behind them.
+const CLAIM_SCAN: usize = 500;
+
+/// What a claim took (each with its rate-limit slot), and how soon what it left could go.
+struct Claim {
+    taken: Vec<(Claimed, Option<Ticket>)>,
+    blocked_for: Option<Duration>,
+}
+
 /// Parsed events kept for their next deliveries (an event fans out to up to 1,000 recipients,
 /// claimed in order, so a few dozen events cover everything in flight).
 const CACHED_EVENTS: usize = 64;
@@ -98,12 +107,12 @@ impl Worker {
                 // The app-wide window is full: claim nothing until it has room.
                 true if !app_wait.is_zero() => app_wait.min(IDLE_POLL),
                 true => match this.claim(slots.available_permits()).await {
-                    Ok(batch) if !batch.is_empty() => {
-                        for claimed in batch {
+                    Ok(claim) if !claim.taken.is_empty() => {
+                        for (claimed, ticket) in claim.taken {
                             let permit = slots.clone().acquire_owned().await.expect("never closed");
                             let (this, shared) = (this.clone(), shared.clone());
                             tokio::spawn(async move {
-                                this.deliver(claimed, &shared).await;
+                                this.deliver(claimed, ticket, &shared).await;
                                 drop(permit);
                             });
                         }
@@ -112,6 +121,11 @@ impl Worker {
                         }
                         continue;
                     }
+                    // Due deliveries are waiting for their rate-limit slots.
+                    Ok(Claim {
+                        blocked_for: Some(wait),
+                        ..
+                    }) => wait.min(IDLE_POLL),
                     Ok(_) => this.until_next_due().await,
                     Err(e) => {
                         tracing::error!(error = %format!("{e:#}"), "could not claim deliveries");
@@ -129,12 +143,70 @@ impl Worker {
         let _ = slots.acquire_many(this.concurrency as u32).await;
     }
 
-    async fn claim(&self, free: usize) -> anyhow::Result<Vec<Claimed>> {
+    /// Take due deliveries in queue order, each with its slot under the rate limits: a delivery
+    /// whose slot is not free stays due, in its place, without spending an attempt.
+    async fn claim(self: &Arc<Self>, free: usize) -> anyhow::Result<Claim> {
         if free == 0 {
-            return Ok(vec![]);
+            return Ok(Claim {
+                taken: vec![],
+                blocked_for: None,
+            });
         }
         let lease = self.lease.as_millis() as i64;
-        self.store.call(move |s| s.claim_due(free, lease)).await
+        let this = self.clone();
+        self.store
+            .call(move |s| {
+                let now = Instant::now();
+                let mut limiter = this.limiter.lock().expect("limiter lock");
+                let mut tickets = Vec::new();
+                let mut blocked_for: Option<Duration> = None;
+                // Once a quota's app-wide window is full, so is it for every later candidate
+                // (they come in class order, and later classes may use less of the window).
+                let (mut messages_full, mut approvals_full) = (false, false);
+                let claimed = s.claim_due(free, lease, CLAIM_SCAN, |c| {
+                    let Some(kind) = Kind::parse(c.kind) else {
+                        tickets.push(None); // taken, to be failed with its reason
+                        return Verdict::Take;
+                    };
+                    let full = match kind.quota() {
+                        Quota::Messages => &mut messages_full,
+                        Quota::Approvals => &mut approvals_full,
+                    };
+                    if *full {
+                        return Verdict::Skip;
+                    }
+                    match limiter.acquire(kind.quota(), c.class, c.recipient_email, now) {
+                        Ok(ticket) => {
+                            tickets.push(Some(ticket));
+                            Verdict::Take
+                        }
+                        Err(wait) => {
+                            crate::metrics::METRICS
+                                .rate_waits
+                                .with_label_values(&[kind.as_str()])
+                                .inc();
+                            *full = wait.scope == Scope::App;
+                            blocked_for =
+                                Some(blocked_for.map_or(wait.after, |b| b.min(wait.after)));
+                            Verdict::Skip
+                        }
+                    }
+                });
+                match claimed {
+                    Ok(claimed) => Ok(Claim {
+                        taken: claimed.into_iter().zip(tickets).collect(),
+                        blocked_for,
+                    }),
+                    Err(e) => {
+                        tickets
+                            .into_iter()
+                            .flatten()
+                            .for_each(|t| limiter.release(t));
+                        Err(e)
+                    }
+                }
+            })
+            .await
     }
 
     async fn until_next_due(&self) -> Duration {
@@ -147,14 +219,15 @@ impl Worker {
     }
 
     /// Every log line about a delivery, the plugin's own included, carries its ids.
-    async fn deliver(&self, d: Claimed, shared: &Shared) {
+    async fn deliver(&self, d: Claimed, ticket: Option<Ticket>, shared: &Shared) {
         use tracing::Instrument;
-        let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, kind = %d.kind, attempt = d.attempt);
-        self.attempt(d, shared).instrument(span).await
+        let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, kind = %d.kind, class = d.class.as_str(), attempt = d.attempt);
+        self.attempt(d, ticket, shared).instrument(span).await
     }
 
-    async fn attempt(&self, d: Claimed, shared: &Shared) {
+    async fn attempt(&self, d: Claimed, ticket: Option<Ticket>, shared: &Shared) {
         let Some(kind) = Kind::parse(&d.kind) else {
+            self.release(ticket);
             let outcome = Outcome::Failed {
                 kind: "invalid_input".into(),
                 error: format!("unknown delivery kind {:?}", d.kind),
@@ -165,6 +238,7 @@ impl Worker {
         };
         let world = kind.world();
         let Some(plugin) = self.registry.active_for(world) else {
+            self.release(ticket);
             // Wait for a plugin that can do it (one may be enabled or activated); never drop it,
             // and spend no attempt on the wait.
             let (id, at) = (d.id.clone(), now_ms() + 5_000);
@@ -179,18 +253,18 @@ impl Worker {
             return;
         };
         if kind == Kind::Cancel {
-            return self.cancel(&d, &plugin, shared).await;
+            return self.cancel(&d, &plugin, ticket, shared).await;
         }
         let loaded = shared.events.get(&self.store, &d.event_id);
         let built = build_request(&d, &loaded);
         let event_type = built.as_ref().map(|(e, _)| e.kind).unwrap_or("unknown");
-        let mut ticket = None;
-        if let Ok((_, recipient)) = &built {
-            match self.take_slot(kind, &recipient.email, &d).await {
-                Some(t) => ticket = Some(t),
-                None => return,
+        let ticket = match built {
+            Ok(_) => ticket,
+            Err(_) => {
+                self.release(ticket);
+                None
             }
-        }
+        };
         let outcome = match built {
             Ok((event, _)) if kind == Kind::Approval => {
                 let result = self.create_approval(&plugin, &d, event.event.clone()).await;
@@ -220,32 +294,10 @@ impl Worker {
             .await
     }
 
-    /// A slot under the rate limits, or None when the delivery was put back to wait for one
-    /// (no attempt spent).
-    pub(super) async fn take_slot(
-        &self,
-        kind: Kind,
-        recipient: &str,
-        d: &Claimed,
-    ) -> Option<Ticket> {
-        let slot = self.limiter.lock().expect("limiter lock").acquire(
-            kind.limiter_class(),
-            recipient,
-            Instant::now(),
-        );
-        match slot {
-            Ok(t) => Some(t),
-            Err(wait) => {
-                crate::metrics::METRICS
-                    .rate_waits
-                    .with_label_values(&[kind.as_str()])
-                    .inc();
-                let (id, at) = (d.id.clone(), now_ms() + wait.as_millis() as i64);
-                if let Err(e) = self.store.call(move |s| s.defer(&id, at)).await {
-                    tracing::error!(error = %format!("{e:#}"), "could not defer a delivery");
-                }
-                None
-            }
+    /// Give back a slot no call was made with.
+    pub(super) fn release(&self, ticket: Option<Ticket>) {
+        if let Some(ticket) = ticket {
+            self.limiter.lock().expect("limiter lock").release(ticket);
         }
     }
 

@@ -3,6 +3,7 @@
 //! idempotency key stays the same.
 
 use super::{Store, now_ms, rfc3339};
+use crate::delivery::Class;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
@@ -55,6 +56,8 @@ pub struct Delivery {
     pub kind: String,
     /// The event's type ("pr_submitted", ...).
     pub event_type: Option<String>,
+    /// Served before (action) or after (bulk) the others under the rate limits.
+    pub class: Class,
     pub recipient: String,
     pub status: DeliveryStatus,
     pub attempts: i64,
@@ -71,7 +74,7 @@ pub struct Delivery {
 const COLUMNS: &str =
     "id, event_id, recipient_email, status, attempts, next_attempt_at, last_error,
     last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at, kind,
-    (SELECT type FROM events WHERE events.id = deliveries.event_id)";
+    (SELECT type FROM events WHERE events.id = deliveries.event_id), class";
 
 fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
     let status = DeliveryStatus::parse(&r.get::<_, String>(3)?);
@@ -93,7 +96,23 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
         updated_at: rfc3339(r.get(12)?),
         kind: r.get(13)?,
         event_type: r.get(14)?,
+        class: Class::from_rank(r.get(15)?),
     })
+}
+
+/// A due delivery the claimer may take, with what the rate limits need to know.
+pub struct Candidate<'a> {
+    pub kind: &'a str,
+    pub class: Class,
+    pub recipient_email: &'a str,
+}
+
+/// Whether the claimer takes a candidate now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Take,
+    /// Leave it due (its slot is not free yet); it keeps its place in the queue.
+    Skip,
 }
 
 /// A delivery taken by a worker, with what it needs to make the call.
@@ -101,6 +120,7 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
 pub struct Claimed {
     pub id: String,
     pub kind: String,
+    pub class: Class,
     /// Its event's payload is read through `stored_event` (once per event, by the worker's cache).
     pub event_id: String,
     pub recipient: String,
@@ -152,30 +172,59 @@ impl Store {
         })
     }
 
-    /// Take up to `limit` due deliveries, leasing them for `lease_ms`.
-    pub fn claim_due(&self, limit: usize, lease_ms: i64) -> anyhow::Result<Vec<Claimed>> {
+    /// Take up to `limit` due deliveries, leasing them for `lease_ms`: action before update before
+    /// bulk, each class in the order its deliveries fell due. `decide` sees each candidate in
+    /// that order and takes it or leaves it due (its rate-limit slot is not free): a person with a
+    /// backlog of their own never holds up the people queued behind them. At most `scan` rows
+    /// are looked at.
+    pub fn claim_due(
+        &self,
+        limit: usize,
+        lease_ms: i64,
+        scan: usize,
+        mut decide: impl FnMut(&Candidate) -> Verdict,
+    ) -> anyhow::Result<Vec<Claimed>> {
         self.with(|c| {
             let now = now_ms();
             let tx = super::write_transaction(c)?;
-            let claimed = {
+            let mut claimed = Vec::new();
+            let mut looked = 0;
+            for class in Class::ALL {
+                if claimed.len() >= limit || looked >= scan {
+                    break;
+                }
                 let mut stmt = tx.prepare_cached(
-                    "SELECT id, event_id, recipient, attempts, kind FROM deliveries
-                     WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?1
-                       AND (lease_until IS NULL OR lease_until <= ?1)
+                    "SELECT id, event_id, recipient, attempts, kind, recipient_email FROM deliveries
+                     WHERE class = ?1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?2
+                       AND (lease_until IS NULL OR lease_until <= ?2)
                      ORDER BY next_attempt_at
-                     LIMIT ?2",
+                     LIMIT ?3",
                 )?;
-                let rows = stmt.query_map(params![now, limit as i64], |r| {
-                    Ok(Claimed {
+                let mut rows = stmt.query(params![class.rank(), now, (scan - looked) as i64])?;
+                while let Some(r) = rows.next()? {
+                    looked += 1;
+                    let (kind, email): (String, String) = (r.get(4)?, r.get(5)?);
+                    let candidate = Candidate {
+                        kind: &kind,
+                        class,
+                        recipient_email: &email,
+                    };
+                    if decide(&candidate) == Verdict::Skip {
+                        continue;
+                    }
+                    claimed.push(Claimed {
                         id: r.get(0)?,
                         event_id: r.get(1)?,
                         recipient: r.get(2)?,
                         attempt: r.get::<_, u32>(3)? + 1,
-                        kind: r.get(4)?,
-                    })
-                })?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
+                        kind,
+                        class,
+                    });
+                    if claimed.len() >= limit {
+                        break;
+                    }
+                }
+            }
             {
                 let mut lease = tx.prepare_cached(
                     "UPDATE deliveries SET lease_until = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1",
@@ -248,18 +297,6 @@ impl Store {
         })
     }
 
-    /// Put a claimed delivery back without counting the attempt (the rate limiter said wait).
-    pub fn defer(&self, id: &str, until_ms: i64) -> anyhow::Result<()> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE deliveries SET lease_until = NULL, attempts = MAX(attempts - 1, 0),
-                    next_attempt_at = ?2 WHERE id = ?1",
-                params![id, until_ms],
-            )?;
-            Ok(())
-        })
-    }
-
     /// Put a claimed delivery back, without counting the attempt, because nothing can take it now
     /// (no active plugin implements its kind); the reason stays visible as its last error.
     pub fn wait_for_plugin(&self, id: &str, until_ms: i64, reason: &str) -> anyhow::Result<()> {
@@ -287,14 +324,15 @@ impl Store {
         })
     }
 
-    /// Deliveries waiting to be sent (pending or retrying).
-    pub fn waiting_count(&self) -> anyhow::Result<i64> {
+    /// Deliveries waiting, by class (for the queue-depth metric).
+    pub fn waiting_by_class(&self) -> anyhow::Result<Vec<(Class, i64)>> {
         self.with(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')",
-                [],
-                |r| r.get(0),
-            )?)
+            let mut stmt = c.prepare_cached(
+                "SELECT class, COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')
+                 GROUP BY class",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((Class::from_rank(r.get(0)?), r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
@@ -366,5 +404,92 @@ impl Store {
             tx.commit()?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::Kind;
+    use crate::store::{NewDelivery, Sealer};
+
+    fn queue(store: &Store, event: &str, event_type: &str, class: Class, people: &[&str]) {
+        let deliveries: Vec<NewDelivery> = people
+            .iter()
+            .map(|p| NewDelivery {
+                id: format!("{event}-{p}"),
+                kind: Kind::Notify,
+                class,
+                recipient_email: format!("{p}@example.com"),
+                recipient: "{}".into(),
+            })
+            .collect();
+        store
+            .insert_event(event, event_type, "2026-12-01T00:00:00Z", "{}", &deliveries)
+            .unwrap();
+    }
+
+    #[test]
+    fn claims_serve_action_then_update_then_bulk_and_pass_over_a_busy_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
+        // Queued first, served last.
+        queue(
+            &store,
+            "scan",
+            "contract_expiring",
+            Class::Bulk,
+            &["b1", "b2"],
+        );
+        queue(&store, "po", "po_created", Class::Update, &["busy", "u1"]);
+        queue(&store, "pr", "pr_submitted", Class::Action, &["a1"]);
+        let mut seen = Vec::new();
+        let claimed = store
+            .claim_due(10, 60_000, 100, |c| {
+                seen.push(c.recipient_email.to_string());
+                if c.recipient_email == "busy@example.com" {
+                    Verdict::Skip
+                } else {
+                    Verdict::Take
+                }
+            })
+            .unwrap();
+        let ids: Vec<&str> = claimed.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["pr-a1", "po-u1", "scan-b1", "scan-b2"]);
+        assert_eq!(
+            seen.len(),
+            5,
+            "every due delivery was offered once: {seen:?}"
+        );
+        let skipped = store.delivery("po-busy").unwrap().unwrap();
+        assert_eq!(skipped.attempts, 0, "a skipped delivery spends no attempt");
+        // The skipped one is still due, and the taken ones are leased.
+        let again = store.claim_due(10, 60_000, 100, |_| Verdict::Take).unwrap();
+        assert_eq!(
+            again.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            ["po-busy"]
+        );
+        // A claim stops at its limit and at its scan.
+        queue(
+            &store,
+            "more",
+            "po_created",
+            Class::Update,
+            &["m1", "m2", "m3"],
+        );
+        assert_eq!(
+            store
+                .claim_due(2, 60_000, 100, |_| Verdict::Take)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            store
+                .claim_due(10, 60_000, 0, |_| Verdict::Take)
+                .unwrap()
+                .len(),
+            0
+        );
     }
 }

@@ -7,6 +7,8 @@ use rusqlite::{OptionalExtension, params};
 pub struct NewDelivery {
     pub id: String,
     pub kind: crate::delivery::Kind,
+    /// Where it queues under the rate limits.
+    pub class: crate::delivery::Class,
     pub recipient_email: String,
     /// The recipient as JSON.
     pub recipient: String,
@@ -45,9 +47,9 @@ impl Store {
             .execute(params![id, kind, occurred_at, payload, now])?;
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO deliveries (id, event_id, seq, kind, recipient_email, recipient, status,
-                        attempts, next_attempt_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
+                    "INSERT INTO deliveries (id, event_id, seq, kind, class, recipient_email, recipient,
+                        status, attempts, next_attempt_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, ?8)",
                 )?;
                 for (seq, d) in deliveries.iter().enumerate() {
                     insert.execute(params![
@@ -55,6 +57,7 @@ impl Store {
                         id,
                         seq as i64,
                         d.kind.as_str(),
+                        d.class.rank(),
                         d.recipient_email,
                         d.recipient,
                         now
@@ -73,6 +76,7 @@ impl Store {
                     event_id: id.to_string(),
                     kind: d.kind.as_str().to_string(),
                     event_type: Some(kind.to_string()),
+                    class: d.class,
                     recipient: d.recipient_email.clone(),
                     status: DeliveryStatus::Pending,
                     attempts: 0,
@@ -140,6 +144,11 @@ mod tests {
                     crate::delivery::Kind::Notify
                 } else {
                     crate::delivery::Kind::Approval
+                },
+                class: if i == 0 {
+                    crate::delivery::Class::Action
+                } else {
+                    crate::delivery::Class::Bulk
                 },
                 recipient_email: email.to_string(),
                 recipient: format!(r#"{{"email":"{email}"}}"#),

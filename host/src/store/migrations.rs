@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, FAILED_INDEX),
     (7, NOTICE_ORDER),
     (8, APPROVAL_ROUNDS),
+    (9, DELIVERY_CLASS),
 ];
 
 const INITIAL: &str = r#"
@@ -199,11 +200,35 @@ CREATE TABLE approval_rounds (
 CREATE INDEX approval_rounds_payment ON approval_rounds (payment_id, round);
 "#;
 
+/// Deliveries are served by class (0 action, 1 update, 2 bulk: `delivery::Class`), then in the
+/// order they fell due: the queue index replaces `deliveries_waiting`. Existing rows get the class
+/// `Class::of` gives them (this is its mapping as of this migration).
+const DELIVERY_CLASS: &str = r#"
+ALTER TABLE deliveries ADD COLUMN class INTEGER NOT NULL DEFAULT 1;
+UPDATE deliveries SET class = CASE
+    WHEN kind = 'approval' THEN 0
+    WHEN kind = 'cancel' THEN 1
+    ELSE (SELECT CASE
+            WHEN e.type IN ('pr_submitted', 'payment_pending') THEN 0
+            WHEN e.type = 'contract_expiring' THEN 2
+            ELSE 1 END
+          FROM events e WHERE e.id = deliveries.event_id)
+    END;
+DROP INDEX deliveries_waiting;
+CREATE INDEX deliveries_queue ON deliveries (class, next_attempt_at)
+    WHERE status IN ('pending', 'retrying');
+"#;
+
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
+    apply_through(conn, i64::MAX)
+}
+
+/// Apply the migrations up to and including `last` (tests start from an older schema).
+fn apply_through(conn: &Connection, last: i64) -> anyhow::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= last) {
         let done: bool = conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
             [version],
@@ -243,11 +268,11 @@ mod tests {
         let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
         let claim = plan(
             &store,
-            "SELECT id FROM deliveries WHERE status IN ('pending', 'retrying')
+            "SELECT id FROM deliveries WHERE class = 2 AND status IN ('pending', 'retrying')
              AND next_attempt_at <= 1 AND (lease_until IS NULL OR lease_until <= 1)
              ORDER BY next_attempt_at LIMIT 8",
         );
-        assert!(claim.contains("deliveries_waiting"), "{claim}");
+        assert!(claim.contains("deliveries_queue"), "{claim}");
         assert!(
             !claim.contains("TEMP B-TREE"),
             "no sort of the backlog: {claim}"
@@ -256,12 +281,60 @@ mod tests {
             &store,
             "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')",
         );
-        assert!(waiting.contains("deliveries_waiting"), "{waiting}");
+        assert!(waiting.contains("deliveries_queue"), "{waiting}");
+        let by_class = plan(
+            &store,
+            "SELECT class, COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying') GROUP BY class",
+        );
+        assert!(by_class.contains("deliveries_queue"), "{by_class}");
+        assert!(!by_class.contains("TEMP B-TREE"), "{by_class}");
         let failed = plan(
             &store,
             "SELECT id FROM deliveries WHERE status = 'failed' ORDER BY updated_at DESC LIMIT 200",
         );
         assert!(failed.contains("deliveries_failed"), "{failed}");
         assert!(!failed.contains("TEMP B-TREE"), "{failed}");
+    }
+
+    #[test]
+    fn deliveries_waiting_before_classes_existed_are_given_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            super::apply_through(&conn, 8).unwrap();
+            let rows = [
+                ("e-pr", "pr_submitted", "d-pr", "notify"),
+                ("e-pay", "payment_pending", "d-pay", "notify"),
+                ("e-pay", "payment_pending", "d-apv", "approval"),
+                ("e-po", "po_created", "d-po", "notify"),
+                ("e-ct", "contract_expiring", "d-ct", "notify"),
+                ("e-cancel", "approval_cancel", "d-cancel", "cancel"),
+            ];
+            for (seq, (event, kind, delivery, delivery_kind)) in rows.iter().enumerate() {
+                conn.execute(
+                    "INSERT OR IGNORE INTO events (id, type, occurred_at, payload, received_at)
+                     VALUES (?1, ?2, '2026-12-01T00:00:00Z', '{}', 0)",
+                    [event, kind],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO deliveries (id, event_id, seq, kind, recipient_email, recipient,
+                        status, next_attempt_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'a@example.com', '{}', 'pending', 0, 0, 0)",
+                    rusqlite::params![delivery, event, seq as i64, delivery_kind],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(&path, Sealer::ephemeral()).unwrap();
+        let class = |id: &str| store.delivery(id).unwrap().unwrap().class;
+        use crate::delivery::Class;
+        assert_eq!(class("d-pr"), Class::Action);
+        assert_eq!(class("d-pay"), Class::Action);
+        assert_eq!(class("d-apv"), Class::Action);
+        assert_eq!(class("d-po"), Class::Update);
+        assert_eq!(class("d-cancel"), Class::Update);
+        assert_eq!(class("d-ct"), Class::Bulk);
     }
 }

@@ -23,7 +23,7 @@ pub mod sealer;
 
 pub use approvals::{Approval, CurrentApproval, HistoryEntry, Instance, StatusChange};
 pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
-pub use deliveries::{Claimed, Completion, Delivery, DeliveryStatus, Outcome};
+pub use deliveries::{Candidate, Claimed, Completion, Delivery, DeliveryStatus, Outcome, Verdict};
 pub use events::{InsertedEvent, NewDelivery};
 pub use kv::{KvEntry, KvError};
 pub use params::{Param, ParamSpec, ParamValues, check_type};

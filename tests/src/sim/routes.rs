@@ -179,7 +179,14 @@ async fn send_message(
                 .filter(|(_, id)| who.is_none_or(|w| w == id))
                 .count()
         };
-        if recent(&s, None) > 50 {
+        let minute = std::time::Duration::from_secs(60);
+        let in_minute = s
+            .arrivals
+            .iter()
+            .rev()
+            .take_while(|(t, _)| now.duration_since(*t) < minute)
+            .count();
+        if recent(&s, None) > 50 || in_minute > 1000 {
             s.rate_limited += 1;
             let mut resp = error(429, 99991400, "request trigger frequency limit");
             resp.headers_mut()

@@ -85,8 +85,8 @@ pub struct SimState {
     pub lose_callbacks: usize,
     /// Deliver every callback twice (Feishu is at-least-once).
     pub duplicate_callbacks: bool,
-    /// Answer like Feishu when more than 50 sends arrive in a second (429, 99991400) or more than
-    /// 5 to one person (230020).
+    /// Answer like Feishu when more than 50 sends arrive in a second or 1,000 in a minute (429,
+    /// 99991400), or more than 5 to one person in a second (230020).
     pub enforce_rate_limits: bool,
     /// Arrival time and receive id of every send request.
     pub arrivals: Vec<(Instant, String)>,
@@ -189,6 +189,17 @@ impl SimState {
             .max()
             .unwrap_or(0);
         (overall, per_user)
+    }
+
+    /// The most sends to receive ids matching `which` that arrived within any `window`.
+    pub fn max_in_window_of(&self, window: Duration, which: impl Fn(&str) -> bool) -> usize {
+        let times = self
+            .arrivals
+            .iter()
+            .filter(|(_, id)| which(id))
+            .map(|(t, _)| *t)
+            .collect();
+        max_within(times, window)
     }
 
     /// How many messages went to each uuid (for exactly-once assertions).
