@@ -53,7 +53,7 @@ fn param_set_on_a_fresh_store_works_before_the_first_start() {
         "\"cli_a1b2c3\""
     );
     let list = stdout(&host(d, &["plugin", "list"]));
-    assert!(list.starts_with("feishu\t0.1.0\tactive"), "{list}");
+    assert!(list.starts_with("feishu\t0.1.1\tactive"), "{list}");
     // A key no plugin declares is still refused, naming it.
     let unknown = host(d, &["param", "get", "auth.feishu.nope"]);
     assert!(!unknown.status.success());
@@ -74,12 +74,12 @@ fn install_list_and_parameters() {
         &["plugin", "install", wasm.to_str().unwrap(), "--activate"],
     );
     assert!(install.status.success(), "{}", stderr(&install));
-    assert_eq!(stdout(&install), "feishu 0.1.0\nactivated");
+    assert_eq!(stdout(&install), "feishu 0.1.1\nactivated");
 
     let list = host(d, &["plugin", "list"]);
     let line = stdout(&list);
     assert!(
-        line.starts_with("feishu\t0.1.0\tactive\tnotifier,approval-provider\t"),
+        line.starts_with("feishu\t0.1.1\tactive\tnotifier,approval-provider\t"),
         "{line}"
     );
 

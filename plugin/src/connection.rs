@@ -4,8 +4,9 @@
 use crate::approvals::{create, form};
 use crate::cards::{self, i18n::Locale};
 use crate::feishu::classify::transport;
+use crate::feishu::recipient::receive_id;
 use crate::feishu::{codes, token};
-use crate::model::{Check, DomainEvent, EventKind, PluginError};
+use crate::model::{Check, DomainEvent, EventKind, PluginError, Recipient};
 use crate::notify::{SEND_SCOPE, send_card};
 use crate::ports::Env;
 use crate::samples;
@@ -20,7 +21,9 @@ fn check(name: &str, result: Result<String, String>) -> Check {
     }
 }
 
-pub fn test_connection(env: &Env, test_recipient_email: Option<&str>) -> Vec<Check> {
+/// Who the test card goes to: a person (by Feishu id when one is known, else email), or nobody
+/// (the send permission is probed instead).
+pub fn test_connection(env: &Env, test_recipient: Option<Recipient>) -> Vec<Check> {
     let s = FeishuSettings::read(env.settings);
     let mut checks = Vec::new();
     let configured = s
@@ -53,7 +56,7 @@ pub fn test_connection(env: &Env, test_recipient_email: Option<&str>) -> Vec<Che
 
     checks.push(check(
         "bot_and_messaging",
-        messaging(env, &s, test_recipient_email),
+        messaging(env, &s, test_recipient),
     ));
     if s.payment_workflow {
         approval_checks(env, &s, &mut checks);
@@ -65,27 +68,44 @@ pub fn test_connection(env: &Env, test_recipient_email: Option<&str>) -> Vec<Che
     checks
 }
 
-/// Send a test card when an address is given; otherwise probe with an address Feishu will refuse,
+/// The test card's recipient when only an address was given (`plugin.test-connection`); none
+/// for an empty one.
+pub fn recipient_by_email(email: Option<&str>) -> Option<Recipient> {
+    let email = email.map(str::trim).filter(|e| !e.is_empty())?;
+    Some(Recipient {
+        email: email.to_string(),
+        ..samples::recipient("zh-CN")
+    })
+}
+
+/// Send a test card when a person is given; otherwise probe with an address Feishu will refuse,
 /// which it only examines after checking the bot and the send permission.
-fn messaging(env: &Env, s: &FeishuSettings, email: Option<&str>) -> Result<String, String> {
-    let mut recipient = samples::recipient("zh-CN");
-    let card = cards::render_json(&samples::event(EventKind::PrSubmitted), Locale::ZhCn);
+fn messaging(env: &Env, s: &FeishuSettings, to: Option<Recipient>) -> Result<String, String> {
     let uuid = format!("mica-test-{}", env.clock.now_ms());
-    match email.map(str::trim).filter(|e| !e.is_empty()) {
-        Some(email) => {
-            recipient.email = email.to_string();
-            send_card(env, s, &recipient, &card, &uuid)
+    let to = to.filter(|r| receive_id(r).is_some());
+    match to {
+        Some(person) => {
+            let locale = Locale::from_tag(&person.locale);
+            let card = cards::render_json(&samples::event(EventKind::PrSubmitted), locale);
+            let target = receive_id(&person).expect("filtered above");
+            let who = match target.id_type {
+                "email" => target.id.clone(),
+                id_type => format!("{} ({id_type} {})", person.email, target.id),
+            };
+            send_card(env, s, &person, &card, &uuid)
                 .map(|r| {
                     format!(
-                        "a test card was delivered to {email} (message {})",
+                        "a test card was delivered to {who} (message {})",
                         r.message_id
                     )
                 })
                 .map_err(|e| describe_error(&e))
         }
         None => {
-            recipient.email = "mica-connection-probe@example.invalid".into();
-            match send_card(env, s, &recipient, &card, &uuid) {
+            let card = cards::render_json(&samples::event(EventKind::PrSubmitted), Locale::ZhCn);
+            let mut probe = samples::recipient("zh-CN");
+            probe.email = "mica-connection-probe@example.invalid".into();
+            match send_card(env, s, &probe, &card, &uuid) {
                 Ok(_) => Ok(format!("the bot can send messages ({SEND_SCOPE} granted)")),
                 Err(PluginError::Permanent(f))
                     if f.remote_code

@@ -17,6 +17,9 @@ fn workspace_target() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
 }
 
+/// The version the plugin built from `plugin/` declares.
+pub const PLUGIN_VERSION: &str = "0.1.1";
+
 /// The plugin component built by `scripts/build-plugin.sh`.
 pub fn plugin_wasm() -> PathBuf {
     let path = std::env::var("MICA_PLUGIN_WASM")

@@ -1,6 +1,8 @@
 //! Installing, validating, activating and rolling back plugin versions while the host runs.
 
-use mica_tests::harness::{ADMIN_TOKEN, TestHost, event, fixture_wasm, host_binary, recipient};
+use mica_tests::harness::{
+    ADMIN_TOKEN, PLUGIN_VERSION, TestHost, event, fixture_wasm, host_binary, recipient,
+};
 use mica_tests::sim::FeishuSim;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -136,7 +138,7 @@ async fn a_new_version_is_activated_and_rolled_back_over_the_api() {
         .post_json("/api/v1/admin/plugins/feishu/rollback", &Value::Null)
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["version"], "0.1.0");
+    assert_eq!(body["version"], PLUGIN_VERSION);
     assert_eq!(
         card_footer_now(&h, &sim, "evt-back").await,
         "Sent by Mica Procurement"
@@ -282,7 +284,7 @@ async fn a_swap_under_load_fails_and_loses_nothing() {
         }
         if i > rolled_back_at {
             assert_eq!(
-                version, "0.1.0",
+                version, PLUGIN_VERSION,
                 "event {i} was accepted after the rollback"
             );
         }
@@ -341,7 +343,7 @@ async fn a_disabled_plugin_gets_no_calls_and_its_deliveries_wait() {
         d[0]["attempts"], 1,
         "waiting for the plugin spent no attempt"
     );
-    assert_eq!(d[0]["plugin_version"], "0.1.0");
+    assert_eq!(d[0]["plugin_version"], PLUGIN_VERSION);
     assert_eq!(sim.messages().len(), 1);
     let (status, _) = h
         .post_json("/api/v1/admin/plugins/feishu/pause", &Value::Null)
@@ -399,6 +401,6 @@ async fn watch_reloads_a_rebuilt_plugin_and_keeps_serving_through_a_broken_one()
     );
     // Fixed again.
     std::fs::copy(mica_tests::harness::plugin_wasm(), &watched).unwrap();
-    wait_for(&h, "0.1.0").await;
+    wait_for(&h, PLUGIN_VERSION).await;
     h.host.stop().await;
 }

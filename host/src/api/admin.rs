@@ -4,7 +4,9 @@
 use super::events::json_body;
 use super::{ApiError, AppState, read_body};
 use crate::capabilities::http::allowed_origin;
+use crate::events::parse_recipient;
 use crate::runtime::LoadedPlugin;
+use crate::runtime::bindings::types::Recipient;
 use crate::settings_form::{Field, fields, parse, render};
 use axum::Json;
 use axum::body::Bytes;
@@ -128,27 +130,15 @@ pub async fn test_connection(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let plugin = plugin(&state, &plugin_id)?;
-    // Mica posts no body; a body may name where to send a test card.
+    // Mica posts no body; a body may name who gets a test card.
     let bytes = read_body(body)?;
-    let email = if bytes.is_empty() {
+    let to = if bytes.is_empty() {
         None
     } else {
-        let body = json_body(&headers, Ok(bytes))?;
-        match body
-            .get("test_recipient_email")
-            .or_else(|| body.get("email"))
-        {
-            None | Some(Value::Null) => None,
-            Some(Value::String(e)) => Some(e.trim().to_string()),
-            Some(other) => {
-                return Err(ApiError::unprocessable(format!(
-                    "test_recipient_email: must be an email address, got {other}"
-                )));
-            }
-        }
+        test_recipient(&json_body(&headers, Ok(bytes))?)?
     };
     let mut checks: Vec<Value> = plugin
-        .test_connection(&state.store, email)
+        .test_connection(&state.store, to)
         .await
         .map_err(|e| ApiError::unavailable(format!("the plugin could not run its checks: {e}")))?
         .into_iter()
@@ -180,4 +170,25 @@ pub async fn test_connection(
                 .into_response()
         }
     })
+}
+
+/// Who gets Test Connection's card: `test_recipient` (a person as in events: email, and Feishu
+/// ids when known), or `test_recipient_email` (`email` for short), or nobody.
+fn test_recipient(body: &Value) -> Result<Option<Recipient>, ApiError> {
+    if let Some(person) = body.get("test_recipient").filter(|v| !v.is_null()) {
+        return Ok(Some(parse_recipient(person, "test_recipient")?));
+    }
+    match body
+        .get("test_recipient_email")
+        .or_else(|| body.get("email"))
+    {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(e)) if e.trim().is_empty() => Ok(None),
+        Some(Value::String(e)) => parse_recipient(&json!({ "email": e.trim() }), "")
+            .map(Some)
+            .map_err(|e| ApiError::unprocessable(format!("test_recipient_email: {}", e.problem))),
+        Some(other) => Err(ApiError::unprocessable(format!(
+            "test_recipient_email: must be an email address, got {other}"
+        ))),
+    }
 }

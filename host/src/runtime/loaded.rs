@@ -1,7 +1,7 @@
 //! A linked plugin version: its pre-instantiated component, which worlds it implements, what it
 //! declared, and the calls into it, each in a fresh store under the sandbox limits.
 
-use super::bindings::{approvals, notifications, plugin, previews, types};
+use super::bindings::{approvals, connection, notifications, plugin, previews, types};
 use super::engine::Runtime;
 use super::state::{CallState, PluginContext};
 use crate::capabilities::http::OutboundHooks;
@@ -86,6 +86,34 @@ impl Descriptor {
     }
 }
 
+/// One item of a plugin's Test Connection checklist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl From<plugin::Check> for Check {
+    fn from(c: plugin::Check) -> Check {
+        Check {
+            name: c.name,
+            ok: c.ok,
+            detail: c.detail,
+        }
+    }
+}
+
+impl From<connection::ConnectionCheck> for Check {
+    fn from(c: connection::ConnectionCheck) -> Check {
+        Check {
+            name: c.name,
+            ok: c.ok,
+            detail: c.detail,
+        }
+    }
+}
+
 /// Why a call produced no answer from the plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -107,6 +135,8 @@ pub struct LoadedPlugin {
     approvals: Option<approvals::GuestIndices>,
     /// Optional: card previews for the admin console.
     previews: Option<previews::GuestIndices>,
+    /// Optional (since 0.1.1): Test Connection to a person rather than an address.
+    connection: Option<connection::GuestIndices>,
     pub digest: String,
     pub worlds: Vec<World>,
     pub descriptor: Descriptor,
@@ -135,6 +165,7 @@ impl LoadedPlugin {
         let notifications = notifications::GuestIndices::new(&pre).ok();
         let approvals = approvals::GuestIndices::new(&pre).ok();
         let previews = previews::GuestIndices::new(&pre).ok();
+        let connection = connection::GuestIndices::new(&pre).ok();
         let mut worlds = Vec::new();
         if notifications.is_some() {
             worlds.push(World::Notifier);
@@ -154,6 +185,7 @@ impl LoadedPlugin {
             notifications,
             approvals,
             previews,
+            connection,
             digest: super::compile_cache::digest(wasm),
             worlds,
             descriptor: Descriptor {
@@ -302,21 +334,37 @@ impl LoadedPlugin {
         .await
     }
 
+    /// Run the plugin's checks, sending the test card to `to` when given: by the person's Feishu
+    /// ids through `connection.test` when the plugin has it, else to their email through
+    /// `plugin.test-connection` (a plugin built against 0.1.0).
     pub async fn test_connection(
         &self,
         db: &Store,
-        test_recipient_email: Option<String>,
-    ) -> Result<Vec<plugin::Check>, CallError> {
+        to: Option<types::Recipient>,
+    ) -> Result<Vec<Check>, CallError> {
+        if let Some(idx) = &self.connection {
+            let request = connection::TestRequest { recipient: to };
+            let checks = self
+                .call("test_connection", Some(db), async |store, instance| {
+                    idx.load(&mut *store, instance)?
+                        .call_test(store, &request)
+                        .await
+                })
+                .await?;
+            return Ok(checks.into_iter().map(Check::from).collect());
+        }
         let idx = &self.plugin_exports;
         let options = plugin::TestOptions {
-            test_recipient_email,
+            test_recipient_email: to.map(|r| r.email),
         };
-        self.call("test_connection", Some(db), async |store, instance| {
-            idx.load(&mut *store, instance)?
-                .call_test_connection(store, &options)
-                .await
-        })
-        .await
+        let checks = self
+            .call("test_connection", Some(db), async |store, instance| {
+                idx.load(&mut *store, instance)?
+                    .call_test_connection(store, &options)
+                    .await
+            })
+            .await?;
+        Ok(checks.into_iter().map(Check::from).collect())
     }
 
     pub async fn notify(

@@ -4,6 +4,8 @@
 pub mod bindings;
 mod compile_cache;
 mod engine;
+#[cfg(test)]
+mod frozen_wit;
 mod limits;
 mod loaded;
 pub(crate) mod state;

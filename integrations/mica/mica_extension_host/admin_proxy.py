@@ -18,6 +18,7 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from .events import recipient
 from .host_client import HostClient
 
 log = logging.getLogger("mica_extension_host.admin_proxy")
@@ -75,7 +76,8 @@ def admin_proxy_router(host: HostClient, current_admin: Callable[..., Any]) -> A
     """`GET`/`PUT /admin/feishu/settings` and `POST /admin/feishu/test`.
 
     `current_admin` is a dependency that refuses anyone but an administrator and returns the user:
-    Mica's own `require_roles("admin")` does both. The user's `id` and `email` are read from it.
+    Mica's own `require_roles("admin")` does both. The user's `id`, `email`, `display_name`,
+    `preferred_locale` and Feishu ids are read from it.
     """
     router = APIRouter(prefix="/admin/feishu", tags=["admin"])
 
@@ -114,10 +116,13 @@ def admin_proxy_router(host: HostClient, current_admin: Callable[..., Any]) -> A
         body = await _json_object(request)
         if isinstance(body, JSONResponse):
             return body
-        # Mica's tab posts no body: the test card goes to the administrator who pressed the button.
-        email = getattr(admin, "email", None)
-        if "test_recipient_email" not in body and email:
-            body["test_recipient_email"] = email
+        # Mica's tab posts no body: the test card goes to the administrator who pressed the button,
+        # by their Feishu ids when Mica has them (a plugin that predates ids uses the email).
+        if "test_recipient" not in body and "test_recipient_email" not in body:
+            try:
+                body["test_recipient"] = recipient(admin)
+            except (AttributeError, ValueError):
+                pass  # no email: the host probes the bot without sending a card
         return await forward("POST", f"/api/v1/admin/{PLUGIN}/test", body, admin)
 
     return router

@@ -90,7 +90,7 @@ async def mica(engine, sessionmaker, sim: Sim) -> AsyncIterator[Mica]:
     )
     host.start()
     host.configure()
-    admin = someone("admin", role="admin", feishu_open_id=None)
+    admin = someone("admin", role="admin", feishu_open_id=f"ou_{uuid.uuid4().hex[:10]}")
     requester = someone("requester", feishu_open_id=f"ou_{uuid.uuid4().hex[:10]}")
     approver = someone("approver", role="approver", preferred_locale="en-US")
     finance = someone("finance", role="finance")
@@ -144,12 +144,16 @@ async def test_the_feishu_tab_loads_saves_and_tests_through_the_proxy(mica: Mica
     # The host recorded who changed the settings (Mica's admin, not just "the admin token").
     await eventually("the change logged", lambda: f"mica user {mica.admin.id}" in mica.host.log())
 
-    # Test Connection (client.post('/admin/feishu/test'), no body): the card goes to this admin.
+    # Test Connection (client.post('/admin/feishu/test'), no body): the card goes to this admin,
+    # by the Feishu id Mica has for them.
     r = await mica.http.post("/api/v1/admin/feishu/test", headers=admin)
     assert r.status_code == 200, r.text
     no_credentials(mica.host, r)
     assert r.json()["success"] is True
-    await eventually("the test card", lambda: cards_to(sim, mica.admin.email))
+    assert mica.admin.feishu_open_id
+    await eventually("the test card", lambda: cards_to(sim, mica.admin.feishu_open_id))
+    assert cards_to(sim, mica.admin.feishu_open_id)[0]["receive_id_type"] == "open_id"
+    assert not cards_to(sim, mica.admin.email)
 
     # A wrong secret: Test Connection fails with a non-2xx and a `detail` string the tab shows,
     # never a 401 (which would log the admin out of Mica).

@@ -1,6 +1,7 @@
 //! Conversions between generated WIT types and the core's model.
 
 use super::exports::mica::plugin::approvals as wit_approvals;
+use super::exports::mica::plugin::connection as wit_connection;
 use super::exports::mica::plugin::notifications as wit_notify;
 use super::exports::mica::plugin::plugin as wit_plugin;
 use super::mica::plugin::types as wit;
@@ -127,6 +128,14 @@ pub fn plugin_error(e: PluginError) -> wit::PluginError {
 
 pub fn check(c: Check) -> wit_plugin::Check {
     wit_plugin::Check {
+        name: c.name,
+        ok: c.ok,
+        detail: c.detail,
+    }
+}
+
+pub fn connection_check(c: Check) -> wit_connection::ConnectionCheck {
+    wit_connection::ConnectionCheck {
         name: c.name,
         ok: c.ok,
         detail: c.detail,

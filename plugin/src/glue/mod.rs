@@ -21,6 +21,7 @@ wit_bindgen::generate!({
 use exports::mica::plugin::approvals::{
     self, ApprovalRef, CreateRequest, WebhookOutcome, WebhookRequest,
 };
+use exports::mica::plugin::connection::{self, ConnectionCheck, TestRequest};
 use exports::mica::plugin::notifications::{self, NotifyRequest, Receipt};
 use exports::mica::plugin::plugin::{self, Check, Descriptor, TestOptions};
 use exports::mica::plugin::previews;
@@ -38,12 +39,21 @@ impl plugin::Guest for Component {
     }
 
     fn test_connection(options: TestOptions) -> Vec<Check> {
-        ports::with_env(|env| {
-            crate::connection::test_connection(env, options.test_recipient_email.as_deref())
-        })
-        .into_iter()
-        .map(convert::check)
-        .collect()
+        let to = crate::connection::recipient_by_email(options.test_recipient_email.as_deref());
+        ports::with_env(|env| crate::connection::test_connection(env, to))
+            .into_iter()
+            .map(convert::check)
+            .collect()
+    }
+}
+
+impl connection::Guest for Component {
+    fn test(request: TestRequest) -> Vec<ConnectionCheck> {
+        let to = request.recipient.map(convert::recipient);
+        ports::with_env(|env| crate::connection::test_connection(env, to))
+            .into_iter()
+            .map(convert::connection_check)
+            .collect()
     }
 }
 

@@ -1,0 +1,164 @@
+//! The contract grows without breaking plugins: a component built against `mica:plugin@0.1.0`
+//! (tests/fixtures/plugin-0.1.0, never rebuilt) still loads and sends the five cards on today's
+//! host, and Test Connection reaches a person by Feishu id through the 0.1.1 `connection`
+//! interface, falling back to their email for a plugin that predates it.
+
+use mica_tests::harness::{HostOptions, PLUGIN_VERSION, TestHost, check, event, recipient};
+use mica_tests::sim::FeishuSim;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn plugin_0_1_0() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/plugin-0.1.0/mica_feishu_plugin.wasm")
+}
+
+async fn host_with(sim: &FeishuSim, plugin: Option<PathBuf>) -> TestHost {
+    let options = HostOptions {
+        plugin,
+        ..Default::default()
+    };
+    let h = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
+    h.configure_feishu(sim);
+    h
+}
+
+/// Someone Mica knows by Feishu id as well as by email.
+fn admin_with_ids() -> Value {
+    json!({"email": "admin@example.com", "name": "Admin", "locale": "en-US",
+           "feishu_open_id": "ou_admin0001", "feishu_union_id": null, "feishu_user_id": null})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_built_against_0_1_0_still_loads_and_sends_the_five_cards() {
+    let sim = FeishuSim::start().await;
+    let h = host_with(&sim, Some(plugin_0_1_0())).await;
+    let (status, plugins) = h.get("/api/v1/admin/plugins").await;
+    assert_eq!(status, 200, "{plugins}");
+    let active = plugins["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["active"] == true)
+        .unwrap_or_else(|| panic!("no active plugin: {plugins}"));
+    assert_eq!(active["version"], "0.1.0", "{active}");
+
+    let kinds = [
+        "pr_submitted",
+        "approval_decided",
+        "po_created",
+        "payment_pending",
+        "contract_expiring",
+    ];
+    for kind in kinds {
+        let to = recipient(&format!("{kind}@example.com"), "zh-CN");
+        let (status, body) = h
+            .post_event(&event(kind, &format!("old-{kind}"), vec![to]))
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    for kind in kinds {
+        let d = h.settled(&format!("old-{kind}")).await;
+        let card = d.iter().find(|d| d["kind"] == "notify").unwrap();
+        assert_eq!(card["status"], "sent", "{kind}: {card}");
+        assert_eq!(card["plugin_version"], "0.1.0");
+    }
+    let messages = sim.messages();
+    assert_eq!(messages.len(), 5);
+    for kind in kinds {
+        let m = messages
+            .iter()
+            .find(|m| m.receive_id == format!("{kind}@example.com"))
+            .unwrap_or_else(|| panic!("no card for {kind}"));
+        assert!(
+            m.card["header"]["title"]["content"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty()),
+            "{kind}: {}",
+            m.card
+        );
+    }
+
+    // The old plugin has no `connection` interface: the test card goes to the email.
+    let (status, answer) = h
+        .test_connection(Some(json!({"test_recipient": admin_with_ids()})))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let last = sim.messages().pop().unwrap();
+    assert_eq!(
+        (last.receive_id_type.as_str(), last.receive_id.as_str()),
+        ("email", "admin@example.com")
+    );
+    assert!(
+        check(&answer, "bot_and_messaging")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("admin@example.com")
+    );
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connections_card_reaches_a_person_by_feishu_id() {
+    let sim = FeishuSim::start().await;
+    let h = host_with(&sim, None).await;
+    let (_, plugins) = h.get("/api/v1/admin/plugins").await;
+    assert!(plugins.to_string().contains(PLUGIN_VERSION), "{plugins}");
+
+    let (status, answer) = h
+        .test_connection(Some(json!({"test_recipient": admin_with_ids()})))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let messages = sim.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        (
+            messages[0].receive_id_type.as_str(),
+            messages[0].receive_id.as_str()
+        ),
+        ("open_id", "ou_admin0001")
+    );
+    let title = messages[0].card["header"]["title"]["content"]
+        .as_str()
+        .unwrap();
+    assert!(title.is_ascii(), "the admin reads English: {title}");
+    let detail = check(&answer, "bot_and_messaging")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains("admin@example.com") && detail.contains("open_id ou_admin0001"),
+        "{detail}"
+    );
+
+    // An address alone still works, and a malformed person is refused naming the field.
+    let (status, _) = h
+        .test_connection(Some(json!({"test_recipient_email": "ops@example.com"})))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(sim.messages().last().unwrap().receive_id, "ops@example.com");
+    let (status, answer) = h
+        .test_connection(Some(json!({"test_recipient": {"email": "not an address"}})))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("test_recipient.email"),
+        "{answer}"
+    );
+    let (status, answer) = h
+        .test_connection(Some(json!({"test_recipient_email": "nope"})))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("test_recipient_email: "),
+        "{answer}"
+    );
+    assert_eq!(sim.messages().len(), 2, "nothing sent for refused input");
+    h.host.stop().await;
+}
