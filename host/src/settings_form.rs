@@ -161,6 +161,59 @@ pub fn parse(
     parsed
 }
 
+/// A secret is sent only where it was entered for: a change that moves an outbound URL setting
+/// (`url_keys`) to another origin must re-enter, in the same request, every secret that is set,
+/// or the admin token alone could point the plugin elsewhere and have it post the App Secret
+/// there. One problem per moved setting, naming the secrets to enter; none when nothing moves.
+pub fn secrets_left_behind(
+    fields: &[Field],
+    changes: &[Change],
+    current: &std::collections::HashMap<String, Value>,
+    url_keys: &[String],
+) -> Vec<String> {
+    let origin = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .and_then(|u| crate::capabilities::http::allowed_origin(u).ok())
+    };
+    let entered = |key: &str| {
+        changes
+            .iter()
+            .any(|c| c.key == key && c.value.as_str().is_some_and(|v| !v.is_empty()))
+    };
+    let mut problems = Vec::new();
+    for change in changes.iter().filter(|c| url_keys.contains(&c.key)) {
+        let before = current.get(&change.key);
+        if origin(before) == origin(Some(&change.value)) {
+            continue;
+        }
+        let missing: Vec<&str> = fields
+            .iter()
+            .filter(|f| f.decl.sensitive && !entered(&f.decl.key))
+            .filter(|f| {
+                current
+                    .get(&f.decl.key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| !v.is_empty())
+            })
+            .map(|f| f.name.as_str())
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let name = fields
+            .iter()
+            .find(|f| f.decl.key == change.key)
+            .map_or(change.key.as_str(), |f| f.name.as_str());
+        problems.push(format!(
+            "{name}: moving it from {} to {} needs {} entered again in the same request (a secret is only sent to the address it was entered for)",
+            before.and_then(Value::as_str).unwrap_or("(unset)"),
+            change.value.as_str().unwrap_or_default(),
+            missing.join(", ")
+        ));
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +281,50 @@ mod tests {
                 .any(|x| x.starts_with("bogus: unknown field"))
         );
         assert!(p.problems.iter().any(|x| x.starts_with("base_url: bad")));
+    }
+
+    #[test]
+    fn moving_an_outbound_url_needs_every_set_secret_again() {
+        let decls = vec![
+            decl("auth.feishu.app_secret", "string", true),
+            decl("auth.feishu.encrypt_key", "string", true),
+            decl("auth.feishu.base_url", "string", false),
+        ];
+        let f = fields(&decls);
+        let urls = vec!["auth.feishu.base_url".to_string()];
+        let current: std::collections::HashMap<String, Value> = [
+            ("auth.feishu.app_secret", json!("s")),
+            ("auth.feishu.encrypt_key", json!("")),
+            ("auth.feishu.base_url", json!("https://open.feishu.cn")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let change = |key: &str, value: Value| Change {
+            key: key.into(),
+            value,
+        };
+        let moved = [change(
+            "auth.feishu.base_url",
+            json!("https://evil.example"),
+        )];
+        let problems = secrets_left_behind(&f, &moved, &current, &urls);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with(
+                "base_url: moving it from https://open.feishu.cn to https://evil.example needs app_secret entered again"
+            ),
+            "an unset secret is not asked for: {problems:?}"
+        );
+        let with_secret = [
+            change("auth.feishu.base_url", json!("https://evil.example")),
+            change("auth.feishu.app_secret", json!("new")),
+        ];
+        assert!(secrets_left_behind(&f, &with_secret, &current, &urls).is_empty());
+        let same_origin = [change(
+            "auth.feishu.base_url",
+            json!("https://open.feishu.cn:443/"),
+        )];
+        assert!(secrets_left_behind(&f, &same_origin, &current, &urls).is_empty());
     }
 }

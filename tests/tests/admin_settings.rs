@@ -211,3 +211,70 @@ async fn the_database_never_holds_a_secret_in_clear() {
         }
     }
 }
+
+/// The admin token alone cannot send the App Secret elsewhere: moving `base_url` to another
+/// origin needs the secrets entered again in the same request, and until then the plugin keeps
+/// calling the address the secret was entered for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_base_url_elsewhere_needs_the_secrets_entered_again() {
+    let feishu = mica_tests::sim::FeishuSim::start().await;
+    let elsewhere = mica_tests::sim::FeishuSim::start().await;
+    let h = host().await;
+    h.configure_feishu(&feishu);
+    h.set("auth.feishu.verification_token", json!("vt-0123456789"));
+
+    let (status, body) = h
+        .put_json(PATH, &json!({"base_url": elsewhere.base_url()}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("base_url: moving it from")
+            && detail.contains("app_secret, verification_token entered again"),
+        "{detail}"
+    );
+    assert!(!detail.contains(mica_tests::sim::APP_SECRET), "{detail}");
+    let (_, now) = h.get(PATH).await;
+    assert_eq!(now["base_url"], feishu.base_url(), "nothing was applied");
+    let (status, answer) = h.test_connection(None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(elsewhere.token_fetches(), 0, "the secret went nowhere new");
+    assert!(feishu.token_fetches() > 0);
+
+    // The same origin written differently is no move; one secret entered is not enough.
+    let (status, body) = h
+        .put_json(
+            PATH,
+            &json!({"base_url": format!("{}/", feishu.base_url())}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = h
+        .put_json(
+            PATH,
+            &json!({"base_url": elsewhere.base_url(), "app_secret": mica_tests::sim::APP_SECRET}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("verification_token entered again"),
+        "{body}"
+    );
+
+    // Entered again with the move: accepted, and the plugin calls the new address.
+    let (status, body) = h
+        .put_json(
+            PATH,
+            &json!({"base_url": elsewhere.base_url(), "app_secret": mica_tests::sim::APP_SECRET,
+                    "verification_token": "vt-for-elsewhere"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, answer) = h.test_connection(None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(elsewhere.token_fetches() > 0);
+    h.host.stop().await;
+}

@@ -133,6 +133,88 @@ async fn forged_and_broken_callbacks_are_refused_and_change_nothing() {
     t.host.host.stop().await;
 }
 
+/// No padding oracle: an unsigned encrypted body is decrypted only to answer a genuine
+/// handshake, and every other one (bad padding, good padding that is not JSON, a valid event, a
+/// handshake with the wrong token, an oversized one) gets the very same answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_encrypted_bodies_all_get_one_answer_unless_a_genuine_handshake() {
+    let t = setup(true, HostOptions::default()).await;
+    let code = t.start_payment("pay-oracle").await;
+    let unsigned = |encrypted: String| Attempt {
+        body: json!({"encrypt": encrypted}).to_string().into_bytes(),
+        headers: vec![("content-type".into(), "application/json".into())],
+    };
+    let event = approval_event(
+        "e-unsigned",
+        VERIFICATION_TOKEN,
+        APPROVAL_CODE,
+        &code,
+        "APPROVED",
+        1_900_000_000_000,
+    );
+    let handshake = |token: &str, pad: usize| {
+        json!({"challenge": "ch-1", "token": token, "type": "url_verification", "pad": "x".repeat(pad)})
+            .to_string()
+    };
+    // 32 bytes of zeros: an IV and one block that does not decrypt to valid padding.
+    let bad_padding = "A".repeat(43) + "=";
+    let cases = [
+        ("bad padding", unsigned(bad_padding)),
+        (
+            "not JSON",
+            unsigned(encrypt(ENCRYPT_KEY, b"plainly not json")),
+        ),
+        (
+            "a valid event",
+            unsigned(encrypt(ENCRYPT_KEY, event.to_string().as_bytes())),
+        ),
+        (
+            "a handshake with the wrong token",
+            unsigned(encrypt(ENCRYPT_KEY, handshake("guess", 0).as_bytes())),
+        ),
+        (
+            "an oversized handshake",
+            unsigned(encrypt(
+                ENCRYPT_KEY,
+                handshake(VERIFICATION_TOKEN, 8000).as_bytes(),
+            )),
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (name, attempt) in cases {
+        let (status, body) = send(&t, attempt).await;
+        answers.push((name, status, body));
+    }
+    let (_, first_status, first_body) = &answers[0];
+    assert_eq!(*first_status, 401, "{answers:?}");
+    for (name, status, body) in &answers {
+        assert_eq!(
+            (status, body),
+            (first_status, first_body),
+            "{name} answered differently"
+        );
+    }
+    let (status, approval) = t.host.get("/api/v1/approvals/pay-oracle").await;
+    assert_eq!(status, 200);
+    assert_eq!(approval["status"], "PENDING", "nothing applied");
+
+    // The genuine unsigned handshake is still answered.
+    let (status, body) = send(
+        &t,
+        unsigned(encrypt(
+            ENCRYPT_KEY,
+            handshake(VERIFICATION_TOKEN, 0).as_bytes(),
+        )),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["challenge"],
+        "ch-1"
+    );
+    t.host.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_verification_token_nothing_is_accepted() {
     let t = setup(false, HostOptions::default()).await;

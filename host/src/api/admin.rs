@@ -7,7 +7,7 @@ use crate::capabilities::http::allowed_origin;
 use crate::events::parse_recipient;
 use crate::runtime::LoadedPlugin;
 use crate::runtime::bindings::types::Recipient;
-use crate::settings_form::{Field, fields, parse, render};
+use crate::settings_form::{Field, fields, parse, render, secrets_left_behind};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -83,8 +83,25 @@ pub async fn put_settings(
             }
         }
     }
+    let keys: Vec<String> = form.iter().map(|f| f.decl.key.clone()).collect();
+    let before = state.store.call(move |s| s.param_values(&keys)).await?;
+    let url_keys = &plugin.descriptor.outbound_url_settings;
+    parsed.problems.extend(secrets_left_behind(
+        &form,
+        &parsed.changes,
+        &before,
+        url_keys,
+    ));
     if !parsed.problems.is_empty() {
         return Err(ApiError::unprocessable(parsed.problems.join("; ")));
+    }
+    let actor = actor(&headers);
+    for c in parsed.changes.iter().filter(|c| url_keys.contains(&c.key)) {
+        let was = before.get(&c.key).and_then(Value::as_str).unwrap_or("");
+        if c.value.as_str() != Some(was) {
+            tracing::warn!(plugin = %plugin_id, setting = %c.key, from = %was, to = %c.value, actor = %actor,
+                "the address the plugin calls was changed");
+        }
     }
     let changes: Vec<(String, Value)> = parsed
         .changes
@@ -93,7 +110,6 @@ pub async fn put_settings(
         .collect();
     let names: Vec<String> = changes.iter().map(|(k, _)| k.clone()).collect();
     state.store.call(move |s| s.set_params(&changes)).await?;
-    let actor = actor(&headers);
     tracing::info!(plugin = %plugin_id, settings = ?names, actor = %actor, "settings updated");
     let mut answer = current(&state, &plugin).await?;
     if !parsed.warnings.is_empty() {

@@ -47,12 +47,14 @@ pub fn handle(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutco
     let signature = request.header("x-lark-signature");
     let payload = match (&encrypt_key, outer.get("encrypt").and_then(Value::as_str)) {
         (Some(key), Some(encrypted)) => {
-            if let Some(given) = signature {
-                let ts = request.header("x-lark-request-timestamp").unwrap_or("");
-                let nonce = request.header("x-lark-request-nonce").unwrap_or("");
-                if !crypto::verify_signature(ts, nonce, key, &request.body, given) {
-                    return refuse(401, "the signature does not match");
-                }
+            let Some(given) = signature else {
+                return unsigned_handshake(key, encrypted, request.body.len(), &token);
+            };
+            // Authenticated before anything is decrypted: what follows may say what is wrong.
+            let ts = request.header("x-lark-request-timestamp").unwrap_or("");
+            let nonce = request.header("x-lark-request-nonce").unwrap_or("");
+            if !crypto::verify_signature(ts, nonce, key, &request.body, given) {
+                return refuse(401, "the signature does not match");
             }
             let plain = match crypto::decrypt(key, encrypted) {
                 Ok(p) => p,
@@ -61,14 +63,6 @@ pub fn handle(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutco
             let Ok(inner) = serde_json::from_slice::<Value>(&plain) else {
                 return refuse(400, "the decrypted payload is not JSON");
             };
-            // Unsigned requests are accepted only for the handshake, whose decryption already
-            // proves knowledge of the key and which changes nothing.
-            if signature.is_none() && inner["type"] != "url_verification" {
-                return refuse(
-                    401,
-                    "the request is not signed (X-Lark-Signature is missing)",
-                );
-            }
             inner
         }
         (Some(_), None) => {
@@ -83,17 +77,18 @@ pub fn handle(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutco
                 "the body is encrypted but auth.feishu.encrypt_key is not configured",
             );
         }
+        // Token-only (no Encrypt Key): nothing is signed, so nothing large is read.
+        (None, None) if request.body.len() > MAX_UNSIGNED_PLAIN_BODY => {
+            return refuse(
+                413,
+                "an unsigned callback may be at most 64 KiB (set an Encrypt Key to have callbacks signed)",
+            );
+        }
         (None, None) => outer,
     };
 
     if payload["type"] == "url_verification" {
-        // Schema 1.0 handshakes carry `token`; 2.0-style ones (the Go SDK's) `header.token`.
-        let claimed = if payload["token"].is_string() {
-            &payload["token"]
-        } else {
-            &payload["header"]["token"]
-        };
-        return if token_matches(claimed, &token) {
+        return if token_matches(handshake_token(&payload), &token) {
             answer(200, json!({"challenge": payload["challenge"]}))
         } else {
             refuse(403, "the verification token does not match")
@@ -133,6 +128,41 @@ pub fn handle(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutco
         }
     }
     outcome
+}
+
+/// Feishu may send the URL-verification handshake unsigned, so an unsigned encrypted body is
+/// decrypted, but only to answer a genuine handshake: a small body, decrypting to a
+/// `url_verification` with the right token. Every other unsigned body gets the same answer,
+/// whatever went wrong (bad base64, bad padding, not JSON, another event, another token), so the
+/// answers teach nothing about the plaintext: no padding oracle, no token oracle.
+fn unsigned_handshake(key: &str, encrypted: &str, body_len: usize, token: &str) -> WebhookOutcome {
+    let handshake = (body_len <= MAX_UNSIGNED_ENCRYPTED_BODY)
+        .then(|| crypto::decrypt(key, encrypted).ok())
+        .flatten()
+        .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok())
+        .filter(|p| p["type"] == "url_verification" && token_matches(handshake_token(p), token));
+    match handshake {
+        Some(p) => answer(200, json!({"challenge": p["challenge"]})),
+        None => refuse(
+            401,
+            "the request is not signed (X-Lark-Signature is missing)",
+        ),
+    }
+}
+
+/// An approval event is 1-3 KiB.
+const MAX_UNSIGNED_PLAIN_BODY: usize = 64 * 1024;
+
+/// A handshake is a few hundred bytes (the Go SDK's, with a full 2.0 header, about 1 KiB).
+const MAX_UNSIGNED_ENCRYPTED_BODY: usize = 4 * 1024;
+
+/// Schema 1.0 handshakes carry `token`; 2.0-style ones (the Go SDK's) `header.token`.
+fn handshake_token(payload: &Value) -> &Value {
+    if payload["token"].is_string() {
+        &payload["token"]
+    } else {
+        &payload["header"]["token"]
+    }
 }
 
 fn token_matches(claimed: &Value, expected: &str) -> bool {

@@ -79,16 +79,18 @@ pub fn verify_signature(
     )
 }
 
+/// Feishu's encryption, for tests that play Feishu.
+#[cfg(test)]
+pub fn encrypt_with_iv(key: &str, iv: [u8; 16], plain: &[u8]) -> String {
+    use aes::cipher::BlockEncryptMut;
+    let ct = cbc::Encryptor::<aes::Aes256>::new(&aes_key(key).into(), &iv.into())
+        .encrypt_padded_vec_mut::<Pkcs7>(plain);
+    STANDARD.encode([iv.as_slice(), &ct].concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aes::cipher::BlockEncryptMut;
-
-    fn encrypt_with_iv(key: &str, iv: [u8; 16], plain: &[u8]) -> String {
-        let ct = cbc::Encryptor::<aes::Aes256>::new(&aes_key(key).into(), &iv.into())
-            .encrypt_padded_vec_mut::<Pkcs7>(plain);
-        STANDARD.encode([iv.as_slice(), &ct].concat())
-    }
 
     #[test]
     fn official_vector_test_key_hello_world() {

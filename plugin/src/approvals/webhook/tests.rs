@@ -37,11 +37,12 @@ fn encrypted_challenge_from_the_go_sdk_vector_is_answered() {
 #[test]
 fn challenge_with_the_wrong_token_is_refused() {
     let body = format!(r#"{{"encrypt":"{GO_CIPHERTEXT}"}}"#);
+    // Unsigned and encrypted: the wrong token gets the answer every unsigned non-handshake gets.
     assert_eq!(
         handle(&settings("1212121212", "other"), &request(&body, &[]))
             .response
             .status,
-        403
+        401
     );
     let plain = r#"{"challenge":"c1","token":"t","type":"url_verification"}"#;
     assert_eq!(
@@ -138,11 +139,13 @@ fn with_a_key_set_events_must_be_encrypted_and_signed() {
             .status,
         400
     );
+    // Unsigned: refused like every unsigned body that is not a handshake, not as "not base64"
+    // (a distinct answer per decryption failure was the padding oracle).
     assert_eq!(
         handle(&settings(key, "t"), &request(r#"{"encrypt":"%%%"}"#, &[]))
             .response
             .status,
-        400
+        401
     );
     assert_eq!(
         handle(&settings(key, "t"), &request("not json", &[]))
@@ -156,4 +159,49 @@ fn with_a_key_set_events_must_be_encrypted_and_signed() {
             .status,
         503
     );
+    let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(70 * 1024));
+    assert_eq!(
+        handle(&settings("", "t"), &request(&huge, &[]))
+            .response
+            .status,
+        413,
+        "an unsigned plain body has a small cap"
+    );
+}
+
+#[test]
+fn unsigned_encrypted_bodies_teach_nothing_about_their_plaintext() {
+    let key = "1212121212";
+    let s = settings(key, "v");
+    let enc = |plain: &str| crate::feishu::crypto::encrypt_with_iv(key, [7; 16], plain.as_bytes());
+    let zeros = "A".repeat(43) + "=";
+    assert_eq!(
+        crypto::decrypt(key, &zeros),
+        Err(crypto::CryptoError::BadPadding),
+        "the first case really is a padding error"
+    );
+    let event = r#"{"schema":"2.0","header":{"event_id":"e1","event_type":"approval.instance.status_changed_v4","token":"v"},"event":{"instance_code":"i","status":"APPROVED","operate_time":"1"}}"#;
+    let big = format!(
+        r#"{{"challenge":"c","token":"v","type":"url_verification","pad":"{}"}}"#,
+        "x".repeat(5000)
+    );
+    let answers: Vec<WebhookOutcome> = [
+        zeros,
+        "%%% not base64".to_string(),
+        enc("not json"),
+        enc(event),
+        enc(r#"{"challenge":"c","token":"guess","type":"url_verification"}"#),
+        enc(&big),
+    ]
+    .iter()
+    .map(|e| handle(&s, &request(&format!(r#"{{"encrypt":"{e}"}}"#), &[])))
+    .collect();
+    for a in &answers {
+        assert_eq!(a.response, answers[0].response);
+        assert!(a.updates.is_empty() && a.event_id.is_none());
+    }
+    assert_eq!(answers[0].response.status, 401);
+    let genuine = enc(r#"{"challenge":"c","token":"v","type":"url_verification"}"#);
+    let o = handle(&s, &request(&format!(r#"{{"encrypt":"{genuine}"}}"#), &[]));
+    assert_eq!(body_json(&o), json!({"challenge": "c"}));
 }
