@@ -215,6 +215,71 @@ async fn unsigned_encrypted_bodies_all_get_one_answer_unless_a_genuine_handshake
     t.host.host.stop().await;
 }
 
+/// Without an Encrypt Key a callback carries only the Verification Token, which anyone who has
+/// seen one callback knows. A forged APPROVED dated near the end of the epoch changes nothing
+/// (Feishu, asked, says PENDING) and does not make the real decision that follows look old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_only_callback_cannot_forge_a_decision_or_freeze_the_real_one() {
+    let t = setup(false, HostOptions::default()).await;
+    let code = t.start_payment("pay-forged").await;
+    let forged = approval_event(
+        "e-forged",
+        VERIFICATION_TOKEN,
+        APPROVAL_CODE,
+        &code,
+        "APPROVED",
+        i64::MAX as u64 - 1000,
+    );
+    assert_eq!(t.sim.push(&forged).await, 200);
+    let (status, approval) = t.host.get("/api/v1/approvals/pay-forged").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        approval["status"], "PENDING",
+        "Feishu's word, not the callback's: {approval}"
+    );
+
+    t.sim.decide(&code, "REJECTED");
+    t.wait_status("pay-forged", "REJECTED").await;
+    let notices = t.wait_notices(2).await;
+    let statuses: Vec<&str> = notices
+        .iter()
+        .map(|(n, _)| n["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["PENDING", "REJECTED"],
+        "Mica never heard APPROVED"
+    );
+    t.host.host.stop().await;
+}
+
+/// A signed callback is trusted, but not its claim to come from the future: the time that orders
+/// decisions is at most a few minutes ahead of now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_callback_from_the_future_is_brought_back_to_now() {
+    let t = setup(true, HostOptions::default()).await;
+    let code = t.start_payment("pay-future").await;
+    let future = approval_event(
+        "e-future",
+        VERIFICATION_TOKEN,
+        APPROVAL_CODE,
+        &code,
+        "APPROVED",
+        i64::MAX as u64 - 1000,
+    );
+    assert_eq!(t.sim.push(&future).await, 200);
+    t.wait_status("pay-future", "APPROVED").await;
+    let notices = t.wait_notices(2).await;
+    let at = notices[1].0["operate_time"].as_str().unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+    let ahead = at.signed_duration_since(chrono::Utc::now());
+    assert!(
+        ahead <= chrono::Duration::minutes(5),
+        "operate_time {at} is {ahead} ahead of now"
+    );
+    t.host.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_verification_token_nothing_is_accepted() {
     let t = setup(false, HostOptions::default()).await;

@@ -2,12 +2,17 @@
 //! approval events (v1 `approval_instance`, v2 `approval.instance.status_changed_v4`).
 //!
 //! Every refusal is an HTTP answer with a reason (and no updates); only a broken plugin is an error.
+//!
+//! A signed callback is trusted (only Feishu and this host know the Encrypt Key), except for a
+//! claimed `operate_time` in the future, which is brought back to now. A token-only one is a
+//! signal: anyone who has seen the Verification Token could send it, so what is applied is what
+//! Feishu says when asked, stamped with the time it was asked.
 
 use crate::feishu::crypto::{self, constant_time_eq};
 use crate::model::{
     ApprovalStatus, ApprovalUpdate, WebhookOutcome, WebhookRequest, WebhookResponse,
 };
-use crate::ports::Settings;
+use crate::ports::{Env, Level, Settings};
 use crate::settings::{ENCRYPT_KEY, VERIFICATION_TOKEN};
 use serde_json::{Value, json};
 
@@ -33,7 +38,73 @@ fn secret(settings: &dyn Settings, key: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-pub fn handle(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutcome {
+/// How a callback proved it came from Feishu.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Proof {
+    Signature,
+    TokenOnly,
+}
+
+/// A claimed time further ahead than this is brought back to now (Feishu's clock and ours agree
+/// to within seconds; a time near the end of the epoch would make every later decision look old).
+const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// Verify, parse, and for a token-only callback confirm its updates with Feishu.
+pub fn receive(env: &Env, request: &WebhookRequest) -> WebhookOutcome {
+    let (mut outcome, proof) = verify(env.settings, request);
+    let now = env.clock.now_ms();
+    for update in &mut outcome.updates {
+        update.operate_time_ms = update.operate_time_ms.min(now + MAX_CLOCK_SKEW_MS);
+    }
+    if proof == Proof::TokenOnly
+        && let Err(refusal) = confirm(env, &mut outcome.updates, now)
+    {
+        return refusal;
+    }
+    outcome
+}
+
+/// Replace each claimed status by the instance's status as Feishu reports it now. When Feishu
+/// cannot be asked, the callback is refused with a 503 (and its id not recorded), so Feishu sends
+/// it again.
+fn confirm(env: &Env, updates: &mut [ApprovalUpdate], now: u64) -> Result<(), WebhookOutcome> {
+    for update in updates {
+        let current = super::create::get(env, &update.instance_code).map_err(|e| {
+            refuse(
+                503,
+                &format!(
+                    "the callback could not be confirmed with Feishu ({}); it will be sent again",
+                    crate::connection::describe_error(&e)
+                ),
+            )
+        })?;
+        if current.status != update.status {
+            env.log.log(
+                Level::Warn,
+                &format!(
+                    "a token-only callback claimed {:?} for {}; Feishu says {:?}, which is applied",
+                    update.status, update.instance_code, current.status
+                ),
+            );
+        }
+        update.status = current.status;
+        update.operate_time_ms = now;
+    }
+    Ok(())
+}
+
+/// The signature, decryption and token checks, and the updates the callback claims.
+fn verify(settings: &dyn Settings, request: &WebhookRequest) -> (WebhookOutcome, Proof) {
+    // With an Encrypt Key every callback that gets through is signed (an unsigned one can only be
+    // the handshake, which carries no update).
+    let proof = match secret(settings, ENCRYPT_KEY) {
+        Some(_) => Proof::Signature,
+        None => Proof::TokenOnly,
+    };
+    (parse(settings, request), proof)
+}
+
+fn parse(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutcome {
     let encrypt_key = secret(settings, ENCRYPT_KEY);
     let Some(token) = secret(settings, VERIFICATION_TOKEN) else {
         return refuse(
@@ -185,6 +256,15 @@ fn instance_update(event: &Value) -> Result<ApprovalUpdate, String> {
         .as_str()
         .filter(|s| !s.is_empty())
         .ok_or("the approval event has no instance_code")?;
+    // It becomes part of a request path when the callback is confirmed.
+    if !instance_code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "instance_code {instance_code:?} is not an instance code"
+        ));
+    }
     let status_text = event["status"].as_str().unwrap_or("");
     let status = ApprovalStatus::parse(status_text)
         .ok_or_else(|| format!("unknown approval status {status_text:?}"))?;

@@ -90,8 +90,7 @@ impl approvals::Guest for Component {
 
     fn handle_webhook(request: WebhookRequest) -> Result<WebhookOutcome, PluginError> {
         let request = convert::webhook_request(request);
-        let outcome =
-            ports::with_env(|env| crate::approvals::webhook::handle(env.settings, &request));
+        let outcome = ports::with_env(|env| crate::approvals::webhook::receive(env, &request));
         Ok(convert::webhook_outcome(outcome))
     }
 }

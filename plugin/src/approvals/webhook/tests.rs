@@ -1,6 +1,11 @@
 use super::*;
 use crate::testkit::MapSettings;
 
+/// The checks alone (no confirmation with Feishu).
+fn handle(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutcome {
+    verify(settings, request).0
+}
+
 const GO_CIPHERTEXT: &str = "bZ3L7yh6m3Fkuffl4g+3uGjIHnhOm5fVZbKVuyT8t7tcd5ABMYm8l28/X900ZL3knZ7n+sCREu/H2WnIzft0amC7+xWqNH8o25IU63N4BnZWfHh+4hyG76QPd19vkw2bPJCx9aqxK8Nz+xqFNbk0RdgyWhmgd30jSxHtcQXAllkI7FMpGpOCteJad3bLXPDBQIV/xkCtKICCS7Z63gakpxZCLaRZ3qCXP1fapHh+LBIupxenrU6ysc7I3nHmjmKie41IiWwS5puG4zQHhVbq6KWLcgWm/3NBZOPQy53ucMu75SXA55I7jarVLZXWUcqBGrcgE3vouWbtwgZuzmoTQl0GSh5VYSVvpW992BuGxUWj0XjPYdICJm6Cr7xouNXwMcdb7N8caVdkdSZeEnswG19qSyDoQhklwzNGW0yiaayulBqJNjfge/G5V3401c2XaIuAeEIo+QQ4RSNpRGfnHkbu/j55FGQAGWjpuBNaIwZbaUoVP3NkGP+vM5rpEDe3sL2GN+Xsd+g9yBs7FqdMV8mXTGgLjCqjrPrke5/km76Q3Pe6KPs2YexMRG4MkSx3xUTzZnNn7zIzShPcjeSwBd2pxk6ht5N+fzueZdxl6Oo=";
 
 fn settings(encrypt_key: &str, token: &str) -> MapSettings {
@@ -204,4 +209,51 @@ fn unsigned_encrypted_bodies_teach_nothing_about_their_plaintext() {
     let genuine = enc(r#"{"challenge":"c","token":"v","type":"url_verification"}"#);
     let o = handle(&s, &request(&format!(r#"{{"encrypt":"{genuine}"}}"#), &[]));
     assert_eq!(body_json(&o), json!({"challenge": "c"}));
+}
+
+/// A token-only callback claiming APPROVED with a time near the end of the epoch: what is applied
+/// is the status Feishu reports when asked, at the time it was asked.
+#[test]
+fn a_token_only_callback_is_confirmed_with_feishu_before_its_status_counts() {
+    let settings = MapSettings::configured().with(VERIFICATION_TOKEN, "tok");
+    let kv = crate::testkit::MemKv::default();
+    let forged = V1_EVENT.replace(
+        r#""operate_time":"1666079207003""#,
+        r#""operate_time":"9223372036854775000""#,
+    );
+    let http = crate::testkit::ScriptedHttp::default().token("t-1").reply(
+        200,
+        r#"{"code":0,"msg":"ok","data":{"instance_code":"81D31358-93AF-92D6-7425-01A5D67C4E71","status":"PENDING"}}"#,
+    );
+    let env = crate::testkit::env(&settings, &kv, &http);
+    let o = receive(&env, &request(&forged, &[]));
+    assert_eq!(o.response.status, 200);
+    assert_eq!(o.updates.len(), 1);
+    assert_eq!(
+        o.updates[0].status,
+        ApprovalStatus::Pending,
+        "Feishu's word"
+    );
+    assert_eq!(o.updates[0].operate_time_ms, 0, "the test clock's now");
+    assert!(
+        http.paths()
+            .last()
+            .unwrap()
+            .ends_with("/approval/v4/instances/81D31358-93AF-92D6-7425-01A5D67C4E71")
+    );
+
+    // Feishu cannot be asked: refused with a 503 and no event id, so Feishu sends it again.
+    let down = crate::testkit::ScriptedHttp::default();
+    let env = crate::testkit::env(&settings, &kv, &down);
+    let o = receive(&env, &request(V1_EVENT, &[]));
+    assert_eq!(o.response.status, 503);
+    assert!(o.event_id.is_none() && o.updates.is_empty());
+
+    // An instance code that is not one never reaches a request path.
+    let odd = V1_EVENT.replace(
+        "81D31358-93AF-92D6-7425-01A5D67C4E71",
+        "../../im/v1/messages",
+    );
+    let o = receive(&env, &request(&odd, &[]));
+    assert_eq!(o.response.status, 400);
 }
