@@ -6,7 +6,7 @@ use crate::approvals::Reconciler;
 use crate::callbacks::CallbackSender;
 use crate::config::{HostConfig, default_plugin_path};
 use crate::delivery::{Worker, WorkerHandle};
-use crate::registry::Registry;
+use crate::registry::{Registry, SameVersion};
 use crate::runtime::Runtime;
 use crate::store::Store;
 use anyhow::Context;
@@ -52,7 +52,7 @@ pub async fn ensure_plugin(config: &HostConfig, registry: &Registry) -> anyhow::
         "no plugin is installed and none was found: build it with scripts/build-plugin.sh or pass --plugin PATH (or set MICA_PLUGIN_WASM)",
     )?;
     let wasm = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let plugin = registry.install(wasm).await?;
+    let plugin = registry.install(wasm, SameVersion::Refuse).await?;
     tracing::info!(
         plugin = plugin.id(),
         version = plugin.version(),

@@ -241,7 +241,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (_store, registry) = app::open(&config).await?;
             let wasm =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            let plugin = registry.install(wasm).await?;
+            let plugin = registry
+                .install(wasm, crate::registry::SameVersion::Refuse)
+                .await?;
             println!("{} {}", plugin.id(), plugin.version());
             for warning in registry.schema_changes(&plugin) {
                 println!("warning: {warning}");

@@ -84,7 +84,15 @@ impl HostConfig {
     pub fn open_store(&self) -> anyhow::Result<crate::store::Store> {
         std::fs::create_dir_all(&self.data_dir)?;
         let sealer = crate::store::Sealer::load(&self.data_dir, self.secret_key.clone())?;
-        crate::store::Store::open(&self.database, sealer)
+        let generated = sealer.generated.then(|| sealer.key_file.clone()).flatten();
+        let opened = crate::store::Store::open(&self.database, sealer);
+        if opened.is_err()
+            && let Some(key_file) = generated
+        {
+            // Not a first start after all: leave no new key behind for the old one to fight.
+            let _ = std::fs::remove_file(key_file);
+        }
+        opened
     }
 
     /// A lease comfortably longer than one call, so only a dead host's lease ever expires.

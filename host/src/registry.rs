@@ -7,6 +7,27 @@ use anyhow::Context;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+/// What `install` does when the id and version are installed already, with other bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameVersion {
+    /// Refuse: a version names one build, so a running host never swaps code silently.
+    Refuse,
+    /// Replace (logged): only for the developer's watch loop.
+    Replace,
+}
+
+/// An upload claims an installed id and version but carries other bytes.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{plugin_id} {version} is already installed with other bytes (digest {installed}, this component's is {offered}): give the new build its own version"
+)]
+pub struct VersionTaken {
+    pub plugin_id: String,
+    pub version: String,
+    pub installed: String,
+    pub offered: String,
+}
+
 pub struct Registry {
     runtime: Arc<Runtime>,
     store: Store,
@@ -26,7 +47,13 @@ impl Registry {
     }
 
     /// Validate and store a component; seed the settings it declares. Does not activate it.
-    pub async fn install(&self, wasm: Vec<u8>) -> anyhow::Result<Arc<LoadedPlugin>> {
+    /// The same id and version with other bytes is refused (`VersionTaken`) unless `same` says
+    /// to replace it (the developer's `--watch` loop, which rebuilds one version again and again).
+    pub async fn install(
+        &self,
+        wasm: Vec<u8>,
+        same: SameVersion,
+    ) -> anyhow::Result<Arc<LoadedPlugin>> {
         let wasm = Arc::new(wasm);
         let loaded = self.runtime.load(wasm.clone()).await?;
         let d = &loaded.descriptor;
@@ -48,6 +75,22 @@ impl Registry {
         let specs = param_specs(d);
         self.store
             .call(move |s| {
+                let installed = s.plugin_digest(&record.plugin_id, &record.version)?;
+                if let Some(installed) = installed
+                    && installed != record.digest
+                {
+                    if same == SameVersion::Refuse {
+                        return Err(VersionTaken {
+                            plugin_id: record.plugin_id.clone(),
+                            version: record.version.clone(),
+                            installed,
+                            offered: record.digest.clone(),
+                        }
+                        .into());
+                    }
+                    tracing::warn!(plugin = %record.plugin_id, version = %record.version, %installed,
+                        offered = %record.digest, "replacing an installed version with other bytes");
+                }
                 s.put_plugin_version(&record, &wasm)?;
                 s.seed_params(&specs)
             })

@@ -2,7 +2,7 @@
 //! and activate it after validation; a component that fails validation leaves the running version
 //! in place, and the log says why.
 
-use crate::registry::Registry;
+use crate::registry::{Registry, SameVersion};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -40,7 +40,7 @@ pub fn start(path: PathBuf, registry: Arc<Registry>) -> (watch::Sender<bool>, Jo
             let Ok(wasm) = std::fs::read(&path) else {
                 continue;
             };
-            match registry.install(wasm).await {
+            match registry.install(wasm, SameVersion::Replace).await {
                 Ok(plugin) => {
                     for warning in registry.schema_changes(&plugin) {
                         tracing::warn!(%warning, "settings schema change");

@@ -146,6 +146,37 @@ fn install_list_and_parameters() {
     assert!(stderr(&pg).contains("--database-url"), "{}", stderr(&pg));
 }
 
+/// A lost secret key is not a fresh start: with sealed secrets in the store and no key to open
+/// them, every command stops with a clear error (instead of making a new key and failing every
+/// plugin call later), and leaves no new key behind.
+#[test]
+fn a_lost_secret_key_stops_the_host_instead_of_replacing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let set = host(
+        d,
+        &["param", "set", "auth.feishu.app_secret", "\"s3cret-value\""],
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    let key = d.join("secret.key");
+    assert!(key.exists());
+    std::fs::remove_file(&key).unwrap();
+    for args in [
+        &["param", "get", "auth.feishu.app_id"][..],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ] {
+        let out = host(d, args);
+        assert!(!out.status.success(), "{args:?} ran without the key");
+        let err = stderr(&out);
+        assert!(
+            err.contains("the secret key is missing or is not the one they were sealed with"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("s3cret-value"));
+        assert!(!key.exists(), "{args:?} left a new key behind");
+    }
+}
+
 /// A reserve that leaves bulk nothing is refused at start, naming both settings, rather than
 /// leaving every contract-expiry card waiting forever.
 #[test]

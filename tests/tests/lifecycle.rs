@@ -99,6 +99,23 @@ async fn invalid_uploads_are_refused_and_the_active_version_keeps_serving() {
         assert_eq!(got, status, "{body}");
         assert!(body["detail"].as_str().unwrap().contains(words), "{body}");
     }
+    // The installed id and version again: the same bytes are a no-op, other bytes a 409 (a
+    // version names one build; a running host never swaps code under the same name). A custom
+    // section appended (id 0, 5 bytes, the name "test") makes a valid component with other bytes.
+    let same = std::fs::read(mica_tests::harness::plugin_wasm()).unwrap();
+    let (got, body) = upload(&h, same.clone(), "application/wasm", false).await;
+    assert_eq!(got, 201, "{body}");
+    let mut other = same;
+    other.extend_from_slice(b"\x00\x05\x04test");
+    let (got, body) = upload(&h, other, "application/wasm", true).await;
+    assert_eq!(got, 409, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!(
+            "version: feishu {PLUGIN_VERSION} is already installed with other bytes"
+        )),
+        "{detail}"
+    );
     let (_, list) = h.get("/api/v1/admin/plugins").await;
     assert_eq!(list["plugins"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(

@@ -24,7 +24,12 @@ async fn host() -> TestHost {
     };
     let h = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
     let wasm = std::fs::read(fixture_wasm("fixture_misbehave")).unwrap();
-    let plugin = h.host.registry.install(wasm).await.unwrap();
+    let plugin = h
+        .host
+        .registry
+        .install(wasm, mica_host::registry::SameVersion::Refuse)
+        .await
+        .unwrap();
     h.host.registry.activate(plugin).await.unwrap();
     h
 }

@@ -2,6 +2,7 @@
 //! activate a version, roll back.
 
 use super::{ApiError, AppState, read_body};
+use crate::registry::{SameVersion, VersionTaken};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -61,9 +62,12 @@ pub async fn upload(
         .is_some_and(|v| v == "true" || v == "1");
     let plugin = state
         .registry
-        .install(wasm.to_vec())
+        .install(wasm.to_vec(), SameVersion::Refuse)
         .await
-        .map_err(|e| ApiError::unprocessable(format!("body: {e:#}")))?;
+        .map_err(|e| match e.downcast_ref::<VersionTaken>() {
+            Some(taken) => ApiError::new(StatusCode::CONFLICT, format!("version: {taken}")),
+            None => ApiError::unprocessable(format!("body: {e:#}")),
+        })?;
     let warnings = state.registry.schema_changes(&plugin);
     if activate {
         state.registry.activate(plugin.clone()).await?;

@@ -6,6 +6,10 @@ use crate::runtime::bindings::notifications::Receipt;
 use crate::runtime::bindings::types::{Failure, PluginError};
 use crate::store::{Outcome, now_ms};
 
+/// The longest a plugin's "slow down" may pause sending (every delivery waits for it): a plugin
+/// that asks for more is not describing a rate-limit window.
+const MAX_RATE_LIMIT_PAUSE_MS: u64 = 5 * 60 * 1000;
+
 pub fn decide(
     result: &Result<Result<Receipt, PluginError>, CallError>,
     attempt: u32,
@@ -68,7 +72,7 @@ pub fn decide(
                 "rate_limited",
                 Some(&r.failure),
                 r.failure.message.clone(),
-                Some(r.retry_after_ms.max(1)),
+                Some(r.retry_after_ms.clamp(1, MAX_RATE_LIMIT_PAUSE_MS)),
                 policy.max_rate_limited_attempts,
             ),
             PluginError::Transient(f) => retry_or_fail(
@@ -88,5 +92,29 @@ pub fn decide(
             None,
             policy.max_attempts,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::types::RateLimited;
+
+    #[test]
+    fn a_huge_rate_limit_delay_is_capped_not_wrapped() {
+        let result = Ok(Err(PluginError::RateLimited(RateLimited {
+            retry_after_ms: u64::MAX,
+            failure: Failure {
+                message: "slow down".into(),
+                remote_code: None,
+                log_id: None,
+            },
+        })));
+        let before = now_ms();
+        let Outcome::Retry { retry_at_ms, .. } = decide(&result, 1, &RetryPolicy::default()) else {
+            panic!("not a retry")
+        };
+        assert!(retry_at_ms > before, "not in the past");
+        assert!(retry_at_ms <= now_ms() + MAX_RATE_LIMIT_PAUSE_MS as i64);
     }
 }

@@ -72,6 +72,12 @@ impl Store {
             kv_cache: Arc::default(),
             sealer: Arc::new(sealer),
         };
+        store.open_sealed_secrets().with_context(|| {
+            format!(
+                "the secrets sealed in {} cannot be opened: the secret key is missing or is not the one they were sealed with; restore DATA_DIR/secret.key (or set MICA_SECRET_KEY) and start again",
+                path.display()
+            )
+        })?;
         store.seal_plaintext_secrets()?;
         Ok(store)
     }

@@ -196,6 +196,25 @@ impl Store {
     }
 
     /// Seal secrets written in clear (by an older host, or by hand in the table).
+    /// Every sealed secret opens with this store's keys (else a lost key would look like a fresh
+    /// start and every plugin call would fail later, one by one).
+    pub(crate) fn open_sealed_secrets(&self) -> anyhow::Result<()> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT value FROM system_parameters WHERE is_sensitive = 1 AND value IS NOT NULL",
+            )?;
+            let values = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            for value in values {
+                if let Value::String(stored) = parse_json(Some(value?))
+                    && Sealer::is_sealed(&stored)
+                {
+                    self.sealer.open(&stored)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     pub(crate) fn seal_plaintext_secrets(&self) -> anyhow::Result<()> {
         self.reseal(|stored| {
             Ok(

@@ -17,7 +17,8 @@ pub struct PluginVersion {
 }
 
 impl Store {
-    /// Store a version (replacing the bytes of the same id and version).
+    /// Store a version (replacing the bytes of the same id and version: `Registry::install` decides
+    /// whether that is allowed).
     pub fn put_plugin_version(&self, v: &PluginVersion, wasm: &[u8]) -> anyhow::Result<()> {
         self.with(|c| {
             c.execute(
@@ -28,6 +29,18 @@ impl Store {
                 params![v.plugin_id, v.version, v.digest, wasm, v.descriptor, v.worlds, now_ms()],
             )?;
             Ok(())
+        })
+    }
+
+    /// The digest an installed version was stored with.
+    pub fn plugin_digest(&self, plugin_id: &str, version: &str) -> anyhow::Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT digest FROM plugin_versions WHERE plugin_id = ?1 AND version = ?2",
+                params![plugin_id, version],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
     }
 

@@ -40,6 +40,8 @@ pub struct Sealer {
     keys: Vec<Key>,
     /// Where the key lives, when it is a file (rotation needs it).
     pub key_file: Option<PathBuf>,
+    /// The key file was created just now (a first start, or a lost key).
+    pub generated: bool,
 }
 
 fn parse_hex_key(text: &str, source: &str) -> anyhow::Result<[u8; 32]> {
@@ -69,10 +71,12 @@ impl Sealer {
             return Ok(Sealer {
                 keys: vec![Key::new(parse_hex_key(&text, "MICA_SECRET_KEY")?)],
                 key_file: None,
+                generated: false,
             });
         }
         let path = data_dir.join(KEY_FILE);
-        if !path.exists() {
+        let generated = !path.exists();
+        if generated {
             write_key_file(&path, &rand::random())?;
         }
         let mut keys = vec![Key::new(parse_hex_key(
@@ -90,6 +94,7 @@ impl Sealer {
         Ok(Sealer {
             keys,
             key_file: Some(path),
+            generated,
         })
     }
 
@@ -97,6 +102,7 @@ impl Sealer {
         Sealer {
             keys: vec![Key::new(key)],
             key_file: None,
+            generated: false,
         }
     }
 

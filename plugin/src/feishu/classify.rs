@@ -58,6 +58,9 @@ pub enum Rejection {
 
 /// When Feishu says "slow down" without saying how long.
 pub const DEFAULT_RATE_LIMIT_DELAY_MS: u64 = 1_000;
+/// Feishu's windows are a second and a minute long: a reset further away than a minute is not
+/// one of them, and must not stop sending for longer.
+pub const MAX_RATE_LIMIT_DELAY_MS: u64 = 60_000;
 
 /// Classify an HTTP answer from any Feishu API that uses the `{code, msg, data}` envelope.
 pub fn classify(resp: &HttpResponse, scope_hint: &str) -> Result<Reply, Rejection> {
@@ -120,7 +123,7 @@ fn judge(
             .header("x-ogw-ratelimit-reset")
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| (s * 1000.0).ceil() as u64)
+            .map(|s| ((s * 1000.0).ceil() as u64).min(MAX_RATE_LIMIT_DELAY_MS))
             .unwrap_or(DEFAULT_RATE_LIMIT_DELAY_MS);
         return Err(Rejection::Error(PluginError::RateLimited {
             retry_after_ms,

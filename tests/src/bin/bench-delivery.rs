@@ -83,7 +83,11 @@ async fn main() -> anyhow::Result<()> {
         .to_string();
     let v2 = std::fs::read(mica_tests::harness::fixture_wasm("fixture_feishu_v2"))?;
     let t = Instant::now();
-    let second = registry.install(v2).await?.version().to_string();
+    let second = registry
+        .install(v2, mica_host::registry::SameVersion::Refuse)
+        .await?
+        .version()
+        .to_string();
     let install = t.elapsed();
 
     let events = args.cards.div_ceil(args.per_event);

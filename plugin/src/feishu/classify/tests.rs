@@ -64,6 +64,16 @@ fn rate_limits_carry_the_reset_delay() {
     ));
     let r = resp(429, "", &[]);
     assert!(matches!(error(&r), PluginError::RateLimited { .. }));
+    for huge in ["1e30", "99999999999", "inf"] {
+        let r = resp(429, "", &[("x-ogw-ratelimit-reset", huge)]);
+        let PluginError::RateLimited { retry_after_ms, .. } = error(&r) else {
+            panic!("{huge}: not rate limited")
+        };
+        assert!(
+            retry_after_ms <= MAX_RATE_LIMIT_DELAY_MS,
+            "{huge}: {retry_after_ms}"
+        );
+    }
 }
 
 #[test]
