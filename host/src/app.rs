@@ -30,7 +30,7 @@ pub struct Host {
 
 /// Open the store and the runtime, and load the active plugins (shared by `serve` and the CLI).
 pub async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<Registry>)> {
-    std::fs::create_dir_all(&config.data_dir)
+    crate::store::create_private_dir(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let store = config.open_store()?;
     let runtime = Arc::new(

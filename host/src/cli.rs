@@ -135,9 +135,12 @@ pub enum SecretsCommand {
     /// host afterwards). With the key in DATA_DIR/secret.key a new key is generated there; with
     /// MICA_SECRET_KEY, pass --new-key and set MICA_SECRET_KEY to it before the next start.
     RotateKey {
-        /// The new key, 64 hex characters (default: generated).
+        /// The new key, 64 hex characters (default: generated); `-` reads it from stdin.
         #[arg(long)]
         new_key: Option<String>,
+        /// Read the new key from this file.
+        #[arg(long, conflicts_with = "new_key")]
+        new_key_file: Option<PathBuf>,
     },
 }
 
@@ -165,8 +168,17 @@ pub enum PluginCommand {
 pub enum ParamCommand {
     /// Print a parameter's value (secrets only say whether they are set).
     Get { key: String },
-    /// Set a parameter. VALUE is JSON (true, 42, "text") or, for text parameters, plain text.
-    Set { key: String, value: String },
+    /// Set a parameter. VALUE is JSON (true, 42, "text") or, for text parameters, plain text;
+    /// `-` reads it from stdin. For a secret prefer `-` or --from-file: an argument stays in the
+    /// shell's history and the process list.
+    Set {
+        key: String,
+        #[arg(required_unless_present = "from_file")]
+        value: Option<String>,
+        /// Read the value from this file (a trailing newline is dropped).
+        #[arg(long, conflicts_with = "value")]
+        from_file: Option<PathBuf>,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -286,7 +298,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Secrets(SecretsCommand::RotateKey { new_key }) => rotate_key(&config, new_key),
+        Command::Secrets(SecretsCommand::RotateKey {
+            new_key,
+            new_key_file,
+        }) => {
+            let new_key = secret_input(new_key, new_key_file.as_deref(), "--new-key")?;
+            rotate_key(&config, new_key)
+        }
         Command::Deliveries(cmd) => dead_letters(&config, cmd),
         Command::Notices(cmd) => dead_notices(&config, cmd),
         Command::Param(cmd) => {
@@ -321,12 +339,22 @@ fn param(store: &crate::store::Store, cmd: ParamCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ParamCommand::Set { key, value } => {
+        ParamCommand::Set {
+            key,
+            value,
+            from_file,
+        } => {
             let Some(p) = store.get_param(&key)? else {
                 bail!(
                     "unknown parameter {key} (parameters appear once the plugin that owns them is installed)"
                 );
             };
+            if p.is_sensitive && from_file.is_none() && value.as_deref() != Some("-") {
+                eprintln!(
+                    "warning: {key} is a secret and was given as an argument, which stays in the shell's history and the process list: use `-` (stdin) or --from-file next time"
+                );
+            }
+            let value = secret_input(value, from_file.as_deref(), "VALUE")?.unwrap_or_default();
             let parsed = match serde_json::from_str::<serde_json::Value>(&value) {
                 Ok(v) if crate::store::check_type(&key, &p.data_type, &v).is_ok() => v,
                 _ if p.data_type == "string" => serde_json::Value::String(value.trim().to_string()),
@@ -403,6 +431,32 @@ fn switch(config: &HostConfig, id: &str, enabled: bool) -> anyhow::Result<()> {
     }
     println!("{id} {}", if enabled { "enabled" } else { "disabled" });
     Ok(())
+}
+
+/// A value given as an argument, as `-` (read from stdin), or in a file; a trailing newline (the
+/// one `echo` and editors add) is dropped.
+fn secret_input(
+    given: Option<String>,
+    file: Option<&std::path::Path>,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    let read = match (given, file) {
+        (_, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {what} from {}", path.display()))?,
+        (Some(v), None) if v == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .with_context(|| format!("reading {what} from stdin"))?;
+            text
+        }
+        (Some(v), None) => return Ok(Some(v)),
+        (None, None) => return Ok(None),
+    };
+    let line = read
+        .strip_suffix('\n')
+        .map(|r| r.strip_suffix('\r').unwrap_or(r))
+        .unwrap_or(&read);
+    Ok(Some(line.to_string()))
 }
 
 fn rotate_key(config: &HostConfig, new_key: Option<String>) -> anyhow::Result<()> {

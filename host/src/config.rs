@@ -82,7 +82,7 @@ impl HostConfig {
 
     /// Open the store with its sealer.
     pub fn open_store(&self) -> anyhow::Result<crate::store::Store> {
-        std::fs::create_dir_all(&self.data_dir)?;
+        crate::store::create_private_dir(&self.data_dir)?;
         let sealer = crate::store::Sealer::load(&self.data_dir, self.secret_key.clone())?;
         let generated = sealer.generated.then(|| sealer.key_file.clone()).flatten();
         let opened = crate::store::Store::open(&self.database, sealer);

@@ -146,6 +146,26 @@ fn install_list_and_parameters() {
     assert!(stderr(&pg).contains("--database-url"), "{}", stderr(&pg));
 }
 
+/// The data directory and the database are this user's alone: the database holds the sealed
+/// secrets, the plugins and every recipient's address.
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_database_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh").join("data");
+    let set = host(
+        &data,
+        &["param", "set", "auth.feishu.app_id", "\"cli_a1b2c3\""],
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for name in ["mica-host.db", "secret.key"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+}
+
 /// A lost secret key is not a fresh start: with sealed secrets in the store and no key to open
 /// them, every command stops with a clear error (instead of making a new key and failing every
 /// plugin call later), and leaves no new key behind.
@@ -361,4 +381,73 @@ fn rotating_the_key_keeps_every_secret_readable() {
         "{}",
         stderr(&with_old)
     );
+}
+
+/// A secret never has to be an argument: `param set KEY -` reads stdin, `--from-file` a file
+/// (their trailing newline dropped), and an argument still works but is warned about.
+#[test]
+fn secrets_are_set_from_stdin_or_a_file() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stored = |d: &Path| {
+        let sealer = mica_host::store::Sealer::load(d, None).unwrap();
+        let store = mica_host::store::Store::open(&d.join("mica-host.db"), sealer).unwrap();
+        store
+            .param_values(&["auth.feishu.app_secret".to_string()])
+            .unwrap()["auth.feishu.app_secret"]
+            .clone()
+    };
+    let file = d.join("app-secret.txt");
+    std::fs::write(&file, "from-a-file-123\n").unwrap();
+    let set = host(
+        d,
+        &[
+            "param",
+            "set",
+            "auth.feishu.app_secret",
+            "--from-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    assert!(!stderr(&set).contains("warning"), "{}", stderr(&set));
+    assert_eq!(stored(d), "from-a-file-123");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mica-host"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["param", "set", "auth.feishu.app_secret", "-"])
+        .env_remove("MICA_ADMIN_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from-stdin-456\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stored(d), "from-stdin-456");
+
+    let argv = host(
+        d,
+        &[
+            "param",
+            "set",
+            "auth.feishu.app_secret",
+            "on-the-command-line",
+        ],
+    );
+    assert!(argv.status.success());
+    assert!(
+        stderr(&argv).contains("was given as an argument"),
+        "{}",
+        stderr(&argv)
+    );
+    assert!(!stderr(&argv).contains("on-the-command-line"));
 }

@@ -214,3 +214,37 @@ async fn switches_turn_notifications_off() {
     assert_eq!(sim.messages().len(), 1);
     host.host.stop().await;
 }
+
+/// Text Mica passes on is shown as written, never as it would trick a reader into reading it:
+/// markdown and Feishu tags are neutralised, and bidi overrides and zero-width characters (which
+/// make "ACME", U+202E, "000,1" read as "ACME1,000") are dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_text_cannot_hide_or_reorder_what_it_says() {
+    let sim = FeishuSim::start().await;
+    let h = TestHost::start(&sim).await;
+    let mut e = event(
+        "po_created",
+        "evt-spoof",
+        vec![recipient("buyer@example.com", "en-US")],
+    );
+    e["data"]["supplier"] = json!("ACME\u{202E}000,1\u{202C} <at id=all></at>\u{200B}");
+    e["data"]["pr_title"] = json!("Laptops\u{2066} for\u{2069} design\u{FEFF}");
+    let (status, body) = h.post_event(&e).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(h.settled("evt-spoof").await[0]["status"], "sent");
+    let card = sim.messages().pop().unwrap().card;
+    let all = card.to_string();
+    for hidden in [
+        '\u{202E}', '\u{202C}', '\u{200B}', '\u{2066}', '\u{2069}', '\u{FEFF}',
+    ] {
+        assert!(
+            !all.contains(hidden),
+            "U+{:04X} reached the card",
+            hidden as u32
+        );
+    }
+    let body = text(&card);
+    assert!(body.contains("ACME000,1"), "{body}");
+    assert!(!body.contains("<at"), "{body}");
+    h.host.stop().await;
+}

@@ -52,6 +52,7 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) the SQLite database at `path` and bring its schema up to date.
     pub fn open(path: &Path, sealer: Sealer) -> anyhow::Result<Store> {
+        create_private(path)?;
         let conn = Connection::open(path)
             .with_context(|| format!("opening the database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -134,6 +135,33 @@ impl Store {
             .await
             .is_ok()
     }
+}
+
+/// Create the database file readable by this user only (SQLite gives its -wal and -shm files the
+/// same mode): it holds the sealed secrets, the plugins and every event's recipients.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating the database {}", path.display())),
+    }
+}
+
+/// A directory only this user can enter (the data directory: the database and the key file).
+/// An existing directory is left as it is.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
 }
 
 /// Milliseconds since the Unix epoch, the time unit of every column ending in `_ms`.

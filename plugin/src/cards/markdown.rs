@@ -14,6 +14,15 @@ const SPECIAL: &[char] = &[
 /// Characters that start a block (list, heading, quote) when they open a line.
 const LINE_START: &[char] = &['-', '+', '#'];
 
+/// Characters that change how text around them is shown without being seen themselves: bidi
+/// overrides and isolates (a supplier "ACME\u{202E}000,1" shows as "ACME1,000"), zero-width
+/// spaces and joiners, the BOM. Dropped from every card field.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// `&#N;` for `c`, written without formatting machinery (this runs for every special character of
 /// every card).
 fn reference(out: &mut String, c: char) {
@@ -52,7 +61,7 @@ pub fn escape_into(out: &mut String, text: &str) {
         let mut at_start = true;
         let mut chars = line.chars().peekable();
         while let Some(c) = chars.next() {
-            if c.is_control() {
+            if c.is_control() || is_invisible(c) {
                 continue;
             }
             if SPECIAL.contains(&c) || (at_start && LINE_START.contains(&c)) {
@@ -80,7 +89,8 @@ pub fn escape_into(out: &mut String, text: &str) {
 /// usual case: card fields are short, single-line values).
 pub fn clip_line(text: &str, max_chars: usize) -> Cow<'_, str> {
     let trimmed = text.trim();
-    if !trimmed.chars().any(char::is_control) && trimmed.chars().count() <= max_chars {
+    let plain = !trimmed.chars().any(|c| c.is_control() || is_invisible(c));
+    if plain && trimmed.chars().count() <= max_chars {
         Cow::Borrowed(trimmed)
     } else {
         Cow::Owned(truncate(&single_line(text), max_chars))
@@ -101,6 +111,7 @@ pub fn truncate(text: &str, max_chars: usize) -> String {
 /// One line of plain text for a header (plain_text is not markdown: only line breaks matter).
 pub fn single_line(text: &str) -> String {
     text.chars()
+        .filter(|c| !is_invisible(*c))
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .trim()
@@ -117,6 +128,16 @@ mod tests {
         assert!(!e.contains('*') && !e.contains('<') && !e.contains('[') && !e.contains('`'));
         assert_eq!(escape("<at id=all>"), "&#60;at id=all&#62;");
         assert_eq!(escape("a*b"), "a&#42;b");
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_dropped() {
+        let spoof = "ACME\u{202E}000,1\u{202C} Ltd\u{200B}.\u{FEFF}";
+        assert_eq!(escape(spoof), "ACME000,1 Ltd.");
+        assert_eq!(single_line(spoof), "ACME000,1 Ltd.");
+        assert_eq!(clip_line(spoof, 100), "ACME000,1 Ltd.");
+        assert_eq!(clip_line("\u{2067}x\u{2069}", 100), "x");
+        assert_eq!(escape("中文 ok"), "中文 ok");
     }
 
     #[test]
