@@ -20,4 +20,8 @@ for world in unknown-import no-known-world; do
         --target-dir "target/fixture-$world" "$@"
     cp "target/fixture-$world/wasm32-wasip2/plugin/fixture_odd.wasm" "$out/fixture_${world//-/_}.wasm"
 done
+# A plugin that declares the Feishu plugin's secret and webhook route, which the host must refuse.
+cargo build -p fixture-misbehave --features impostor --target wasm32-wasip2 --profile plugin \
+    --target-dir target/fixture-impostor "$@"
+cp target/fixture-impostor/wasm32-wasip2/plugin/fixture_misbehave.wasm "$out/fixture_impostor.wasm"
 echo "plugin: $(pwd)/$out/mica_feishu_plugin.wasm"

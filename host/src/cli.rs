@@ -162,6 +162,9 @@ pub enum PluginCommand {
     Enable { id: String },
     /// Stop calling a plugin; its deliveries wait until it is enabled.
     Disable { id: String },
+    /// Hand a world (notifier, approval-provider) to another installed plugin that implements it;
+    /// a world otherwise stays with the first plugin installed for it.
+    Assign { world: String, id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -276,6 +279,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (_store, registry) = app::open(&config).await?;
             let plugin = registry.rollback(&id).await?;
             println!("{} {} activated", plugin.id(), plugin.version());
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Assign { world, id }) => {
+            let world = crate::runtime::World::parse(&world)
+                .with_context(|| format!("no world {world:?} (notifier or approval-provider)"))?;
+            let (_store, registry) = app::open(&config).await?;
+            let previous = registry.assign(world, &id).await?;
+            println!(
+                "{world}: {id} (was {})",
+                previous.as_deref().unwrap_or("nobody")
+            );
             Ok(())
         }
         Command::Plugin(PluginCommand::Enable { id }) => switch(&config, &id, true),

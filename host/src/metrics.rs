@@ -29,6 +29,8 @@ pub struct Metrics {
     pub notices: IntCounterVec,
     /// Notices to Mica that are dead letters, read from the store at scrape time.
     pub notices_failed: IntGauge,
+    /// Plugin log lines dropped, by plugin and why (quota, queue_full).
+    pub plugin_log_dropped: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -119,6 +121,12 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "mica_events_accepted_total",
             "Events accepted, by type",
             &["type"],
+        ),
+        plugin_log_dropped: counter(
+            &registry,
+            "mica_plugin_log_dropped_total",
+            "Plugin log lines dropped (over a call's quota, or the log queue full), by plugin",
+            &["plugin", "why"],
         ),
         plugin_calls,
         queue_depth,

@@ -2,7 +2,7 @@
 //! active when it starts and finishes on it, whatever is activated meanwhile.
 
 use crate::runtime::{LoadedPlugin, Runtime, SettingDecl, World};
-use crate::store::{ParamSpec, PluginVersion, Store};
+use crate::store::{Claim, Owned, ParamSpec, PluginVersion, Store};
 use anyhow::Context;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -28,12 +28,45 @@ pub struct VersionTaken {
     pub offered: String,
 }
 
+/// Why no plugin serves a world now. Its work waits, and says why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unserved {
+    #[error("no installed plugin implements {0}")]
+    NoOwner(World),
+    #[error("{world} belongs to {owner}, which is not active")]
+    Inactive { world: World, owner: String },
+    #[error("{world} belongs to {owner}, which is disabled")]
+    Disabled { world: World, owner: String },
+    #[error("{world} belongs to {owner}, whose active version does not implement it")]
+    Dropped { world: World, owner: String },
+}
+
+/// Owners of routes and worlds, as the store records them (`store::owners`).
+#[derive(Default)]
+struct Owners {
+    /// `METHOD /path` → plugin id.
+    routes: HashMap<String, String>,
+    worlds: HashMap<World, String>,
+}
+
 pub struct Registry {
     runtime: Arc<Runtime>,
     store: Store,
     active: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
     /// Plugins an administrator switched off: they receive no calls; their work waits.
     disabled: RwLock<HashSet<String>>,
+    owners: RwLock<Owners>,
+}
+
+/// Everything a plugin's descriptor claims: its setting keys, webhook routes and worlds.
+fn claims(plugin: &LoadedPlugin) -> Vec<Claim> {
+    let d = &plugin.descriptor;
+    d.settings
+        .iter()
+        .map(|s| Claim::setting(&s.key))
+        .chain(d.webhook_routes.iter().map(|(m, p)| Claim::route(m, p)))
+        .chain(plugin.worlds.iter().map(|w| Claim::world(w.as_str())))
+        .collect()
 }
 
 impl Registry {
@@ -43,7 +76,51 @@ impl Registry {
             store,
             active: RwLock::new(HashMap::new()),
             disabled: RwLock::new(HashSet::new()),
+            owners: RwLock::default(),
         }
+    }
+
+    /// Read the owners of routes and worlds again from the store.
+    async fn refresh_owners(&self) -> anyhow::Result<()> {
+        let rows = self.store.call(|s| s.owners()).await?;
+        let mut owners = Owners::default();
+        for (claim, plugin_id) in rows {
+            match claim.kind {
+                Owned::Route => {
+                    owners.routes.insert(claim.name, plugin_id);
+                }
+                Owned::World => {
+                    if let Some(world) = World::parse(&claim.name) {
+                        owners.worlds.insert(world, plugin_id);
+                    }
+                }
+                Owned::Setting => {}
+            }
+        }
+        *self.owners.write().expect("registry lock") = owners;
+        Ok(())
+    }
+
+    /// Load a component and give its settings the sensitivity their stored rows have: a version
+    /// cannot make a secret plain by declaring it so (`Store::seed_in`).
+    async fn load(&self, wasm: Arc<Vec<u8>>) -> anyhow::Result<LoadedPlugin> {
+        let loaded = self.runtime.load(wasm).await?;
+        self.adopt(loaded).await
+    }
+
+    async fn adopt(&self, mut loaded: LoadedPlugin) -> anyhow::Result<LoadedPlugin> {
+        let keys: Vec<String> = loaded
+            .descriptor
+            .settings
+            .iter()
+            .map(|s| s.key.clone())
+            .collect();
+        let stored = self
+            .store
+            .call(move |s| s.stored_sensitivity(&keys))
+            .await?;
+        loaded.adopt_sensitivity(&stored);
+        Ok(loaded)
     }
 
     /// Validate and store a component; seed the settings it declares. Does not activate it.
@@ -73,6 +150,7 @@ impl Registry {
             installed_at: crate::store::now_ms(),
         };
         let specs = param_specs(d);
+        let claims = claims(&loaded);
         self.store
             .call(move |s| {
                 let installed = s.plugin_digest(&record.plugin_id, &record.version)?;
@@ -91,10 +169,17 @@ impl Registry {
                     tracing::warn!(plugin = %record.plugin_id, version = %record.version, %installed,
                         offered = %record.digest, "replacing an installed version with other bytes");
                 }
-                s.put_plugin_version(&record, &wasm)?;
-                s.seed_params(&specs)
+                s.install_plugin(&record, &wasm, &claims, &specs)
             })
             .await?;
+        self.refresh_owners().await?;
+        for world in &loaded.worlds {
+            if let Some(owner) = self.owner_of(*world).filter(|o| o != loaded.id()) {
+                tracing::warn!(plugin = %loaded.id(), %world, %owner,
+                    "installed, but its world stays with the plugin that owns it until an administrator assigns it");
+            }
+        }
+        let loaded = self.adopt(loaded).await?;
         tracing::info!(plugin = %loaded.id(), version = %loaded.version(), digest = %loaded.digest, "plugin installed");
         Ok(Arc::new(loaded))
     }
@@ -124,7 +209,7 @@ impl Registry {
             .call(move |s| s.plugin_wasm(&id, &v))
             .await?
             .with_context(|| format!("{plugin_id} {version} is not installed"))?;
-        let loaded = Arc::new(self.runtime.load(Arc::new(wasm)).await?);
+        let loaded = Arc::new(self.load(Arc::new(wasm)).await?);
         if loaded.id() != plugin_id || loaded.version() != version {
             anyhow::bail!(
                 "the stored component describes itself as {} {}, not {plugin_id} {version}",
@@ -153,6 +238,7 @@ impl Registry {
             .call(|s| Ok((s.active_plugins()?, s.disabled_plugins()?)))
             .await?;
         *self.disabled.write().expect("registry lock") = disabled.into_iter().collect();
+        self.refresh_owners().await?;
         for (id, version) in wanted {
             let current = self
                 .active
@@ -167,7 +253,7 @@ impl Registry {
             let Some(wasm) = self.store.call(move |s| s.plugin_wasm(&i, &v)).await? else {
                 continue;
             };
-            match self.runtime.load(Arc::new(wasm)).await {
+            match self.load(Arc::new(wasm)).await {
                 Ok(loaded) => {
                     tracing::info!(plugin = %id, from = ?current, to = %version, "following an activation made elsewhere");
                     self.active
@@ -200,9 +286,9 @@ impl Registry {
             })
             .await?;
         let count = active.len();
+        self.refresh_owners().await?;
         for (id, version, wasm) in active {
             let loaded = self
-                .runtime
                 .load(Arc::new(wasm))
                 .await
                 .with_context(|| format!("loading plugin {id} {version}"))?;
@@ -241,15 +327,57 @@ impl Registry {
         Ok(found)
     }
 
-    /// The active plugin implementing `world` (the first enabled one by id when several do).
-    pub fn active_for(&self, world: World) -> Option<Arc<LoadedPlugin>> {
-        let active = self.active.read().expect("registry lock");
-        let mut ids: Vec<&String> = active.keys().filter(|id| self.enabled(id)).collect();
-        ids.sort();
-        ids.into_iter()
-            .map(|id| &active[id])
-            .find(|p| p.worlds.contains(&world))
+    /// The plugin that owns `world` (the first installed that implements it, or the one an
+    /// administrator assigned it to), if it is active, enabled and still implements it. Never
+    /// another plugin: the owner's work waits for the owner.
+    pub fn serving(&self, world: World) -> Result<Arc<LoadedPlugin>, Unserved> {
+        let owner = self.owner_of(world).ok_or(Unserved::NoOwner(world))?;
+        if !self.enabled(&owner) {
+            return Err(Unserved::Disabled { world, owner });
+        }
+        let plugin = self
+            .active
+            .read()
+            .expect("registry lock")
+            .get(&owner)
+            .cloned();
+        match plugin {
+            None => Err(Unserved::Inactive { world, owner }),
+            Some(p) if !p.worlds.contains(&world) => Err(Unserved::Dropped { world, owner }),
+            Some(p) => Ok(p),
+        }
+    }
+
+    /// Who owns `world`, active or not.
+    pub fn owner_of(&self, world: World) -> Option<String> {
+        self.owners
+            .read()
+            .expect("registry lock")
+            .worlds
+            .get(&world)
             .cloned()
+    }
+
+    /// Give `world` to another installed plugin that implements it. Returns the previous owner.
+    pub async fn assign(&self, world: World, plugin_id: &str) -> anyhow::Result<Option<String>> {
+        let id = plugin_id.to_string();
+        let versions = self.store.call(|s| s.plugin_versions()).await?;
+        let implements = versions
+            .iter()
+            .any(|v| v.plugin_id == id && v.worlds.split(',').any(|w| w == world.as_str()));
+        if !versions.iter().any(|v| v.plugin_id == id) {
+            anyhow::bail!("plugin_id: {id} is not installed");
+        }
+        if !implements {
+            anyhow::bail!("plugin_id: no installed version of {id} implements {world}");
+        }
+        let previous = self
+            .store
+            .call(move |s| s.assign_world(world.as_str(), &id))
+            .await?;
+        self.refresh_owners().await?;
+        tracing::warn!(%world, plugin = %plugin_id, previous = ?previous, "world assigned");
+        Ok(previous)
     }
 
     /// The active version of an enabled plugin.
@@ -264,19 +392,23 @@ impl Registry {
             .cloned()
     }
 
-    /// The active plugin that declared `method path` as a webhook route.
+    /// The plugin that owns the webhook route `method path`, if it is active, enabled and its
+    /// active version still declares the route.
     pub fn webhook_owner(&self, method: &str, path: &str) -> Option<Arc<LoadedPlugin>> {
-        let active = self.active.read().expect("registry lock");
-        active
-            .values()
-            .filter(|p| self.enabled(p.id()))
-            .find(|p| {
-                p.descriptor
-                    .webhook_routes
-                    .iter()
-                    .any(|(m, r)| m.eq_ignore_ascii_case(method) && r == path)
-            })
-            .cloned()
+        let route = Claim::route(method, path).name;
+        let owner = self
+            .owners
+            .read()
+            .expect("registry lock")
+            .routes
+            .get(&route)
+            .cloned()?;
+        self.active(&owner).filter(|p| {
+            p.descriptor
+                .webhook_routes
+                .iter()
+                .any(|(m, r)| m.eq_ignore_ascii_case(method) && r == path)
+        })
     }
 
     /// Settings that a new version drops or retypes, compared with the active version.

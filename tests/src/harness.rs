@@ -217,6 +217,26 @@ impl TestHost {
         self.request(reqwest::Method::PUT, path, Some(body)).await
     }
 
+    /// Upload a component (`POST /api/v1/admin/plugins`), as `content_type`.
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, activate: bool) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!(
+                "{}/api/v1/admin/plugins?activate={activate}",
+                self.base
+            ))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.request(reqwest::Method::GET, path, None).await
     }
@@ -274,6 +294,37 @@ pub fn check<'a>(answer: &'a Value, name: &str) -> &'a Value {
 }
 
 /// A recipient object as Mica sends it.
+/// A `po_created` notify call whose `supplier` is `supplier` (the misbehaving fixture reads its
+/// command from it).
+pub fn po_request(supplier: &str) -> mica_host::runtime::bindings::notifications::NotifyRequest {
+    use mica_host::runtime::bindings::types::{DomainEvent, Money, PoCreated, Recipient};
+    mica_host::runtime::bindings::notifications::NotifyRequest {
+        idempotency_key: format!("k-{supplier}"),
+        event_id: "e".into(),
+        occurred_at: "2026-11-25T02:14:22Z".into(),
+        event: DomainEvent::PoCreated(PoCreated {
+            po_id: "1".into(),
+            po_number: "PO-1".into(),
+            supplier: supplier.into(),
+            amount: Money {
+                value: "1".into(),
+                currency: "CNY".into(),
+            },
+            pr_title: String::new(),
+            url: "https://mica.example.com/po/1".into(),
+        }),
+        recipient: Recipient {
+            email: "a@example.com".into(),
+            name: String::new(),
+            locale: "zh-CN".into(),
+            feishu_union_id: None,
+            feishu_open_id: None,
+            feishu_user_id: None,
+        },
+        attempt: 1,
+    }
+}
+
 pub fn recipient(email: &str, locale: &str) -> Value {
     json!({"email": email, "name": "Test User", "locale": locale,
            "feishu_union_id": null, "feishu_open_id": null, "feishu_user_id": null})

@@ -1,8 +1,6 @@
 //! Installing, validating, activating and rolling back plugin versions while the host runs.
 
-use mica_tests::harness::{
-    ADMIN_TOKEN, PLUGIN_VERSION, TestHost, event, fixture_wasm, host_binary, recipient,
-};
+use mica_tests::harness::{PLUGIN_VERSION, TestHost, event, fixture_wasm, host_binary, recipient};
 use mica_tests::sim::FeishuSim;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -18,25 +16,6 @@ fn footer(card: &Value) -> String {
         .find_map(|e| e["content"].as_str())
         .unwrap()
         .to_string()
-}
-
-async fn upload(h: &TestHost, bytes: Vec<u8>, content_type: &str, activate: bool) -> (u16, Value) {
-    let resp = h
-        .http
-        .post(format!(
-            "{}/api/v1/admin/plugins?activate={activate}",
-            h.base
-        ))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("content-type", content_type)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    (
-        resp.status().as_u16(),
-        resp.json().await.unwrap_or(Value::Null),
-    )
 }
 
 async fn card_footer_now(h: &TestHost, sim: &FeishuSim, id: &str) -> String {
@@ -95,7 +74,7 @@ async fn invalid_uploads_are_refused_and_the_active_version_keeps_serving() {
         ),
         (Vec::new(), "application/wasm", 400, "empty"),
     ] {
-        let (got, body) = upload(&h, bytes, content_type, true).await;
+        let (got, body) = h.upload(bytes, content_type, true).await;
         assert_eq!(got, status, "{body}");
         assert!(body["detail"].as_str().unwrap().contains(words), "{body}");
     }
@@ -103,11 +82,11 @@ async fn invalid_uploads_are_refused_and_the_active_version_keeps_serving() {
     // version names one build; a running host never swaps code under the same name). A custom
     // section appended (id 0, 5 bytes, the name "test") makes a valid component with other bytes.
     let same = std::fs::read(mica_tests::harness::plugin_wasm()).unwrap();
-    let (got, body) = upload(&h, same.clone(), "application/wasm", false).await;
+    let (got, body) = h.upload(same.clone(), "application/wasm", false).await;
     assert_eq!(got, 201, "{body}");
     let mut other = same;
     other.extend_from_slice(b"\x00\x05\x04test");
-    let (got, body) = upload(&h, other, "application/wasm", true).await;
+    let (got, body) = h.upload(other, "application/wasm", true).await;
     assert_eq!(got, 409, "{body}");
     let detail = body["detail"].as_str().unwrap();
     assert!(
@@ -130,7 +109,7 @@ async fn a_new_version_is_activated_and_rolled_back_over_the_api() {
     let sim = FeishuSim::start().await;
     let h = TestHost::start(&sim).await;
     let v2 = std::fs::read(fixture_wasm("fixture_feishu_v2")).unwrap();
-    let (status, body) = upload(&h, v2, "application/wasm", true).await;
+    let (status, body) = h.upload(v2, "application/wasm", true).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["version"], V2);
     assert_eq!(
@@ -197,7 +176,7 @@ async fn an_activation_by_the_cli_reaches_the_running_host_within_a_second() {
     let sim = FeishuSim::start().await;
     let h = TestHost::start(&sim).await;
     let v2 = std::fs::read(fixture_wasm("fixture_feishu_v2")).unwrap();
-    let (status, _) = upload(&h, v2, "application/wasm", false).await;
+    let (status, _) = h.upload(v2, "application/wasm", false).await;
     assert_eq!(status, 201);
     assert_eq!(
         card_footer_now(&h, &sim, "evt-before").await,
@@ -240,7 +219,7 @@ async fn a_swap_under_load_fails_and_loses_nothing() {
     let sim = FeishuSim::start().await;
     let h = TestHost::start(&sim).await;
     let v2 = std::fs::read(fixture_wasm("fixture_feishu_v2")).unwrap();
-    let (status, _) = upload(&h, v2, "application/wasm", false).await;
+    let (status, _) = h.upload(v2, "application/wasm", false).await;
     assert_eq!(status, 201);
     // 200 events a second for 4.5 seconds: a swap to v2 after a third, a rollback after two thirds.
     let total = 900;

@@ -1,10 +1,8 @@
 //! A plugin that loops, allocates without bound, traps or reaches for another plugin's settings
 //! fails that call only; the host keeps serving.
 
-use mica_host::runtime::bindings::notifications::NotifyRequest;
-use mica_host::runtime::bindings::types::{DomainEvent, Money, PoCreated, Recipient};
 use mica_host::runtime::{CallError, SandboxLimits};
-use mica_tests::harness::{HostOptions, TestHost, event, fixture_wasm, recipient};
+use mica_tests::harness::{HostOptions, TestHost, event, fixture_wasm, po_request, recipient};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,38 +32,10 @@ async fn host() -> TestHost {
     h
 }
 
-fn request(supplier: &str) -> NotifyRequest {
-    NotifyRequest {
-        idempotency_key: format!("k-{supplier}"),
-        event_id: "e".into(),
-        occurred_at: "2026-11-25T02:14:22Z".into(),
-        event: DomainEvent::PoCreated(PoCreated {
-            po_id: "1".into(),
-            po_number: "PO-1".into(),
-            supplier: supplier.into(),
-            amount: Money {
-                value: "1".into(),
-                currency: "CNY".into(),
-            },
-            pr_title: String::new(),
-            url: "https://mica.example.com/po/1".into(),
-        }),
-        recipient: Recipient {
-            email: "a@example.com".into(),
-            name: String::new(),
-            locale: "zh-CN".into(),
-            feishu_union_id: None,
-            feishu_open_id: None,
-            feishu_user_id: None,
-        },
-        attempt: 1,
-    }
-}
-
 async fn call(h: &TestHost, supplier: &str) -> (Result<String, CallError>, Duration) {
     let plugin = h.host.registry.active("misbehave").unwrap();
     let started = Instant::now();
-    let result = plugin.notify(&h.host.store, &request(supplier)).await;
+    let result = plugin.notify(&h.host.store, &po_request(supplier)).await;
     let elapsed = started.elapsed();
     (
         result.map(|r| r.map(|r| r.message_id).unwrap_or_else(|e| format!("{e:?}"))),
@@ -84,7 +54,7 @@ async fn a_looping_plugin_is_stopped_at_its_deadline_while_the_host_keeps_servin
         let store = h.host.store.clone();
         async move {
             let started = Instant::now();
-            let r = plugin.notify(&store, &request("loop")).await;
+            let r = plugin.notify(&store, &po_request("loop")).await;
             (r.map(|_| ()), started.elapsed())
         }
     });
@@ -188,11 +158,11 @@ async fn a_call_finds_nothing_the_previous_call_left_in_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_failures_are_recorded_on_the_delivery() {
     let h = host().await;
-    // With the Feishu plugin switched off, the fixture is the active notifier.
+    // Notifications belong to the Feishu plugin, installed first: hand them to the fixture.
     let (status, _) = h
-        .post_json(
-            "/api/v1/admin/plugins/feishu/disable",
-            &serde_json::Value::Null,
+        .put_json(
+            "/api/v1/admin/worlds/notifier",
+            &json!({"plugin_id": "misbehave"}),
         )
         .await;
     assert_eq!(status, 200);

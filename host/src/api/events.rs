@@ -58,7 +58,7 @@ pub async fn post_event(
     // A pending payment also starts its approval when an approval provider is active; the
     // provider itself reports `skipped` while its workflow is switched off.
     if let DomainEvent::PaymentPending(p) = &event.event
-        && state.registry.active_for(World::ApprovalProvider).is_some()
+        && state.registry.serving(World::ApprovalProvider).is_ok()
     {
         deliveries.push(NewDelivery {
             id: approval_job_id(&event.id),

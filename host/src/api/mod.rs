@@ -13,6 +13,7 @@ mod plugins;
 mod preview;
 mod route_checks;
 mod webhook;
+mod worlds;
 
 pub use error::ApiError;
 
@@ -20,7 +21,7 @@ use crate::registry::Registry;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -110,6 +111,8 @@ pub fn router(state: AppState) -> Router {
                 .post(plugins::upload)
                 .layer(DefaultBodyLimit::max(plugins::MAX_COMPONENT_BYTES)),
         )
+        .route("/api/v1/admin/worlds", get(worlds::list))
+        .route("/api/v1/admin/worlds/{world}", put(worlds::assign))
         .route(
             "/api/v1/admin/plugins/{plugin_id}/activate",
             post(plugins::activate),

@@ -3,6 +3,7 @@
 
 use super::{ApiError, AppState, read_body};
 use crate::registry::{SameVersion, VersionTaken};
+use crate::store::OwnedElsewhere;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -64,9 +65,14 @@ pub async fn upload(
         .registry
         .install(wasm.to_vec(), SameVersion::Refuse)
         .await
-        .map_err(|e| match e.downcast_ref::<VersionTaken>() {
-            Some(taken) => ApiError::new(StatusCode::CONFLICT, format!("version: {taken}")),
-            None => ApiError::unprocessable(format!("body: {e:#}")),
+        .map_err(|e| {
+            if let Some(taken) = e.downcast_ref::<VersionTaken>() {
+                ApiError::new(StatusCode::CONFLICT, format!("version: {taken}"))
+            } else if let Some(owned) = e.downcast_ref::<OwnedElsewhere>() {
+                ApiError::new(StatusCode::CONFLICT, format!("body: {owned}"))
+            } else {
+                ApiError::unprocessable(format!("body: {e:#}"))
+            }
         })?;
     let warnings = state.registry.schema_changes(&plugin);
     if activate {

@@ -1,4 +1,5 @@
-//! `mica:plugin/kv`: the shared store, persisted in the database, namespaced by plugin id.
+//! `mica:plugin/kv`: the shared store, persisted in the database. A call holds only its plugin's
+//! namespace (`store::KvSpace`), never the store itself.
 
 use crate::runtime::bindings::mica::plugin::kv::{Entry, Host, KvError};
 use crate::runtime::state::CallState;
@@ -10,31 +11,32 @@ pub const MAX_VALUE_BYTES: u64 = 64 * 1024;
 fn map_err(e: store::KvError) -> KvError {
     match e {
         store::KvError::Conflict => KvError::Conflict,
+        store::KvError::Full(max) => KvError::Unavailable(format!(
+            "this plugin keeps {max} entries already: delete some or let them expire"
+        )),
         store::KvError::Store(why) => KvError::Unavailable(why),
     }
 }
 
 impl CallState {
-    fn kv_target(&self, key: &str) -> Result<(store::Store, String), KvError> {
+    fn kv_space(&self, key: &str) -> Result<store::KvSpace, KvError> {
         if key.len() as u64 > MAX_KEY_BYTES {
             return Err(KvError::TooLarge(MAX_KEY_BYTES));
         }
-        let db = self
-            .plugin
-            .store
+        self.plugin
+            .kv
             .clone()
-            .ok_or_else(|| KvError::Unavailable("no store during describe".into()))?;
-        Ok((db, self.plugin.plugin_id.clone()))
+            .ok_or_else(|| KvError::Unavailable("no store during describe".into()))
     }
 }
 
 impl Host for CallState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Entry>, KvError>> {
-        let (db, ns) = match self.kv_target(&key) {
-            Ok(t) => t,
+        let kv = match self.kv_space(&key) {
+            Ok(kv) => kv,
             Err(e) => return Ok(Err(e)),
         };
-        let got = db.kv_get(&ns, &key);
+        let got = kv.get(&key);
         Ok(got
             .map(|e| {
                 e.map(|e| Entry {
@@ -65,11 +67,11 @@ impl Host for CallState {
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), KvError>> {
-        let (db, ns) = match self.kv_target(&key) {
-            Ok(t) => t,
+        let kv = match self.kv_space(&key) {
+            Ok(kv) => kv,
             Err(e) => return Ok(Err(e)),
         };
-        let done = tokio::task::spawn_blocking(move || db.kv_delete(&ns, &key)).await?;
+        let done = tokio::task::spawn_blocking(move || kv.delete(&key)).await?;
         Ok(done.map_err(map_err))
     }
 }
@@ -85,12 +87,11 @@ impl CallState {
         if value.len() as u64 > MAX_VALUE_BYTES {
             return Ok(Err(KvError::TooLarge(MAX_VALUE_BYTES)));
         }
-        let (db, ns) = match self.kv_target(&key) {
-            Ok(t) => t,
+        let kv = match self.kv_space(&key) {
+            Ok(kv) => kv,
             Err(e) => return Ok(Err(e)),
         };
-        let done = tokio::task::spawn_blocking(move || db.kv_put(&ns, &key, &value, ttl_ms, check))
-            .await?;
+        let done = tokio::task::spawn_blocking(move || kv.put(&key, &value, ttl_ms, check)).await?;
         Ok(done.map_err(map_err))
     }
 }

@@ -237,20 +237,12 @@ impl Worker {
             return self.finish(&d, "unknown", "-", None, outcome, shared).await;
         };
         let world = kind.world();
-        let Some(plugin) = self.registry.active_for(world) else {
-            self.release(ticket);
-            // Wait for a plugin that can do it (one may be enabled or activated); never drop it,
-            // and spend no attempt on the wait.
-            let (id, at) = (d.id.clone(), now_ms() + 5_000);
-            let reason = format!("waiting: no active plugin implements {world:?}");
-            if let Err(e) = self
-                .store
-                .call(move |s| s.wait_for_plugin(&id, at, &reason))
-                .await
-            {
-                tracing::error!(error = %format!("{e:#}"), "could not put a delivery back");
+        let plugin = match self.registry.serving(world) {
+            Ok(plugin) => plugin,
+            Err(unserved) => {
+                self.release(ticket);
+                return self.wait_for_plugin(&d, unserved).await;
             }
-            return;
         };
         if kind == Kind::Cancel {
             return self.cancel(&d, &plugin, ticket, shared).await;
@@ -292,6 +284,20 @@ impl Worker {
         let version = plugin.version().to_string();
         self.finish(&d, event_type, &version, ticket, outcome, shared)
             .await
+    }
+
+    /// Put a delivery back until the plugin that owns its world can take it (it may be enabled,
+    /// activated or assigned): never dropped, never handed to another plugin, and no attempt spent.
+    async fn wait_for_plugin(&self, d: &Claimed, unserved: crate::registry::Unserved) {
+        let (id, at) = (d.id.clone(), now_ms() + 5_000);
+        let reason = format!("waiting: {unserved}");
+        if let Err(e) = self
+            .store
+            .call(move |s| s.wait_for_plugin(&id, at, &reason))
+            .await
+        {
+            tracing::error!(error = %format!("{e:#}"), "could not put a delivery back");
+        }
     }
 
     /// Give back a slot no call was made with.

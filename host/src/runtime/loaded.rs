@@ -13,11 +13,33 @@ use std::time::Instant;
 use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum World {
     Notifier,
     ApprovalProvider,
+}
+
+impl World {
+    pub const ALL: [World; 2] = [World::Notifier, World::ApprovalProvider];
+
+    /// As the plugin list and the owners table name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::Notifier => "notifier",
+            World::ApprovalProvider => "approval-provider",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<World> {
+        World::ALL.into_iter().find(|w| w.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A setting a plugin declares (becomes a `system_parameters` row).
@@ -225,6 +247,23 @@ impl LoadedPlugin {
         Ok(())
     }
 
+    /// Take each setting's sensitivity from its stored row where there is one (the registry reads
+    /// them), so what a version declares cannot make a stored secret plain.
+    pub(crate) fn adopt_sensitivity(&mut self, stored: &HashMap<String, bool>) {
+        for s in &mut self.descriptor.settings {
+            if let Some(&sensitive) = stored.get(&s.key) {
+                s.sensitive = sensitive;
+            }
+        }
+        self.declared = Arc::new(
+            self.descriptor
+                .settings
+                .iter()
+                .map(|s| (s.key.clone(), s.sensitive))
+                .collect(),
+        );
+    }
+
     pub fn id(&self) -> &str {
         &self.descriptor.id
     }
@@ -249,7 +288,7 @@ impl LoadedPlugin {
         let context = PluginContext {
             plugin_id: self.descriptor.id.clone(),
             version: self.descriptor.version.clone(),
-            store: db.cloned(),
+            kv: db.map(|db| db.kv_space(&self.descriptor.id)),
             declared: self.declared.clone(),
             values,
         };

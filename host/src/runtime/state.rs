@@ -2,7 +2,7 @@
 //! and the calling plugin's identity and settings.
 
 use crate::capabilities::http::OutboundHooks;
-use crate::store::{ParamValues, Store};
+use crate::store::{KvSpace, ParamValues};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::StoreLimits;
@@ -14,8 +14,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub struct PluginContext {
     pub plugin_id: String,
     pub version: String,
-    /// None while the host asks a plugin to describe itself (no state is reachable then).
-    pub store: Option<Store>,
+    /// The plugin's own kv namespace; None while the host asks a plugin to describe itself (no
+    /// state is reachable then). Capabilities get handles on their own part, never the store.
+    pub kv: Option<KvSpace>,
     /// Declared setting keys → whether the setting is sensitive.
     pub declared: Arc<HashMap<String, bool>>,
     /// The plugin's setting values as they were when the call started (shared, read-only).
@@ -29,6 +30,8 @@ pub struct CallState {
     pub(crate) hooks: OutboundHooks,
     pub(crate) limits: StoreLimits,
     pub(crate) plugin: PluginContext,
+    /// Lines this call has logged (`capabilities::log` caps them).
+    pub(crate) log_lines: u32,
 }
 
 impl CallState {
@@ -47,6 +50,7 @@ impl CallState {
             hooks,
             limits,
             plugin,
+            log_lines: 0,
         }
     }
 }

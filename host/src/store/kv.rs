@@ -92,6 +92,8 @@ pub struct KvEntry {
 #[derive(Debug, PartialEq, Eq)]
 pub enum KvError {
     Conflict,
+    /// The namespace holds this many live entries already.
+    Full(u64),
     Store(String),
 }
 
@@ -116,7 +118,56 @@ fn live_version(
     .optional()
 }
 
+/// Most live entries one plugin may keep: a plugin writing a key per card would otherwise grow the
+/// database without bound. Overwriting an existing key is always allowed.
+pub const MAX_ENTRIES_PER_PLUGIN: u64 = 10_000;
+
+/// One plugin's namespace of the kv table, and nothing else: what the kv capability is handed
+/// when a call is prepared (as Spin's factors prepare each instance's own state), so no code path
+/// of the capability can name another plugin's namespace.
+#[derive(Clone)]
+pub struct KvSpace {
+    store: Store,
+    namespace: std::sync::Arc<str>,
+}
+
+impl KvSpace {
+    pub fn get(&self, key: &str) -> Result<Option<KvEntry>, KvError> {
+        self.store.kv_get(&self.namespace, key)
+    }
+
+    /// `Store::kv_put` within this namespace, refusing a new key past `MAX_ENTRIES_PER_PLUGIN`.
+    pub fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl_ms: Option<u64>,
+        check: Option<Option<u64>>,
+    ) -> Result<u64, KvError> {
+        self.store.kv_put_within(
+            &self.namespace,
+            key,
+            value,
+            ttl_ms,
+            check,
+            MAX_ENTRIES_PER_PLUGIN,
+        )
+    }
+
+    pub fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.store.kv_delete(&self.namespace, key)
+    }
+}
+
 impl Store {
+    /// The handle on one plugin's namespace.
+    pub fn kv_space(&self, namespace: &str) -> KvSpace {
+        KvSpace {
+            store: self.clone(),
+            namespace: namespace.into(),
+        }
+    }
+
     /// From memory, or through the read-only connection (never waiting for a writer) the first
     /// time a key is asked for.
     pub fn kv_get(&self, ns: &str, key: &str) -> Result<Option<KvEntry>, KvError> {
@@ -185,6 +236,20 @@ impl Store {
         ttl_ms: Option<u64>,
         check: Option<Option<u64>>,
     ) -> Result<u64, KvError> {
+        self.kv_put_within(ns, key, value, ttl_ms, check, u64::MAX)
+    }
+
+    /// `kv_put`, refusing to add a key to a namespace that has `max_entries` live ones already.
+    fn kv_put_within(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &[u8],
+        ttl_ms: Option<u64>,
+        check: Option<Option<u64>>,
+        max_entries: u64,
+    ) -> Result<u64, KvError> {
+        let mut full = false;
         let outcome = self.with(|c| {
             let written = (|| -> anyhow::Result<Option<Row>> {
                 let tx = super::write_transaction(c)?;
@@ -194,6 +259,18 @@ impl Store {
                     && expected != current
                 {
                     return Ok(None);
+                }
+                if current.is_none() && max_entries != u64::MAX {
+                    let live: i64 = tx.query_row(
+                        "SELECT COUNT(*) FROM kv WHERE namespace = ?1
+                         AND (expires_at IS NULL OR expires_at > ?2)",
+                        params![ns, now],
+                        |r| r.get(0),
+                    )?;
+                    if live as u64 >= max_entries {
+                        full = true;
+                        return Ok(None);
+                    }
                 }
                 // Versions only grow, even across expiry, so a stale compare can never match again.
                 let last: Option<i64> = tx
@@ -221,6 +298,9 @@ impl Store {
             self.kv_wrote(ns, key, written.as_ref().ok().cloned().flatten());
             written
         })?;
+        if full {
+            return Err(KvError::Full(max_entries));
+        }
         outcome.map(|row| row.version).ok_or(KvError::Conflict)
     }
 

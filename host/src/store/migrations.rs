@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, NOTICE_ORDER),
     (8, APPROVAL_ROUNDS),
     (9, DELIVERY_CLASS),
+    (10, OWNERS),
 ];
 
 const INITIAL: &str = r#"
@@ -219,6 +220,32 @@ CREATE INDEX deliveries_queue ON deliveries (class, next_attempt_at)
     WHERE status IN ('pending', 'retrying');
 "#;
 
+/// Who owns each setting key, webhook route and world (`store::owners`). What is installed already
+/// is given to the plugin that installed it first.
+const OWNERS: &str = r#"
+CREATE TABLE owners (
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    plugin_id   TEXT NOT NULL,
+    claimed_at  INTEGER NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+INSERT OR IGNORE INTO owners (kind, name, plugin_id, claimed_at)
+    SELECT 'setting', json_extract(s.value, '$.key'), v.plugin_id, v.installed_at
+    FROM plugin_versions v, json_each(v.descriptor, '$.settings') s
+    ORDER BY v.installed_at, v.plugin_id;
+INSERT OR IGNORE INTO owners (kind, name, plugin_id, claimed_at)
+    SELECT 'route', upper(json_extract(r.value, '$[0]')) || ' ' || json_extract(r.value, '$[1]'),
+        v.plugin_id, v.installed_at
+    FROM plugin_versions v, json_each(v.descriptor, '$.webhook_routes') r
+    ORDER BY v.installed_at, v.plugin_id;
+INSERT OR IGNORE INTO owners (kind, name, plugin_id, claimed_at)
+    SELECT 'world', w.name, v.plugin_id, v.installed_at
+    FROM plugin_versions v, (SELECT 'notifier' AS name UNION ALL SELECT 'approval-provider') w
+    WHERE ',' || v.worlds || ',' LIKE '%,' || w.name || ',%'
+    ORDER BY v.installed_at, v.plugin_id;
+"#;
+
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     apply_through(conn, i64::MAX)
 }
@@ -336,5 +363,43 @@ mod tests {
         assert_eq!(class("d-po"), Class::Update);
         assert_eq!(class("d-cancel"), Class::Update);
         assert_eq!(class("d-ct"), Class::Bulk);
+    }
+
+    #[test]
+    fn what_was_installed_before_owners_existed_belongs_to_the_first_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            super::apply_through(&conn, 9).unwrap();
+            let descriptor = |key: &str| {
+                serde_json::json!({"settings": [{"key": key}, {"key": "shared.key"}],
+                    "webhook_routes": [["post", "/hook"]]})
+                .to_string()
+            };
+            for (id, at, worlds) in [
+                ("zz-first", 1, "notifier"),
+                ("aa-later", 2, "notifier,approval-provider"),
+            ] {
+                conn.execute(
+                    "INSERT INTO plugin_versions (plugin_id, version, digest, wasm, descriptor, worlds, installed_at)
+                     VALUES (?1, '1', 'd', x'', ?2, ?3, ?4)",
+                    rusqlite::params![id, descriptor(&format!("{id}.own")), worlds, at],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(&path, Sealer::ephemeral()).unwrap();
+        let owners: std::collections::HashMap<String, String> = store
+            .owners()
+            .unwrap()
+            .into_iter()
+            .map(|(c, owner)| (format!("{} {}", c.kind.as_str(), c.name), owner))
+            .collect();
+        assert_eq!(owners["setting shared.key"], "zz-first");
+        assert_eq!(owners["setting aa-later.own"], "aa-later");
+        assert_eq!(owners["route POST /hook"], "zz-first");
+        assert_eq!(owners["world notifier"], "zz-first");
+        assert_eq!(owners["world approval-provider"], "aa-later");
     }
 }

@@ -17,6 +17,7 @@ mod deliveries;
 mod events;
 mod kv;
 mod migrations;
+mod owners;
 mod params;
 mod plugins;
 pub mod sealer;
@@ -25,7 +26,8 @@ pub use approvals::{Approval, CurrentApproval, HistoryEntry, Instance, StatusCha
 pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
 pub use deliveries::{Candidate, Claimed, Completion, Delivery, DeliveryStatus, Outcome, Verdict};
 pub use events::{InsertedEvent, NewDelivery};
-pub use kv::{KvEntry, KvError};
+pub use kv::{KvEntry, KvError, KvSpace, MAX_ENTRIES_PER_PLUGIN};
+pub use owners::{Claim, Owned, OwnedElsewhere};
 pub use params::{Param, ParamSpec, ParamValues, check_type};
 pub use plugins::PluginVersion;
 pub use sealer::Sealer;

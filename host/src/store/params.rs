@@ -175,7 +175,7 @@ impl Store {
 
     /// Count a write to `system_parameters` this store has committed (after the commit, so a
     /// reader that sees the count also sees the change).
-    fn wrote_params(&self) {
+    pub(super) fn wrote_params(&self) {
         self.param_writes.fetch_add(1, Ordering::Release);
     }
 
@@ -262,30 +262,84 @@ impl Store {
     pub fn seed_params(&self, specs: &[ParamSpec]) -> anyhow::Result<()> {
         self.with(|c| {
             let tx = super::write_transaction(c)?;
-            let now = rfc3339(super::now_ms());
-            for s in specs {
-                tx.execute(
-                    "INSERT INTO system_parameters (key, category, value, data_type, default_value,
-                        description_zh, description_en, is_sensitive, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?6, ?7, ?8, ?8)
-                     ON CONFLICT (key) DO NOTHING",
-                    params![
-                        s.key,
-                        s.category,
-                        s.default_value.to_string(),
-                        s.data_type,
-                        s.description_zh,
-                        s.description_en,
-                        s.is_sensitive,
-                        now
-                    ],
-                )?;
-            }
+            self.seed_in(&tx, specs)?;
             tx.commit()?;
             Ok(())
         })?;
         self.wrote_params();
         Ok(())
+    }
+
+    /// `seed_params` inside the caller's transaction. A row's sensitivity only ever rises: a
+    /// version that declares a secret plain leaves it a secret (sealed, masked, out of
+    /// `config`), and one that declares a plain setting secret has its value sealed now.
+    pub(super) fn seed_in(
+        &self,
+        tx: &rusqlite::Connection,
+        specs: &[ParamSpec],
+    ) -> anyhow::Result<()> {
+        let now = rfc3339(super::now_ms());
+        for s in specs {
+            tx.execute(
+                "INSERT INTO system_parameters (key, category, value, data_type, default_value,
+                    description_zh, description_en, is_sensitive, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?6, ?7, ?8, ?8)
+                 ON CONFLICT (key) DO NOTHING",
+                params![
+                    s.key,
+                    s.category,
+                    s.default_value.to_string(),
+                    s.data_type,
+                    s.description_zh,
+                    s.description_en,
+                    s.is_sensitive,
+                    now
+                ],
+            )?;
+            if !s.is_sensitive {
+                continue;
+            }
+            let plain: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT value FROM system_parameters WHERE key = ?1 AND is_sensitive = 0",
+                    [&s.key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(value) = plain {
+                let value = parse_json(value);
+                let sealed = match &value {
+                    Value::String(v) if Sealer::is_sealed(v) => value.clone(),
+                    _ => self.sealed(true, &value),
+                };
+                tx.execute(
+                    "UPDATE system_parameters SET is_sensitive = 1, value = ?2, updated_at = ?3
+                     WHERE key = ?1",
+                    params![s.key, sealed.to_string(), now],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of `keys` are stored as secrets (rows that do not exist are left out).
+    pub fn stored_sensitivity(
+        &self,
+        keys: &[String],
+    ) -> anyhow::Result<std::collections::HashMap<String, bool>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT is_sensitive FROM system_parameters WHERE key = ?1")?;
+            let mut out = std::collections::HashMap::new();
+            for key in keys {
+                if let Some(sensitive) =
+                    stmt.query_row([key], |r| r.get::<_, bool>(0)).optional()?
+                {
+                    out.insert(key.clone(), sensitive);
+                }
+            }
+            Ok(out)
+        })
     }
 
     pub fn get_param(&self, key: &str) -> anyhow::Result<Option<Param>> {
@@ -397,6 +451,47 @@ mod tests {
                 [json!(value).to_string()],
             )
             .unwrap();
+    }
+
+    /// What the row holds in the database, as stored.
+    fn raw(path: &std::path::Path, key: &str) -> (String, bool) {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT value, is_sensitive FROM system_parameters WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_settings_sensitivity_only_rises() {
+        let (_dir, path, store) = seeded();
+        store.set_param("a.secret", &json!("s3cret")).unwrap();
+        store.set_param("a.id", &json!("was-plain")).unwrap();
+        // A version declaring the secret plain and the plain setting secret.
+        store
+            .seed_params(&[spec("a.id", true), spec("a.secret", false)])
+            .unwrap();
+        let (secret, sensitive) = raw(&path, "a.secret");
+        assert!(sensitive && !secret.contains("s3cret"), "{secret}");
+        let (id, sensitive) = raw(&path, "a.id");
+        assert!(sensitive, "a plain setting declared secret becomes one");
+        assert!(
+            !id.contains("was-plain"),
+            "and its value is sealed now: {id}"
+        );
+        let values = store
+            .param_values(&["a.id".to_string(), "a.secret".to_string()])
+            .unwrap();
+        assert_eq!(values["a.id"], json!("was-plain"));
+        assert_eq!(values["a.secret"], json!("s3cret"));
+        let stored = store
+            .stored_sensitivity(&["a.id".into(), "a.secret".into(), "nope".into()])
+            .unwrap();
+        assert_eq!(stored.len(), 2);
+        assert!(stored["a.id"] && stored["a.secret"]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Installed plugin versions and which one is active.
 
-use super::{Store, now_ms};
+use super::{Claim, ParamSpec, Store, now_ms};
 use rusqlite::{OptionalExtension, params};
 use sha2::Digest;
 
@@ -16,20 +16,43 @@ pub struct PluginVersion {
     pub installed_at: i64,
 }
 
+fn put_version(c: &rusqlite::Connection, v: &PluginVersion, wasm: &[u8]) -> anyhow::Result<()> {
+    c.execute(
+        "INSERT INTO plugin_versions (plugin_id, version, digest, wasm, descriptor, worlds, installed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (plugin_id, version) DO UPDATE SET digest = ?3, wasm = ?4,
+            descriptor = ?5, worlds = ?6, installed_at = ?7",
+        params![v.plugin_id, v.version, v.digest, wasm, v.descriptor, v.worlds, now_ms()],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Store a version (replacing the bytes of the same id and version: `Registry::install` decides
     /// whether that is allowed).
     pub fn put_plugin_version(&self, v: &PluginVersion, wasm: &[u8]) -> anyhow::Result<()> {
+        self.with(|c| put_version(c, v, wasm))
+    }
+
+    /// Store a version, record what it owns and seed its settings, in one transaction: a plugin
+    /// that declares what another owns is refused (`OwnedElsewhere`) with nothing stored.
+    pub fn install_plugin(
+        &self,
+        v: &PluginVersion,
+        wasm: &[u8],
+        claims: &[Claim],
+        specs: &[ParamSpec],
+    ) -> anyhow::Result<()> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO plugin_versions (plugin_id, version, digest, wasm, descriptor, worlds, installed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (plugin_id, version) DO UPDATE SET digest = ?3, wasm = ?4,
-                    descriptor = ?5, worlds = ?6, installed_at = ?7",
-                params![v.plugin_id, v.version, v.digest, wasm, v.descriptor, v.worlds, now_ms()],
-            )?;
+            let tx = super::write_transaction(c)?;
+            super::owners::claim(&tx, &v.plugin_id, claims, now_ms())?;
+            put_version(&tx, v, wasm)?;
+            self.seed_in(&tx, specs)?;
+            tx.commit()?;
             Ok(())
-        })
+        })?;
+        self.wrote_params();
+        Ok(())
     }
 
     /// The digest an installed version was stored with.
