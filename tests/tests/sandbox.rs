@@ -123,6 +123,41 @@ fn resident_mib() -> u64 {
     kib / 1024
 }
 
+/// Lines a plugin logged past its per-call quota, as `/metrics` counts them.
+async fn dropped_over_quota(h: &TestHost) -> u64 {
+    let text = h
+        .http
+        .get(format!("{}/metrics", h.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| {
+            l.starts_with("mica_plugin_log_dropped_total")
+                && l.contains("plugin=\"misbehave\"")
+                && l.contains("why=\"quota\"")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_cannot_flood_the_log() {
+    let h = host().await;
+    let before = dropped_over_quota(&h).await;
+    let (answer, _) = call(&h, "chatty").await;
+    assert_eq!(answer.unwrap(), "chatted");
+    let dropped = dropped_over_quota(&h).await - before;
+    assert_eq!(
+        dropped,
+        1000 - u64::from(mica_host::capabilities::log::MAX_LINES_PER_CALL)
+    );
+    h.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_cannot_read_another_plugins_settings_or_secrets() {
     let h = host().await;

@@ -332,6 +332,29 @@ mod tests {
     }
 
     #[test]
+    fn a_namespace_holds_a_bounded_number_of_entries_but_may_always_overwrite() {
+        let (_d, s) = store();
+        for i in 0..3 {
+            s.kv_put_within("p", &format!("k{i}"), b"v", None, None, 3)
+                .unwrap();
+        }
+        assert_eq!(
+            s.kv_put_within("p", "k3", b"v", None, None, 3),
+            Err(KvError::Full(3))
+        );
+        s.kv_put_within("p", "k1", b"again", None, None, 3).unwrap();
+        // Another namespace has its own count; an expired entry no longer counts.
+        s.kv_put_within("q", "k0", b"v", None, None, 3).unwrap();
+        s.kv_delete("p", "k0").unwrap();
+        s.kv_put_within("p", "k3", b"v", None, None, 3).unwrap();
+        // The capability's handle names no namespace: it writes only its own.
+        let space = s.kv_space("p");
+        space.put("mine", b"v", None, None).unwrap();
+        assert!(s.kv_get("p", "mine").unwrap().is_some());
+        assert_eq!(s.kv_get("q", "mine").unwrap(), None);
+    }
+
+    #[test]
     fn compare_and_set_admits_one_writer() {
         let (_d, s) = store();
         let v1 = s.kv_put("p", "k", b"a", None, Some(None)).unwrap();
