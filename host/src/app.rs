@@ -146,6 +146,9 @@ impl Host {
             webhook_deadline: config.webhook_deadline,
             public_url: config.public_url.clone(),
             probes: Default::default(),
+            webhook_permits: Arc::new(tokio::sync::Semaphore::new(
+                crate::api::WEBHOOK_MAX_IN_FLIGHT,
+            )),
             net: Arc::new(config.net.clone()),
         };
         let listener = tokio::net::TcpListener::bind(config.listen)

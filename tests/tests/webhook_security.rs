@@ -290,3 +290,96 @@ async fn without_a_verification_token_nothing_is_accepted() {
     assert!(body.contains("verification_token"));
     t.host.host.stop().await;
 }
+
+/// A flood of callbacks cannot take the sandbox from the deliveries: with Feishu slow to answer
+/// the instance reads that token-only callbacks cause, at most `WEBHOOK_MAX_IN_FLIGHT` are handled
+/// at once, the rest are answered 503 with `Retry-After` (Feishu sends them again), and a card
+/// posted during the flood goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_callbacks_is_capped_and_cards_still_go_out() {
+    use mica_host::api::WEBHOOK_MAX_IN_FLIGHT;
+    use mica_tests::harness::{event, recipient};
+    use mica_tests::sim::callbacks::{post, wire};
+    let t = setup(false, HostOptions::default()).await;
+    let code = t.start_payment("pay-flood").await;
+    t.sim
+        .with(|s| s.instance_read_delay = std::time::Duration::from_millis(1500));
+    let config = t.sim.with(|s| s.callback.clone()).unwrap();
+    let client = reqwest::Client::new();
+    let mut flood = tokio::task::JoinSet::new();
+    let n = WEBHOOK_MAX_IN_FLIGHT + 40;
+    for i in 0..n {
+        let payload = approval_event(
+            &format!("e-flood-{i}"),
+            VERIFICATION_TOKEN,
+            APPROVAL_CODE,
+            &code,
+            "APPROVED",
+            1_700_000_000_000 + i as u64,
+        );
+        let (config, client) = (config.clone(), client.clone());
+        flood.spawn(async move {
+            let (body, headers) = wire(&config, &payload);
+            post(&client, &config.url, body, &headers).await
+        });
+    }
+    t.host
+        .post_event(&event(
+            "po_created",
+            "evt-during-flood",
+            vec![recipient("a@example.com", "zh-CN")],
+        ))
+        .await;
+    let statuses = flood.join_all().await;
+    let d = t.host.settled("evt-during-flood").await;
+    assert_eq!(d[0]["status"], "sent", "{d:?}");
+    let busy = statuses.iter().filter(|s| **s == 503).count();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(busy >= 1, "{statuses:?}");
+    let most = t.sim.with(|s| s.max_instance_reads_in_flight);
+    assert!(
+        most <= WEBHOOK_MAX_IN_FLIGHT,
+        "{most} callbacks were handled at once"
+    );
+    // A refused callback says when to come back.
+    t.sim
+        .with(|s| s.instance_read_delay = std::time::Duration::from_millis(2000));
+    let mut held = tokio::task::JoinSet::new();
+    for i in 0..WEBHOOK_MAX_IN_FLIGHT {
+        let payload = approval_event(
+            &format!("e-held-{i}"),
+            VERIFICATION_TOKEN,
+            APPROVAL_CODE,
+            &code,
+            "APPROVED",
+            1_800_000_000_000 + i as u64,
+        );
+        let (config, client) = (config.clone(), client.clone());
+        held.spawn(async move {
+            let (body, headers) = wire(&config, &payload);
+            post(&client, &config.url, body, &headers).await
+        });
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while t.sim.with(|s| s.instance_reads_in_flight) < WEBHOOK_MAX_IN_FLIGHT {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held callbacks never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/feishu/webhook", t.host.base))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    held.join_all().await;
+    t.host.host.stop().await;
+}

@@ -16,6 +16,7 @@ mod webhook;
 mod worlds;
 
 pub use error::ApiError;
+pub use webhook::MAX_IN_FLIGHT as WEBHOOK_MAX_IN_FLIGHT;
 
 use crate::registry::Registry;
 use crate::store::Store;
@@ -40,6 +41,9 @@ pub struct AppState {
     /// Whether approval changes are queued for Mica.
     pub notify_mica: bool,
     pub webhook_deadline: std::time::Duration,
+    /// Webhook calls into plugins in flight at once (`webhook::MAX_IN_FLIGHT`): a flood of
+    /// callbacks must not take every instance slot from the deliveries.
+    pub webhook_permits: Arc<tokio::sync::Semaphore>,
     /// Where Feishu reaches this host from outside (`MICA_PUBLIC_URL`), for Test Connection.
     pub public_url: Option<String>,
     /// Test Connection's probes of the public URL under way.

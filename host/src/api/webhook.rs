@@ -16,6 +16,10 @@ use axum::response::{IntoResponse, Response};
 /// trap), so Test Connection can tell that the route really reaches the plugin.
 pub const ANSWERED_BY: &str = "x-mica-answered-by";
 
+/// Callbacks handled at once. More are answered 503 with `Retry-After` (Feishu sends a callback
+/// again), so a flood of them, genuine or not, leaves the pool's instance slots to the deliveries.
+pub const MAX_IN_FLIGHT: usize = 32;
+
 pub async fn receive(
     State(state): State<AppState>,
     method: Method,
@@ -34,6 +38,21 @@ pub async fn receive(
         .registry
         .webhook_owner(method.as_str(), uri.path())
         .ok_or_else(|| ApiError::not_found("no active plugin handles this route"))?;
+    let Ok(_permit) = state.webhook_permits.clone().try_acquire_owned() else {
+        crate::metrics::METRICS
+            .webhooks
+            .with_label_values(&["busy"])
+            .inc();
+        let mut busy = ApiError::unavailable(format!(
+            "{MAX_IN_FLIGHT} callbacks are being handled already: send it again shortly"
+        ))
+        .into_response();
+        busy.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return Ok(busy);
+    };
     let request = WebhookRequest {
         method: method.to_string(),
         path: uri.path().to_string(),

@@ -82,7 +82,7 @@ impl Runtime {
             })?;
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
-        std::fs::create_dir_all(&cache_dir)?;
+        compile_cache::create_dir(&cache_dir)?;
         Ok(Runtime {
             engine,
             linker,

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
+use wasmtime::UpdateDeadline;
 use wasmtime::component::{Component, Instance, InstancePre};
-use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -292,14 +292,7 @@ impl LoadedPlugin {
             declared: self.declared.clone(),
             values,
         };
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.runtime.limits.memory_bytes)
-            .instances(16)
-            .tables(16)
-            .table_elements(100_000)
-            .memories(4)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = super::limits::CallLimits::new(self.runtime.limits.memory_bytes);
         let mut store =
             wasmtime::Store::new(&self.runtime.engine, CallState::new(context, hooks, limits));
         store.limiter(|s| &mut s.limits);

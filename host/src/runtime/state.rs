@@ -1,11 +1,11 @@
 //! What one call's store holds: WASI with nothing granted, wasi-http behind our hooks, limits,
 //! and the calling plugin's identity and settings.
 
+use super::limits::CallLimits;
 use crate::capabilities::http::OutboundHooks;
 use crate::store::{KvSpace, ParamValues};
 use std::collections::HashMap;
 use std::sync::Arc;
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -28,14 +28,14 @@ pub struct CallState {
     pub(crate) table: ResourceTable,
     pub(crate) http: WasiHttpCtx,
     pub(crate) hooks: OutboundHooks,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: CallLimits,
     pub(crate) plugin: PluginContext,
     /// Lines this call has logged (`capabilities::log` caps them).
     pub(crate) log_lines: u32,
 }
 
 impl CallState {
-    pub fn new(plugin: PluginContext, hooks: OutboundHooks, limits: StoreLimits) -> Self {
+    pub fn new(plugin: PluginContext, hooks: OutboundHooks, limits: CallLimits) -> Self {
         // No environment, arguments, files, sockets or stdio: the plugin reaches the world only
         // through the mica:plugin imports and the outbound hook.
         let wasi = WasiCtx::builder()

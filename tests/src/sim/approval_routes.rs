@@ -155,14 +155,37 @@ async fn read(
     Query(_q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let delay = {
+        let mut s = state.lock().unwrap();
+        s.instance_reads_in_flight += 1;
+        s.max_instance_reads_in_flight = s
+            .max_instance_reads_in_flight
+            .max(s.instance_reads_in_flight);
+        s.instance_read_delay
+    };
+    // Counted out however the request ends (a client that gives up drops this future).
+    struct InFlight(Shared);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            if let Ok(mut s) = self.0.lock() {
+                s.instance_reads_in_flight -= 1;
+            }
+        }
+    }
+    let _in_flight = InFlight(state.clone());
+    tokio::time::sleep(delay).await;
+    read_now(&state, &id, &headers)
+}
+
+fn read_now(state: &Shared, id: &str, headers: &HeaderMap) -> Response {
     let s = state.lock().unwrap();
-    if let Some(r) = refusal(&s, &headers) {
+    if let Some(r) = refusal(&s, headers) {
         return r;
     }
     let found = s
         .instances
         .iter()
-        .find(|i| i.instance_code == id || i.uuid.as_deref() == Some(id.as_str()));
+        .find(|i| i.instance_code == id || i.uuid.as_deref() == Some(id));
     match found {
         None => error(400, 1390001, "param is invalid: instance not found"),
         Some(i) => feishu(

@@ -96,6 +96,11 @@ pub struct SimState {
     pub hostility: Hostility,
     /// What the hostility did, by kind.
     pub trouble: HashMap<&'static str, usize>,
+    /// How long reading an approval instance takes (a slow Feishu).
+    pub instance_read_delay: Duration,
+    /// Instance reads being answered now, and the most there were at once.
+    pub instance_reads_in_flight: usize,
+    pub max_instance_reads_in_flight: usize,
     next_id: u64,
 }
 
@@ -132,6 +137,9 @@ impl SimState {
             callback_log: Vec::new(),
             lose_callbacks: 0,
             duplicate_callbacks: false,
+            instance_read_delay: Duration::ZERO,
+            instance_reads_in_flight: 0,
+            max_instance_reads_in_flight: 0,
             enforce_rate_limits: false,
             arrivals: Vec::new(),
             rate_limited: 0,
