@@ -169,3 +169,32 @@ async fn a_locale_the_cards_are_not_written_in_falls_back_with_a_warning() {
     assert!(title_of("fr@example.com").is_ascii(), "{titles:?}");
     host.host.stop().await;
 }
+
+/// The tenant access token the plugin keeps in kv is sealed at rest, like the App Secret: a copy
+/// of the data directory (database and write-ahead log) does not contain either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_the_database_holds_neither_the_app_secret_nor_the_tenant_token() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    host.post_event(&event(
+        "po_created",
+        "sealed-1",
+        vec![recipient("a@example.com", "en-US")],
+    ))
+    .await;
+    let d = host.settled("sealed-1").await;
+    assert_eq!(d[0]["status"], "sent", "{d:?}");
+    let token = sim.with(|s| s.current_token.clone()).expect("a token was issued");
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(host.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().contains(".db") {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    assert!(bytes.len() > 4096, "the database files were read");
+    let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(!contains(&token), "the tenant token is in the database in clear");
+    assert!(!contains(mica_tests::sim::APP_SECRET));
+    host.host.stop().await;
+}

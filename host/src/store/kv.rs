@@ -6,6 +6,11 @@
 //! is exact because this store is the only writer of its `kv` table: the embedded database is
 //! served by one host, and no command line tool writes kv. Writes always go to the database, and
 //! compare-and-set is decided there.
+//!
+//! Values are sealed at rest like secrets (`Sealer`, bound to their namespace and key): they hold
+//! the tenant access token and whatever else a plugin keeps, and a copy of the database must not
+//! hand them out. Rows written before sealing existed (`sealed = 0`) are sealed when the store
+//! opens.
 
 use super::{Store, now_ms};
 use rusqlite::{OptionalExtension, params};
@@ -103,6 +108,11 @@ impl From<anyhow::Error> for KvError {
     }
 }
 
+/// What a kv value is bound to when sealed: its namespace and key.
+fn kv_bound(ns: &str, key: &str) -> String {
+    format!("kv:{ns}\0{key}")
+}
+
 fn live_version(
     c: &rusqlite::Connection,
     ns: &str,
@@ -180,18 +190,30 @@ impl Store {
             cache.generation
         };
         let row = self.read(|r| {
-            Ok(r.conn
+            let stored = r
+                .conn
                 .prepare_cached(
-                    "SELECT value, version, expires_at FROM kv WHERE namespace = ?1 AND key = ?2",
+                    "SELECT value, version, expires_at, sealed FROM kv WHERE namespace = ?1 AND key = ?2",
                 )?
                 .query_row(params![ns, key], |r| {
-                    Ok(Row {
-                        value: r.get(0)?,
-                        version: r.get::<_, i64>(1)? as u64,
-                        expires_at: r.get(2)?,
-                    })
+                    Ok((
+                        Row {
+                            value: r.get(0)?,
+                            version: r.get::<_, i64>(1)? as u64,
+                            expires_at: r.get(2)?,
+                        },
+                        r.get::<_, bool>(3)?,
+                    ))
                 })
-                .optional()?)
+                .optional()?;
+            stored
+                .map(|(mut row, sealed)| {
+                    if sealed && !row.value.is_empty() {
+                        row.value = self.sealer.open_bytes(&kv_bound(ns, key), &row.value)?;
+                    }
+                    Ok(row)
+                })
+                .transpose()
         })?;
         let entry = row.as_ref().and_then(|r| r.live(now));
         let mut cache = self.kv_cache();
@@ -282,10 +304,13 @@ impl Store {
                     .optional()?;
                 let version = last.unwrap_or(0) + 1;
                 let expires = ttl_ms.map(|t| now + t as i64);
+                let sealed = self.sealer.seal_bytes(&kv_bound(ns, key), value);
                 tx.execute(
-                    "INSERT INTO kv (namespace, key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (namespace, key) DO UPDATE SET value = ?3, version = ?4, expires_at = ?5",
-                    params![ns, key, value, version, expires],
+                    "INSERT INTO kv (namespace, key, value, version, expires_at, sealed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                     ON CONFLICT (namespace, key) DO UPDATE SET value = ?3, version = ?4,
+                        expires_at = ?5, sealed = 1",
+                    params![ns, key, sealed, version, expires],
                 )?;
                 tx.commit()?;
                 Ok(Some(Row {
@@ -302,6 +327,76 @@ impl Store {
             return Err(KvError::Full(max_entries));
         }
         outcome.map(|row| row.version).ok_or(KvError::Conflict)
+    }
+
+    /// Seal every value with `new` (key rotation), in one transaction.
+    pub(super) fn reseal_kv_with(&self, new: &super::Sealer) -> anyhow::Result<()> {
+        self.reseal_kv(|ns, key, value, sealed| {
+            let plain = if sealed {
+                self.sealer.open_bytes(&kv_bound(ns, key), value)?
+            } else {
+                value.to_vec()
+            };
+            Ok(Some(new.seal_bytes(&kv_bound(ns, key), &plain)))
+        })
+    }
+
+    /// Check that every sealed value opens with this store's keys (see `open_sealed_secrets`).
+    pub(super) fn open_sealed_kv(&self) -> anyhow::Result<()> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT namespace, key, value FROM kv WHERE sealed = 1 AND length(value) > 0",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (ns, key, value) = row?;
+                self.sealer
+                    .open_bytes(&kv_bound(&ns, &key), &value)
+                    .map_err(|e| anyhow::anyhow!("opening kv {ns}/{key}: {e}"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Seal the values written before kv values were sealed.
+    pub(super) fn seal_plaintext_kv(&self) -> anyhow::Result<()> {
+        self.reseal_kv(|ns, key, value, sealed| {
+            Ok((!sealed).then(|| self.sealer.seal_bytes(&kv_bound(ns, key), value)))
+        })
+    }
+
+    fn reseal_kv(
+        &self,
+        f: impl Fn(&str, &str, &[u8], bool) -> anyhow::Result<Option<Vec<u8>>>,
+    ) -> anyhow::Result<()> {
+        self.with(|c| {
+            let tx = super::write_transaction(c)?;
+            let rows: Vec<(String, String, Vec<u8>, bool)> = {
+                let mut stmt = tx.prepare(
+                    "SELECT namespace, key, value, sealed FROM kv WHERE length(value) > 0",
+                )?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            for (ns, key, value, sealed) in rows {
+                if let Some(resealed) = f(&ns, &key, &value, sealed)? {
+                    tx.execute(
+                        "UPDATE kv SET value = ?3, sealed = 1 WHERE namespace = ?1 AND key = ?2",
+                        params![ns, key, resealed],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        // What the cache holds is plain and stays true; nothing to forget.
+        Ok(())
     }
 
     pub fn kv_delete(&self, ns: &str, key: &str) -> Result<(), KvError> {
@@ -352,6 +447,57 @@ mod tests {
         space.put("mine", b"v", None, None).unwrap();
         assert!(s.kv_get("p", "mine").unwrap().is_some());
         assert_eq!(s.kv_get("q", "mine").unwrap(), None);
+    }
+
+    #[test]
+    fn values_are_sealed_at_rest_and_old_plain_rows_are_sealed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let key: [u8; 32] = rand::random();
+        let s = Store::open(&path, super::super::Sealer::from_key(key)).unwrap();
+        s.kv_put("feishu", "tenant_token", b"t-secret-token", None, None)
+            .unwrap();
+        let raw = |path: &std::path::Path| -> Vec<u8> {
+            rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row("SELECT value FROM kv WHERE key = 'tenant_token'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+        };
+        let at_rest = raw(&path);
+        assert!(!at_rest.windows(7).any(|w| w == b"t-secre"), "{at_rest:?}");
+        // A row from before sealing existed.
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE kv SET value = CAST('t-old-token' AS BLOB), sealed = 0 WHERE key = 'tenant_token'",
+                [],
+            )
+            .unwrap();
+        drop(s);
+        let s = Store::open(&path, super::super::Sealer::from_key(key)).unwrap();
+        assert!(!raw(&path).windows(5).any(|w| w == b"t-old"));
+        assert_eq!(
+            s.kv_get("feishu", "tenant_token").unwrap().unwrap().value,
+            b"t-old-token"
+        );
+        // Moved to another plugin's namespace, it does not open there.
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO kv (namespace, key, value, version, sealed)
+                 SELECT 'other', key, value, version, sealed FROM kv WHERE key = 'tenant_token'",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(
+            s.kv_get("other", "tenant_token"),
+            Err(KvError::Store(_))
+        ));
+        // And a host without the key refuses to start rather than failing every call.
+        drop(s);
+        assert!(Store::open(&path, super::super::Sealer::ephemeral()).is_err());
     }
 
     #[test]
@@ -413,7 +559,8 @@ mod tests {
     fn after_concurrent_writes_the_cache_holds_what_the_database_holds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let s = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
+        let key: [u8; 32] = rand::random();
+        let s = Store::open(&path, super::super::Sealer::from_key(key)).unwrap();
         std::thread::scope(|scope| {
             for t in 0..4u8 {
                 let s = &s;
@@ -425,8 +572,8 @@ mod tests {
             }
         });
         let cached = s.kv_get("p", "token").unwrap().unwrap();
-        // A store of its own has nothing cached: it reads the database.
-        let fresh = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
+        // A store of its own (with the same secret key) has nothing cached: it reads the database.
+        let fresh = Store::open(&path, super::super::Sealer::from_key(key)).unwrap();
         assert_eq!(Some(cached), fresh.kv_get("p", "token").unwrap());
     }
 
@@ -441,7 +588,7 @@ mod tests {
         rusqlite::Connection::open(&path)
             .unwrap()
             .execute(
-                "UPDATE kv SET value = x'746865697273', version = version + 1 WHERE key = 'k'",
+                "UPDATE kv SET value = x'746865697273', sealed = 0, version = version + 1 WHERE key = 'k'",
                 [],
             )
             .unwrap();

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, APPROVAL_ROUNDS),
     (9, DELIVERY_CLASS),
     (10, OWNERS),
+    (11, KV_SEALED),
 ];
 
 const INITIAL: &str = r#"
@@ -245,6 +246,9 @@ INSERT OR IGNORE INTO owners (kind, name, plugin_id, claimed_at)
     WHERE ',' || v.worlds || ',' LIKE '%,' || w.name || ',%'
     ORDER BY v.installed_at, v.plugin_id;
 "#;
+
+/// kv values are sealed at rest (`store::kv`); rows from before are sealed when the store opens.
+const KV_SEALED: &str = "ALTER TABLE kv ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;";
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     apply_through(conn, i64::MAX)

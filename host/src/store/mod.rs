@@ -82,6 +82,7 @@ impl Store {
             )
         })?;
         store.seal_plaintext_secrets()?;
+        store.seal_plaintext_kv()?;
         Ok(store)
     }
 

@@ -1,7 +1,7 @@
 //! `system_parameters`: Mica's settings table. Plugins declare their rows; the host seeds them.
 
 use super::{Sealer, Store, rfc3339};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use std::sync::Arc;
@@ -31,6 +31,11 @@ pub struct Param {
     pub default_value: Value,
     pub is_sensitive: bool,
     pub updated_at: String,
+}
+
+/// What a parameter's sealed value is bound to (`Sealer`'s associated data).
+fn bound(key: &str) -> String {
+    format!("param:{key}")
 }
 
 fn parse_json(text: Option<String>) -> Value {
@@ -156,7 +161,7 @@ impl Store {
                             Value::Null => parse_json(default),
                             v => v,
                         };
-                        Some(self.opened(sensitive, value)?)
+                        Some(self.opened(key, sensitive, value)?)
                     }
                     None => None,
                 };
@@ -180,17 +185,23 @@ impl Store {
     }
 
     /// A stored value as the plugin and the admin see it.
-    fn opened(&self, sensitive: bool, value: Value) -> anyhow::Result<Value> {
+    fn opened(&self, key: &str, sensitive: bool, value: Value) -> anyhow::Result<Value> {
         Ok(match value {
-            Value::String(s) if sensitive => Value::String(self.sealer.open(&s)?),
+            Value::String(s) if sensitive => Value::String(
+                self.sealer
+                    .open(&bound(key), &s)
+                    .with_context(|| format!("opening {key}"))?,
+            ),
             v => v,
         })
     }
 
-    /// A value as it is stored: secrets sealed.
-    fn sealed(&self, sensitive: bool, value: &Value) -> Value {
+    /// A value as it is stored: secrets sealed, bound to their key.
+    fn sealed(&self, key: &str, sensitive: bool, value: &Value) -> Value {
         match value {
-            Value::String(s) if sensitive && !s.is_empty() => Value::String(self.sealer.seal(s)),
+            Value::String(s) if sensitive && !s.is_empty() => {
+                Value::String(self.sealer.seal(&bound(key), s))
+            }
             v => v.clone(),
         }
     }
@@ -201,38 +212,49 @@ impl Store {
     pub(crate) fn open_sealed_secrets(&self) -> anyhow::Result<()> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT value FROM system_parameters WHERE is_sensitive = 1 AND value IS NOT NULL",
+                "SELECT key, value FROM system_parameters WHERE is_sensitive = 1 AND value IS NOT NULL",
             )?;
-            let values = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            for value in values {
-                if let Value::String(stored) = parse_json(Some(value?))
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (key, value) = row?;
+                if let Value::String(stored) = parse_json(Some(value))
                     && Sealer::is_sealed(&stored)
                 {
-                    self.sealer.open(&stored)?;
+                    self.sealer
+                        .open(&bound(&key), &stored)
+                        .with_context(|| format!("opening {key}"))?;
                 }
             }
             Ok(())
-        })
+        })?;
+        self.open_sealed_kv()
     }
 
+    /// Seal secrets written in clear (by an older host, or by hand in the table), and seal again,
+    /// bound to their key, those sealed before values were bound.
     pub(crate) fn seal_plaintext_secrets(&self) -> anyhow::Result<()> {
-        self.reseal(|stored| {
-            Ok(
-                (!Sealer::is_sealed(stored) && !stored.is_empty())
-                    .then(|| self.sealer.seal(stored)),
-            )
+        self.reseal(|key, stored| {
+            if stored.is_empty() || (Sealer::is_sealed(stored) && !Sealer::is_legacy(stored)) {
+                return Ok(None);
+            }
+            let plain = self.sealer.open(&bound(key), stored)?;
+            Ok(Some(self.sealer.seal(&bound(key), &plain)))
         })
     }
 
     /// Re-encrypt every secret with `new` (key rotation), in one transaction.
     pub fn reseal_with(&self, new: &Sealer) -> anyhow::Result<()> {
-        self.reseal(|stored| {
-            let plain = self.sealer.open(stored)?;
-            Ok((!plain.is_empty()).then(|| new.seal(&plain)))
-        })
+        self.reseal(|key, stored| {
+            let plain = self.sealer.open(&bound(key), stored)?;
+            Ok((!plain.is_empty()).then(|| new.seal(&bound(key), &plain)))
+        })?;
+        self.reseal_kv_with(new)
     }
 
-    fn reseal(&self, f: impl Fn(&str) -> anyhow::Result<Option<String>>) -> anyhow::Result<()> {
+    fn reseal(
+        &self,
+        f: impl Fn(&str, &str) -> anyhow::Result<Option<String>>,
+    ) -> anyhow::Result<()> {
         self.with(|c| {
             let tx = super::write_transaction(c)?;
             let rows: Vec<(String, Option<String>)> = {
@@ -243,7 +265,7 @@ impl Store {
             };
             for (key, value) in rows {
                 if let Value::String(stored) = parse_json(value)
-                    && let Some(resealed) = f(&stored)?
+                    && let Some(resealed) = f(&key, &stored)?
                 {
                     tx.execute(
                         "UPDATE system_parameters SET value = ?2 WHERE key = ?1",
@@ -310,7 +332,7 @@ impl Store {
                 let value = parse_json(value);
                 let sealed = match &value {
                     Value::String(v) if Sealer::is_sealed(v) => value.clone(),
-                    _ => self.sealed(true, &value),
+                    _ => self.sealed(&s.key, true, &value),
                 };
                 tx.execute(
                     "UPDATE system_parameters SET is_sensitive = 1, value = ?2, updated_at = ?3
@@ -363,7 +385,7 @@ impl Store {
             .optional()?)
         })?
         .map(|mut p| {
-            p.value = self.opened(p.is_sensitive, p.value)?;
+            p.value = self.opened(&p.key, p.is_sensitive, p.value)?;
             Ok(p)
         })
         .transpose()
@@ -377,7 +399,7 @@ impl Store {
                 bail!("unknown parameter {key}");
             };
             check_type(key, &current.data_type, value)?;
-            stored.push((key.clone(), self.sealed(current.is_sensitive, value)));
+            stored.push((key.clone(), self.sealed(key, current.is_sensitive, value)));
         }
         self.with(|c| {
             let tx = super::write_transaction(c)?;
@@ -401,7 +423,7 @@ impl Store {
             bail!("unknown parameter {key}");
         };
         check_type(key, &current.data_type, value)?;
-        let stored = self.sealed(current.is_sensitive, value);
+        let stored = self.sealed(key, current.is_sensitive, value);
         self.with(|c| {
             c.execute(
                 "UPDATE system_parameters SET value = ?2, updated_at = ?3 WHERE key = ?1",
@@ -463,6 +485,31 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap()
+    }
+
+    #[test]
+    fn a_sealed_secret_copied_into_another_row_does_not_open_there() {
+        let (_dir, path, store) = seeded();
+        store.seed_params(&[spec("b.secret", true)]).unwrap();
+        store.set_param("a.secret", &json!("s3cret")).unwrap();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE system_parameters SET value =
+                    (SELECT value FROM system_parameters WHERE key = 'a.secret')
+                 WHERE key = 'b.secret'",
+                [],
+            )
+            .unwrap();
+        let err = store.get_param("b.secret").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("moved from another place"),
+            "{err:#}"
+        );
+        assert_eq!(
+            store.get_param("a.secret").unwrap().unwrap().value,
+            json!("s3cret")
+        );
     }
 
     #[test]
