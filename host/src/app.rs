@@ -67,7 +67,7 @@ impl Host {
         if let Some(url) = &config.callback_url {
             crate::callbacks::check_target(
                 url,
-                &config.callback_secret,
+                config.callback_secret.expose(),
                 config.callback_allow_plain_http,
             )?;
         }
@@ -83,11 +83,13 @@ impl Host {
         let (admin_token, service_token) = crate::tokens::resolve_both(
             config
                 .admin_token
-                .clone()
+                .as_ref()
+                .map(|t| t.expose().to_string())
                 .or_else(|| std::env::var("MICA_ADMIN_TOKEN").ok()),
             config
                 .service_token
-                .clone()
+                .as_ref()
+                .map(|t| t.expose().to_string())
                 .or_else(|| std::env::var("MICA_SERVICE_TOKEN").ok()),
             &config.data_dir,
         )?;

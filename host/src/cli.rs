@@ -231,7 +231,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config.callback_allow_plain_http = callback_allow_plain_http;
             config.public_url = public_url.filter(|u| !u.trim().is_empty());
             // The secret only from the environment, so it never shows in a process list.
-            config.callback_secret = std::env::var("MICA_CALLBACK_SECRET").unwrap_or_default();
+            config.callback_secret = std::env::var("MICA_CALLBACK_SECRET")
+                .unwrap_or_default()
+                .into();
             config.reconcile_after = std::time::Duration::from_secs(reconcile_after);
             let host = Host::start(config.clone()).await?;
             println!("mica-host listening on http://{}", host.addr);

@@ -2,11 +2,13 @@
 
 use crate::delivery::RetryPolicy;
 use crate::runtime::SandboxLimits;
+use crate::secret::Secret;
 use anyhow::bail;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Its `Debug` is safe to print: credentials are `Secret`s.
 #[derive(Clone, Debug)]
 pub struct HostConfig {
     pub listen: SocketAddr,
@@ -18,9 +20,9 @@ pub struct HostConfig {
     /// Installed and activated on a store with no plugin.
     pub plugin: Option<PathBuf>,
     /// Overrides `MICA_ADMIN_TOKEN` and the token file (tests).
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Overrides `MICA_SERVICE_TOKEN` and the token file (tests).
-    pub service_token: Option<String>,
+    pub service_token: Option<Secret>,
     pub limits: SandboxLimits,
     pub retry: RetryPolicy,
     /// Plugin calls in flight at once; 0 runs no delivery worker.
@@ -28,7 +30,7 @@ pub struct HostConfig {
     /// Where approval status changes are POSTed for Mica (`MICA_CALLBACK_URL`).
     pub callback_url: Option<String>,
     /// HMAC key of `X-Mica-Signature` (`MICA_CALLBACK_SECRET`).
-    pub callback_secret: String,
+    pub callback_secret: Secret,
     /// Accept a plain-http `callback_url` to a host that is not loopback (a private network).
     pub callback_allow_plain_http: bool,
     /// First delay before a notice is sent again (doubling, up to 5 minutes).
@@ -49,7 +51,7 @@ pub struct HostConfig {
     /// Outbound proxy and extra CA (`HTTPS_PROXY`, `NO_PROXY`, `MICA_EXTRA_CA_FILE`).
     pub net: crate::net::NetConfig,
     /// The key sealing secrets at rest (`MICA_SECRET_KEY`, 64 hex); else `DATA_DIR/secret.key`.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
 }
 
 impl HostConfig {
@@ -66,14 +68,14 @@ impl HostConfig {
             retry: RetryPolicy::default(),
             delivery_concurrency: 16,
             callback_url: None,
-            callback_secret: String::new(),
+            callback_secret: Secret::default(),
             notice_retry_base: Duration::from_secs(1),
             callback_allow_plain_http: false,
             reconcile_after: Duration::from_secs(10 * 60),
             reconcile_every: Duration::from_secs(30),
             webhook_deadline: Duration::from_millis(2500),
             public_url: None,
-            secret_key: std::env::var("MICA_SECRET_KEY").ok(),
+            secret_key: std::env::var("MICA_SECRET_KEY").ok().map(Secret::from),
             net: crate::net::NetConfig::from_env(),
             watch: None,
             rate: crate::delivery::RateLimits::default(),
@@ -83,7 +85,10 @@ impl HostConfig {
     /// Open the store with its sealer.
     pub fn open_store(&self) -> anyhow::Result<crate::store::Store> {
         crate::store::create_private_dir(&self.data_dir)?;
-        let sealer = crate::store::Sealer::load(&self.data_dir, self.secret_key.clone())?;
+        let sealer = crate::store::Sealer::load(
+            &self.data_dir,
+            self.secret_key.as_ref().map(|k| k.expose().to_string()),
+        )?;
         let generated = sealer.generated.then(|| sealer.key_file.clone()).flatten();
         let opened = crate::store::Store::open(&self.database, sealer);
         if opened.is_err()
@@ -142,6 +147,24 @@ pub fn default_plugin_path() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn printing_the_config_shows_no_credential() {
+        let mut config = super::HostConfig::new(std::path::Path::new("/tmp/x"), None).unwrap();
+        config.admin_token = Some("adm-token-1".into());
+        config.service_token = Some("svc-token-2".into());
+        config.callback_secret = "cb-secret-3".into();
+        config.secret_key = Some("ab".repeat(32).as_str().into());
+        let printed = format!("{config:?}");
+        for secret in [
+            "adm-token-1",
+            "svc-token-2",
+            "cb-secret-3",
+            &"ab".repeat(32),
+        ] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+    }
     use super::*;
 
     #[test]

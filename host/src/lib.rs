@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod net;
 pub mod registry;
 pub mod runtime;
+pub mod secret;
 pub mod settings_form;
 pub mod store;
 pub mod tokens;

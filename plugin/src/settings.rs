@@ -166,12 +166,33 @@ fn spec_of(key: &str) -> &'static SettingSpec {
         .expect("every key read by the plugin is in its catalogue")
 }
 
+/// A secret setting's value: `Debug` shows only whether it is set, so printing the settings (a
+/// test failure, a log line) never shows the App Secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl SecretText {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "unset"
+        } else {
+            "redacted"
+        })
+    }
+}
+
 /// A typed view of the settings, read once per call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeishuSettings {
     pub enabled: bool,
     pub app_id: String,
-    pub app_secret: String,
+    pub app_secret: SecretText,
     pub base_url: String,
     pub notify_on_pr: bool,
     pub notify_on_approval: bool,
@@ -190,11 +211,12 @@ impl FeishuSettings {
         FeishuSettings {
             enabled: flag(ENABLED),
             app_id: text(APP_ID).trim().to_string(),
-            app_secret: port
-                .secret(APP_SECRET)
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
+            app_secret: SecretText(
+                port.secret(APP_SECRET)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            ),
             base_url: if base_url.trim().is_empty() {
                 DEFAULT_BASE_URL.to_string()
             } else {
@@ -346,7 +368,8 @@ mod tests {
         ])));
         assert!(s.enabled);
         assert_eq!(s.app_id, "cli_a1");
-        assert_eq!(s.app_secret, "s3cret");
+        assert_eq!(s.app_secret.0, "s3cret");
+        assert!(!format!("{s:?}").contains("s3cret"));
         assert!(!s.notifies(EventKind::PoCreated));
         assert!(s.notifies(EventKind::PrSubmitted));
         assert_eq!(s.base_url, "http://127.0.0.1:9");

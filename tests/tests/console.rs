@@ -238,6 +238,31 @@ async fn the_preview_shows_the_five_cards_in_the_readers_language() {
     h.host.stop().await;
 }
 
+/// The preview renderer decodes the plugin's character references once: an escaped reference
+/// stays the text it was, and one beyond U+10FFFF (or a surrogate) shows as U+FFFD instead of
+/// throwing and leaving the preview blank.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_renderer_survives_any_character_reference() {
+    let h = fresh_host().await;
+    let b = Browser::start().await;
+    sign_in(&b, &h, "preview").await;
+    let shown = b
+        .eval(
+            r#"return import("/admin/js/card.js").then((m) => m.renderCard({
+                header: {title: {content: "t"}},
+                body: {elements: [{tag: "markdown",
+                    content: "Acme &#38;#x110000; &#1114112; &#xD800; &#38;#x3c;b&#38;#x3e; &#42;ok&#42; &amp;lt;"}]}
+            }).querySelector(".card-body").textContent)"#,
+        )
+        .await;
+    assert_eq!(
+        shown.as_str().unwrap(),
+        "Acme &#x110000; \u{fffd} \u{fffd} &#x3c;b&#x3e; *ok* &lt;"
+    );
+    b.close().await;
+    h.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_delivery_is_shown_with_its_error_and_retried_from_the_page() {
     let sim = FeishuSim::start().await;

@@ -184,7 +184,9 @@ async fn a_copy_of_the_database_holds_neither_the_app_secret_nor_the_tenant_toke
     .await;
     let d = host.settled("sealed-1").await;
     assert_eq!(d[0]["status"], "sent", "{d:?}");
-    let token = sim.with(|s| s.current_token.clone()).expect("a token was issued");
+    let token = sim
+        .with(|s| s.current_token.clone())
+        .expect("a token was issued");
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(host.dir.path()).unwrap() {
         let path = entry.unwrap().path();
@@ -194,7 +196,10 @@ async fn a_copy_of_the_database_holds_neither_the_app_secret_nor_the_tenant_toke
     }
     assert!(bytes.len() > 4096, "the database files were read");
     let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-    assert!(!contains(&token), "the tenant token is in the database in clear");
+    assert!(
+        !contains(&token),
+        "the tenant token is in the database in clear"
+    );
     assert!(!contains(mica_tests::sim::APP_SECRET));
     host.host.stop().await;
 }

@@ -10,15 +10,25 @@ const TEMPLATES = new Set([
   "purple", "indigo", "grey", "default",
 ]);
 
-/** Feishu markdown escapes special characters as numeric references (&#42;); decode them. */
+const NAMED = { lt: "<", gt: ">", quot: '"', amp: "&" };
+
+/** A code point a reference may stand for (a Unicode scalar value), else U+FFFD as in HTML. */
+function scalar(n) {
+  const valid = Number.isInteger(n) && n >= 0 && n <= 0x10ffff && !(n >= 0xd800 && n <= 0xdfff);
+  return String.fromCodePoint(valid ? n : 0xfffd);
+}
+
+/**
+ * Feishu markdown escapes special characters as numeric references (&#42;); decode them, in one
+ * pass, so what one reference decodes to is never decoded again (`&#38;#60;` is the text "&#60;",
+ * not "<"), and a reference beyond U+10FFFF shows as U+FFFD instead of failing the whole preview.
+ */
 export function decodeReferences(text) {
-  return text
-    .replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(Number(n)))
-    .replace(/&#x([0-9a-f]+);/gi, (_, n) => String.fromCodePoint(parseInt(n, 16)))
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, "&");
+  return text.replace(/&(?:#(\d{1,8})|#x([0-9a-f]{1,8})|(lt|gt|quot|amp));/gi, (_, dec, hex, name) => {
+    if (dec !== undefined) return scalar(Number(dec));
+    if (hex !== undefined) return scalar(parseInt(hex, 16));
+    return NAMED[name.toLowerCase()];
+  });
 }
 
 function safeUrl(url) {

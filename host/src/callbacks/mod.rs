@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 pub struct CallbackSender {
     pub store: Store,
     pub url: String,
-    pub secret: String,
+    pub secret: crate::secret::Secret,
     /// How often to look for due notices.
     pub poll: Duration,
     /// The first retry's delay; it doubles with each attempt, up to 5 minutes.
@@ -167,7 +167,7 @@ impl CallbackSender {
             .header("x-mica-timestamp", timestamp.to_string())
             .header(
                 "x-mica-signature",
-                signature(&self.secret, timestamp, body.as_bytes()),
+                signature(self.secret.expose(), timestamp, body.as_bytes()),
             )
             .body(Full::new(Bytes::from(body.to_string())));
         let request = match request {

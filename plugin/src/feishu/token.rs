@@ -109,7 +109,7 @@ pub fn request(s: &FeishuSettings) -> HttpRequest {
             "content-type".into(),
             "application/json; charset=utf-8".into(),
         )],
-        body: json!({"app_id": s.app_id, "app_secret": s.app_secret})
+        body: json!({"app_id": s.app_id, "app_secret": s.app_secret.0})
             .to_string()
             .into_bytes(),
     }
