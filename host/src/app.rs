@@ -72,6 +72,7 @@ impl Host {
             )?;
         }
         let (store, registry) = open(&config).await?;
+        let limiter = crate::delivery::rate::Limiter::resumed(config.rate.clone(), &store).await?;
         let released = store.call(|s| s.release_stale_leases()).await?;
         if released > 0 {
             tracing::warn!(
@@ -102,9 +103,7 @@ impl Host {
                 concurrency: config.delivery_concurrency,
                 lease: config.lease(),
                 notify_mica: config.callback_url.is_some(),
-                limiter: std::sync::Mutex::new(crate::delivery::rate::Limiter::new(
-                    config.rate.clone(),
-                )),
+                limiter: std::sync::Mutex::new(limiter),
             }
             .start(wake.clone())
         });

@@ -139,6 +139,32 @@ impl Limiter {
         }
     }
 
+    /// A limiter that counts the calls the store remembers from the last minute (a previous
+    /// process's, killed or stopped), so Feishu's limits hold across a restart.
+    pub async fn resumed(
+        limits: RateLimits,
+        store: &crate::store::Store,
+    ) -> anyhow::Result<Limiter> {
+        let mut limiter = Limiter::new(limits);
+        let since = crate::store::now_ms() - 61_000;
+        let grants = store.call(move |s| s.recent_grants(since)).await?;
+        let (now, now_ms) = (Instant::now(), crate::store::now_ms());
+        for (at_ms, kind, email) in &grants {
+            let ago = Duration::from_millis((now_ms - at_ms).max(0) as u64);
+            let (Some(kind), Some(at)) = (super::Kind::parse(kind), now.checked_sub(ago)) else {
+                continue;
+            };
+            limiter.remember(kind.quota(), email, at);
+        }
+        if !grants.is_empty() {
+            tracing::info!(
+                calls = grants.len(),
+                "counting the calls made in the last minute before this start against the rate limits"
+            );
+        }
+        Ok(limiter)
+    }
+
     /// Take a slot for one call counted against `quota`, of `class`, to `recipient`, or say how
     /// long to wait for one and whether the app or the person is the reason.
     pub fn acquire(
@@ -197,6 +223,26 @@ impl Limiter {
             self.recipients.retain(|_, w| !w.sent.is_empty());
         }
         Ok(ticket)
+    }
+
+    /// Count a call an earlier process made at `at` (read from the store at start), as if it had
+    /// been answered then, so a host restarted within a second or a minute of the last one does
+    /// not send that second's or that minute's quota again.
+    pub fn remember(&mut self, quota: Quota, recipient: &str, at: Instant) {
+        self.next_ticket += 1;
+        let entry = (self.next_ticket, Some(at));
+        match quota {
+            Quota::Approvals => self.approvals.sent.push(entry),
+            Quota::Messages => {
+                self.second.sent.push(entry);
+                self.minute.sent.push(entry);
+                self.recipients
+                    .entry(recipient.to_lowercase())
+                    .or_default()
+                    .sent
+                    .push(entry);
+            }
+        }
     }
 
     /// The call of `ticket` is over (whatever its outcome): its window starts counting down.
@@ -278,6 +324,52 @@ mod tests {
             margin: Duration::ZERO,
             ..Default::default()
         }
+    }
+
+    /// A restarted host counts what the store says was sent in the last minute.
+    #[tokio::test]
+    async fn calls_granted_before_a_restart_count_against_the_new_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::store::Store::open(&dir.path().join("t.db"), crate::store::Sealer::ephemeral())
+                .unwrap();
+        store
+            .with(|c| {
+                let now = crate::store::now_ms();
+                for i in 0..50 {
+                    c.execute(
+                        "INSERT INTO rate_grants (at_ms, kind, recipient_email) VALUES (?1, 'notify', ?2)",
+                        rusqlite::params![now - 300, format!("u{i}@example.com")],
+                    )?;
+                }
+                // Too old to matter, and one approval call.
+                c.execute(
+                    "INSERT INTO rate_grants (at_ms, kind, recipient_email) VALUES (?1, 'notify', 'old@example.com')",
+                    [now - 90_000],
+                )?;
+                c.execute(
+                    "INSERT INTO rate_grants (at_ms, kind, recipient_email) VALUES (?1, 'approval', 'a@example.com')",
+                    [now - 300],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let mut l = Limiter::resumed(limits(), &store).await.unwrap();
+        let now = Instant::now();
+        let wait = l.acquire(M, U, "new@example.com", now).unwrap_err();
+        assert_eq!(wait.scope, Scope::App);
+        assert!(
+            wait.after > Duration::from_millis(500) && wait.after <= Duration::from_millis(700),
+            "{wait:?}"
+        );
+        assert!(
+            l.acquire(M, U, "new@example.com", now + Duration::from_millis(710))
+                .is_ok()
+        );
+        assert!(
+            l.acquire(A, U, "a@example.com", now).is_ok(),
+            "1 of 100 approvals used"
+        );
     }
 
     #[test]

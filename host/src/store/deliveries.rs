@@ -161,6 +161,9 @@ pub enum Outcome {
     },
 }
 
+/// How long granted calls are remembered: longer than Feishu's longest window (a minute).
+pub const GRANTS_KEPT_MS: i64 = 120_000;
+
 impl Store {
     pub fn deliveries_of(&self, event_id: &str) -> anyhow::Result<Vec<Delivery>> {
         self.with(|c| {
@@ -188,6 +191,7 @@ impl Store {
             let now = now_ms();
             let tx = super::write_transaction(c)?;
             let mut claimed = Vec::new();
+            let mut granted: Vec<(String, String)> = Vec::new();
             let mut looked = 0;
             for class in Class::ALL {
                 if claimed.len() >= limit || looked >= scan {
@@ -212,6 +216,7 @@ impl Store {
                     if decide(&candidate) == Verdict::Skip {
                         continue;
                     }
+                    granted.push((kind.clone(), email.clone()));
                     claimed.push(Claimed {
                         id: r.get(0)?,
                         event_id: r.get(1)?,
@@ -232,9 +237,32 @@ impl Store {
                 for d in &claimed {
                     lease.execute(params![d.id, now + lease_ms, now])?;
                 }
+                // Remembered so that a host started right after this one stopped (or was
+                // killed) counts these against Feishu's windows too.
+                let mut remember = tx.prepare_cached(
+                    "INSERT INTO rate_grants (at_ms, kind, recipient_email) VALUES (?1, ?2, ?3)",
+                )?;
+                for (kind, email) in &granted {
+                    remember.execute(params![now, kind, email])?;
+                }
+                if !granted.is_empty() {
+                    tx.prepare_cached("DELETE FROM rate_grants WHERE at_ms < ?1")?
+                        .execute([now - GRANTS_KEPT_MS])?;
+                }
             }
             tx.commit()?;
             Ok(claimed)
+        })
+    }
+
+    /// Calls granted since `since_ms` (by this process or one before it): (when, kind, recipient).
+    pub fn recent_grants(&self, since_ms: i64) -> anyhow::Result<Vec<(i64, String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT at_ms, kind, recipient_email FROM rate_grants WHERE at_ms >= ?1 ORDER BY at_ms",
+            )?;
+            let rows = stmt.query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, DELIVERY_CLASS),
     (10, OWNERS),
     (11, KV_SEALED),
+    (12, RATE_GRANTS),
 ];
 
 const INITIAL: &str = r#"
@@ -249,6 +250,17 @@ INSERT OR IGNORE INTO owners (kind, name, plugin_id, claimed_at)
 
 /// kv values are sealed at rest (`store::kv`); rows from before are sealed when the store opens.
 const KV_SEALED: &str = "ALTER TABLE kv ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;";
+
+/// The calls granted in the last two minutes, so Feishu's per-second and per-minute limits hold
+/// across a restart (`delivery::rate::Limiter::remember`).
+const RATE_GRANTS: &str = r#"
+CREATE TABLE rate_grants (
+    at_ms            INTEGER NOT NULL,
+    kind             TEXT NOT NULL,
+    recipient_email  TEXT NOT NULL
+);
+CREATE INDEX rate_grants_at ON rate_grants (at_ms);
+"#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     apply_through(conn, i64::MAX)
