@@ -293,7 +293,6 @@ pub fn check<'a>(answer: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} check in {answer}"))
 }
 
-/// A recipient object as Mica sends it.
 /// A `po_created` notify call whose `supplier` is `supplier` (the misbehaving fixture reads its
 /// command from it).
 pub fn po_request(supplier: &str) -> mica_host::runtime::bindings::notifications::NotifyRequest {
@@ -325,6 +324,7 @@ pub fn po_request(supplier: &str) -> mica_host::runtime::bindings::notifications
     }
 }
 
+/// A recipient object as Mica sends it.
 pub fn recipient(email: &str, locale: &str) -> Value {
     json!({"email": email, "name": "Test User", "locale": locale,
            "feishu_union_id": null, "feishu_open_id": null, "feishu_user_id": null})
