@@ -3,7 +3,7 @@
 
 use crate::feishu_answers::answer;
 use bytes::Bytes;
-use mica_host::events::{parse_recipient, parse_stored_event, sample_events};
+use mica_host::events::{Payload, parse_recipient, parse_stored_event, sample_events};
 use mica_host::runtime::bindings::notifications::NotifyRequest;
 use mica_host::runtime::{LoadedPlugin, Runtime, SandboxLimits};
 use mica_host::store::Store;
@@ -50,10 +50,16 @@ impl ComponentBench {
     }
 }
 
-/// The WIT request for the sample event of `kind` (an index into `EVENT_TYPES`) to one reader.
+/// The WIT request for the sample event of `kind` (an index into `EVENT_TYPES`, one of the five
+/// domain events) to one reader.
 pub fn request(kind: usize, locale: &str) -> NotifyRequest {
     let sample = &sample_events()[kind];
-    let event = parse_stored_event(sample).expect("samples are valid").event;
+    let Payload::Domain(event) = parse_stored_event(sample)
+        .expect("samples are valid")
+        .payload
+    else {
+        panic!("sample {kind} is a notice or digest, not one of the five domain events");
+    };
     let recipient = parse_recipient(
         &json!({"email": "li.lei@example.com", "name": "李雷", "locale": locale}),
         "recipient",

@@ -42,6 +42,10 @@ fn stderr(o: &Output) -> String {
 
 /// A deployment script configures the host before it has ever run: `param` on a fresh store
 /// installs the bundled plugin first (as `serve` would), so its parameters are known.
+
+/// The version the bundled plugin declares (`plugin/Cargo.toml`).
+const PLUGIN_VERSION: &str = "0.1.2";
+
 #[test]
 fn param_set_on_a_fresh_store_works_before_the_first_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,7 +57,10 @@ fn param_set_on_a_fresh_store_works_before_the_first_start() {
         "\"cli_a1b2c3\""
     );
     let list = stdout(&host(d, &["plugin", "list"]));
-    assert!(list.starts_with("feishu\t0.1.1\tactive"), "{list}");
+    assert!(
+        list.starts_with(&format!("feishu\t{PLUGIN_VERSION}\tactive")),
+        "{list}"
+    );
     // A key no plugin declares is still refused, naming it.
     let unknown = host(d, &["param", "get", "auth.feishu.nope"]);
     assert!(!unknown.status.success());
@@ -74,12 +81,17 @@ fn install_list_and_parameters() {
         &["plugin", "install", wasm.to_str().unwrap(), "--activate"],
     );
     assert!(install.status.success(), "{}", stderr(&install));
-    assert_eq!(stdout(&install), "feishu 0.1.1\nactivated");
+    assert_eq!(
+        stdout(&install),
+        format!("feishu {PLUGIN_VERSION}\nactivated")
+    );
 
     let list = host(d, &["plugin", "list"]);
     let line = stdout(&list);
     assert!(
-        line.starts_with("feishu\t0.1.1\tactive\tnotifier,approval-provider\t"),
+        line.starts_with(&format!(
+            "feishu\t{PLUGIN_VERSION}\tactive\tnotifier,approval-provider\t"
+        )),
         "{line}"
     );
 

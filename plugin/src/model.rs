@@ -171,6 +171,71 @@ pub struct NotifyRequest {
     pub attempt: u32,
 }
 
+/// A notice's colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warning,
+    Urgent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeField {
+    pub label: String,
+    pub value: String,
+}
+
+/// One of Mica's notices beyond the five domain events (a reminder, an escalation, an anomaly...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub severity: Severity,
+    pub fields: Vec<NoticeField>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestItem {
+    pub title: String,
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestSection {
+    pub kind: String,
+    pub title: String,
+    pub count: u32,
+    pub items: Vec<DigestItem>,
+}
+
+/// One person's summary of a day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digest {
+    pub date: String,
+    pub url: Option<String>,
+    pub sections: Vec<DigestSection>,
+}
+
+/// What the `notices` interface sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Notice(Notice),
+    Digest(Digest),
+}
+
+/// The host's request to send one notice or digest to one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRequest {
+    pub idempotency_key: String,
+    pub event_id: String,
+    pub occurred_at: String,
+    pub message: Message,
+    pub recipient: Recipient,
+    pub attempt: u32,
+}
+
 /// One line of a connection check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {

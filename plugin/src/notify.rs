@@ -2,7 +2,7 @@
 
 use crate::feishu::classify::Answer;
 use crate::feishu::{client, message_uuid, recipient::receive_id};
-use crate::model::{Failure, NotifyRequest, PluginError, Receipt, Recipient};
+use crate::model::{Failure, MessageRequest, NotifyRequest, PluginError, Receipt, Recipient};
 use crate::ports::{Env, Method};
 use crate::settings::{ENABLED, FeishuSettings};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,31 @@ pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
     }
     s.require_credentials()?;
     let card = crate::preview::card_json(&req.event, &req.recipient.locale);
+    send_card(
+        env,
+        &s,
+        &req.recipient,
+        &card,
+        &message_uuid(&req.idempotency_key),
+    )
+}
+
+/// A notice or a digest (the `notices` interface): the same checks and the same exactly-once send.
+pub fn send_message(env: &Env, req: &MessageRequest) -> Result<Receipt, PluginError> {
+    let s = FeishuSettings::read(env.settings);
+    if !s.enabled {
+        return Err(PluginError::Skipped(format!(
+            "the Feishu integration is switched off ({ENABLED})"
+        )));
+    }
+    let (on, switch) = s.sends(&req.message);
+    if !on {
+        return Err(PluginError::Skipped(format!(
+            "this notification type is switched off ({switch})"
+        )));
+    }
+    s.require_credentials()?;
+    let card = crate::preview::message_card_json(&req.message, &req.recipient.locale);
     send_card(
         env,
         &s,
@@ -152,6 +177,35 @@ mod tests {
             matches!(run(&po_off, &http, EventKind::PoCreated), Err(PluginError::Skipped(m)) if m.contains(NOTIFY_ON_PO))
         );
         assert!(http.seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_notice_is_sent_once_by_uuid_and_its_switch_is_honoured() {
+        let request = MessageRequest {
+            idempotency_key: "dlv-n".into(),
+            event_id: "evt-n".into(),
+            occurred_at: "2026-11-25T02:14:22Z".into(),
+            message: samples::notice(),
+            recipient: samples::recipient("zh-CN"),
+            attempt: 1,
+        };
+        let http = ScriptedHttp::default().token("t-1").reply(
+            200,
+            r#"{"code":0,"msg":"success","data":{"message_id":"om_n"}}"#,
+        );
+        let kv = MemKv::default();
+        let s = MapSettings::configured();
+        let receipt = send_message(&env(&s, &kv, &http), &request).unwrap();
+        assert_eq!(receipt.message_id, "om_n");
+        let body: serde_json::Value = serde_json::from_slice(&http.seen.borrow()[1].body).unwrap();
+        assert_eq!(body["uuid"], message_uuid("dlv-n"));
+        let off = MapSettings::configured().with(crate::settings::NOTIFY_ON_NOTICE, "false");
+        let quiet = ScriptedHttp::default();
+        assert!(matches!(
+            send_message(&env(&off, &kv, &quiet), &request),
+            Err(PluginError::Skipped(m)) if m.contains("notify_on_notice")
+        ));
+        assert!(quiet.seen.borrow().is_empty());
     }
 
     #[test]

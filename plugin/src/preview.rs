@@ -2,12 +2,17 @@
 //! renders through the same function, so a preview cannot drift from what is sent.
 
 use crate::cards::{self, i18n::Locale};
-use crate::model::DomainEvent;
+use crate::model::{DomainEvent, Message};
 
 /// The interactive card for `event` as a reader in `locale` (Mica's tag, e.g. "en-US") sees it,
 /// as the JSON text that is sent and that the `previews.render` export returns.
 pub fn card_json(event: &DomainEvent, locale: &str) -> String {
     cards::render_json(event, Locale::from_tag(locale))
+}
+
+/// The card for a notice or a digest, the same way (the `notices.render` export returns it).
+pub fn message_card_json(message: &Message, locale: &str) -> String {
+    cards::notices::render_json(message, Locale::from_tag(locale))
 }
 
 #[cfg(test)]

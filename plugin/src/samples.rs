@@ -87,3 +87,18 @@ pub const ALL_KINDS: [EventKind; 5] = [
     EventKind::PaymentPending,
     EventKind::ContractExpiring,
 ];
+
+/// A notice as Mica's approval reminder sends it.
+pub fn notice() -> Message {
+    Message::Notice(Notice {
+        category: "approval_reminder".into(),
+        title: "PR-2026-0042 has waited 3 days for your approval".into(),
+        body: "Laptops for the new design team, submitted by 韩梅梅.".into(),
+        url: Some("https://mica.example.com/pr/pr-1001".into()),
+        severity: Severity::Warning,
+        fields: vec![NoticeField {
+            label: "Stage".into(),
+            value: "Finance (2 of 3)".into(),
+        }],
+    })
+}

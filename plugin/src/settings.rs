@@ -39,6 +39,8 @@ pub const NOTIFY_ON_APPROVAL: &str = "auth.feishu.notify_on_approval";
 pub const NOTIFY_ON_PO: &str = "auth.feishu.notify_on_po";
 pub const NOTIFY_ON_PAYMENT: &str = "auth.feishu.notify_on_payment";
 pub const NOTIFY_ON_CONTRACT_EXPIRY: &str = "auth.feishu.notify_on_contract_expiry";
+pub const NOTIFY_ON_NOTICE: &str = "auth.feishu.notify_on_notice";
+pub const NOTIFY_ON_DIGEST: &str = "auth.feishu.notify_on_digest";
 pub const PAYMENT_WORKFLOW: &str = "auth.feishu.payment_workflow";
 pub const APPROVAL_CODE: &str = "auth.feishu.approval_code";
 pub const BASE_URL: &str = "auth.feishu.base_url";
@@ -64,7 +66,7 @@ const fn spec(
 }
 
 /// Mica's ten seed parameters (same types, defaults and descriptions as its migration 0031) plus the
-/// three the host contract adds.
+/// five the host contract adds (base URL, the callback secrets, the notice and digest switches).
 pub const CATALOGUE: &[SettingSpec] = &[
     spec(
         APP_ID,
@@ -121,6 +123,20 @@ pub const CATALOGUE: &[SettingSpec] = &[
         "true",
         "合同即将到期时发送飞书卡片通知",
         "Send Feishu card notification on contract expiry",
+    ),
+    spec(
+        NOTIFY_ON_NOTICE,
+        SettingType::Boolean,
+        "true",
+        "发送 Mica 的其他通知（审批提醒、超时升级、价格异常、系统通知）",
+        "Send Mica's other notices (approval reminders, SLA escalations, price anomalies, system notices)",
+    ),
+    spec(
+        NOTIFY_ON_DIGEST,
+        SettingType::Boolean,
+        "true",
+        "发送每日摘要卡片",
+        "Send the daily digest card",
     ),
     spec(
         PAYMENT_WORKFLOW,
@@ -199,6 +215,8 @@ pub struct FeishuSettings {
     pub notify_on_po: bool,
     pub notify_on_payment: bool,
     pub notify_on_contract_expiry: bool,
+    pub notify_on_notice: bool,
+    pub notify_on_digest: bool,
     pub payment_workflow: bool,
     pub approval_code: String,
 }
@@ -227,6 +245,8 @@ impl FeishuSettings {
             notify_on_po: flag(NOTIFY_ON_PO),
             notify_on_payment: flag(NOTIFY_ON_PAYMENT),
             notify_on_contract_expiry: flag(NOTIFY_ON_CONTRACT_EXPIRY),
+            notify_on_notice: flag(NOTIFY_ON_NOTICE),
+            notify_on_digest: flag(NOTIFY_ON_DIGEST),
             payment_workflow: flag(PAYMENT_WORKFLOW),
             approval_code: text(APPROVAL_CODE).trim().to_string(),
         }
@@ -240,6 +260,14 @@ impl FeishuSettings {
             EventKind::PoCreated => self.notify_on_po,
             EventKind::PaymentPending => self.notify_on_payment,
             EventKind::ContractExpiring => self.notify_on_contract_expiry,
+        }
+    }
+
+    /// Whether a notice or a digest is switched on, and the switch that says so.
+    pub fn sends(&self, message: &crate::model::Message) -> (bool, &'static str) {
+        match message {
+            crate::model::Message::Notice(_) => (self.notify_on_notice, NOTIFY_ON_NOTICE),
+            crate::model::Message::Digest(_) => (self.notify_on_digest, NOTIFY_ON_DIGEST),
         }
     }
 
@@ -394,10 +422,10 @@ mod tests {
     #[test]
     fn catalogue_declares_every_contract_key_once() {
         let mut keys: Vec<_> = CATALOGUE.iter().map(|s| s.key).collect();
-        assert_eq!(keys.len(), 13);
+        assert_eq!(keys.len(), 15);
         keys.sort();
         keys.dedup();
-        assert_eq!(keys.len(), 13);
+        assert_eq!(keys.len(), 15);
         let secrets: Vec<_> = CATALOGUE
             .iter()
             .filter(|s| s.sensitive())

@@ -45,6 +45,8 @@ async fn get_returns_micas_fields_with_defaults_and_secrets_empty() {
             "encrypt_key_masked",
             "notify_on_approval",
             "notify_on_contract_expiry",
+            "notify_on_digest",
+            "notify_on_notice",
             "notify_on_payment",
             "notify_on_po",
             "notify_on_pr",

@@ -175,7 +175,7 @@ async fn test_connection_shows_each_check_and_names_a_wrong_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_preview_shows_the_five_cards_in_the_readers_language() {
+async fn the_preview_shows_every_card_in_the_readers_language() {
     let sim = FeishuSim::start().await;
     let h = TestHost::start(&sim).await;
     let b = Browser::start().await;
@@ -188,7 +188,8 @@ async fn the_preview_shows_the_five_cards_in_the_readers_language() {
     .await;
     let (_, api) = h.get("/api/v1/admin/feishu/preview?locale=en-US").await;
     let figures = b.find_all("#gallery figure").await;
-    assert_eq!(figures.len(), 5);
+    // The five domain events, the notice and the digest.
+    assert_eq!(figures.len(), 7);
     for p in api["previews"].as_array().unwrap() {
         let css = format!(
             "#gallery figure[data-type={}] .card-title",

@@ -397,15 +397,22 @@ async fn random_and_mutated_input_is_refused_cleanly_and_applies_nothing() {
             // Mangle the body, or one of the signature's headers (timestamp, nonce, signature).
             let (mut body, mut headers) = (b.clone(), hs.clone());
             match header {
-                None => body = mangle(body, &edits),
+                None => {
+                    body = mangle(body, &edits);
+                    // An insert undone by a cut at the same place leaves the genuine body.
+                    if body == b {
+                        return Ok(());
+                    }
+                }
                 Some(h) => {
                     let value = mangle(headers[h].1.clone().into_bytes(), &edits);
                     headers[h].1 = String::from_utf8_lossy(&value)
                         .chars()
                         .filter(|c| c.is_ascii_graphic())
                         .collect();
-                    if headers[h].1 == hs[h].1 {
-                        // The change was filtered out (not a header character): nothing to send.
+                    // Filtered out (not a header character), or only the case of the hex
+                    // signature changed (the same signature): nothing was mutated.
+                    if headers[h].1.eq_ignore_ascii_case(&hs[h].1) {
                         return Ok(());
                     }
                 }

@@ -162,3 +162,54 @@ async fn test_connections_card_reaches_a_person_by_feishu_id() {
     assert_eq!(sim.messages().len(), 2, "nothing sent for refused input");
     h.host.stop().await;
 }
+
+/// A notice needs the 0.1.2 `notices` interface: with a 0.1.0 plugin active it waits, saying why
+/// and spending no attempt, while the five cards still go out; once a plugin that sends notices
+/// is activated, it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_waits_for_a_plugin_that_sends_notices() {
+    let sim = FeishuSim::start().await;
+    let h = host_with(&sim, Some(plugin_0_1_0())).await;
+    let notice = json!({"id": "notice-old", "type": "notice", "occurred_at": "2026-12-01T08:00:00Z",
+        "recipients": [recipient("a@example.com", "en-US")],
+        "data": {"category": "system", "title": "Maintenance tonight"}});
+    let (status, body) = h.post_event(&notice).await;
+    assert_eq!(status, 202, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let d = h.deliveries("notice-old").await;
+        if let Some(why) = d[0]["last_error"].as_str() {
+            assert_eq!(
+                why,
+                "waiting: feishu 0.1.0 does not send notices or digests (they need mica:plugin 0.1.2)"
+            );
+            assert_eq!(d[0]["attempts"], 0, "{d:?}");
+            assert_eq!(d[0]["error_kind"], "no_plugin", "{d:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{d:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    h.post_event(&event(
+        "po_created",
+        "po-meanwhile",
+        vec![recipient("a@example.com", "en-US")],
+    ))
+    .await;
+    assert_eq!(h.settled("po-meanwhile").await[0]["status"], "sent");
+
+    let current = std::fs::read(mica_tests::harness::plugin_wasm()).unwrap();
+    let (status, body) = h.upload(current, "application/wasm", true).await;
+    assert_eq!(status, 201, "{body}");
+    let d = h.settled("notice-old").await;
+    assert_eq!(d[0]["status"], "sent", "{d:?}");
+    assert_eq!(d[0]["plugin_version"], PLUGIN_VERSION);
+    let card = sim
+        .messages()
+        .into_iter()
+        .find(|m| Some(m.message_id.as_str()) == d[0]["feishu_message_id"].as_str())
+        .unwrap()
+        .card;
+    assert_eq!(card["header"]["title"]["content"], "Maintenance tonight");
+    h.host.stop().await;
+}

@@ -8,6 +8,7 @@ use mica_bench::cpu::process_cpu_seconds;
 use mica_bench::native::NativeEnv;
 use mica_feishu_plugin::model::NotifyRequest;
 use mica_feishu_plugin::samples::{ALL_KINDS, event, recipient};
+use mica_host::events::Payload;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -106,11 +107,15 @@ async fn run() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64(),
         process_cpu_seconds() - c,
     );
+    let payloads: Vec<Payload> = wit
+        .iter()
+        .map(|r| Payload::Domain(r.event.clone()))
+        .collect();
     let (t, c) = (Instant::now(), process_cpu_seconds());
     for i in 0..args.cards {
         component
             .plugin
-            .render_preview(&wit[i % 5].event, "zh-CN")
+            .render_preview(&payloads[i % 5], "zh-CN")
             .await??;
     }
     per_card(

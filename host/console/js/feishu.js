@@ -10,7 +10,8 @@ const DOMAINS = [
   ["feishu", "https://open.feishu.cn"],
   ["lark", "https://open.larksuite.com"],
 ];
-const SWITCHES = ["notify_on_pr", "notify_on_approval", "notify_on_po", "notify_on_payment", "notify_on_contract_expiry"];
+const SWITCHES = ["notify_on_pr", "notify_on_approval", "notify_on_po", "notify_on_payment", "notify_on_contract_expiry",
+  "notify_on_notice", "notify_on_digest"];
 const SECRETS = ["app_secret", "encrypt_key", "verification_token"];
 
 function field(name, labelText, input, help) {

@@ -3,7 +3,7 @@
 
 use super::{ApiError, AppState, read_body};
 use crate::delivery::{Class, Kind};
-use crate::events::{approval_job_id, delivery_id, parse_event, recipient_json};
+use crate::events::{Payload, approval_job_id, delivery_id, parse_event, recipient_json};
 use crate::runtime::World;
 use crate::runtime::bindings::types::DomainEvent;
 use crate::store::NewDelivery;
@@ -44,20 +44,24 @@ pub async fn post_event(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = json_body(&headers, body)?;
     let mut event = parse_event(&body)?;
+    let class = match &event.payload {
+        Payload::Message(message) => message.class(),
+        Payload::Domain(_) => Class::of(Kind::Notify, event.kind),
+    };
     let mut deliveries: Vec<NewDelivery> = event
         .recipients
         .iter()
         .map(|r| NewDelivery {
             id: delivery_id(&event.id, &r.email),
             kind: Kind::Notify,
-            class: Class::of(Kind::Notify, event.kind),
+            class,
             recipient_email: r.email.clone(),
             recipient: recipient_json(r).to_string(),
         })
         .collect();
     // A pending payment also starts its approval when an approval provider is active; the
     // provider itself reports `skipped` while its workflow is switched off.
-    if let DomainEvent::PaymentPending(p) = &event.event
+    if let Payload::Domain(DomainEvent::PaymentPending(p)) = &event.payload
         && state.registry.serving(World::ApprovalProvider).is_ok()
     {
         deliveries.push(NewDelivery {

@@ -64,7 +64,7 @@ async fn render(
         parse_stored_event(event).map_err(|e| ApiError::unprocessable(format!("event.{e}")))?;
     for locale in locales {
         let card = plugin
-            .render_preview(&valid.event, locale)
+            .render_preview(&valid.payload, locale)
             .await
             .map_err(|e| ApiError::unavailable(format!("the plugin could not render: {e}")))?
             .map_err(|e| {

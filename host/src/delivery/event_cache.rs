@@ -5,8 +5,7 @@
 //! so the worker keeps the last few parsed events. Stored events never change, so an entry is
 //! never stale; the cache is bounded and forgets the oldest first.
 
-use crate::events::{ValidEvent, parse_stored_event};
-use crate::runtime::bindings::types::DomainEvent;
+use crate::events::{Payload, ValidEvent, parse_stored_event};
 use crate::store::Store;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -15,7 +14,7 @@ use std::sync::{Arc, Mutex};
 pub struct EventForDelivery {
     pub kind: &'static str,
     pub occurred_at: String,
-    pub event: DomainEvent,
+    pub payload: Payload,
 }
 
 /// The event as stored, or why it cannot be read (kept too, so a broken event fails each of its
@@ -77,12 +76,12 @@ fn load(store: &Store, id: &str) -> Result<EventForDelivery, String> {
     let ValidEvent {
         kind,
         occurred_at,
-        event,
+        payload,
         ..
     } = parse_stored_event(&body).map_err(|e| format!("the stored event cannot be read: {e}"))?;
     Ok(EventForDelivery {
         kind,
         occurred_at,
-        event,
+        payload,
     })
 }

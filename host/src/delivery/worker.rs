@@ -6,8 +6,9 @@ use super::outcome;
 use super::outcome_writer::OutcomeWriter;
 use super::rate::{Limiter, Quota, Scope, Ticket};
 use super::retry::RetryPolicy;
-use crate::events::parse_recipient;
+use crate::events::{Payload, parse_recipient};
 use crate::registry::Registry;
+use crate::runtime::MessageCall;
 use crate::runtime::bindings::notifications::NotifyRequest;
 use crate::runtime::bindings::types::Recipient;
 use crate::store::{Claimed, Completion, Outcome, Store, Verdict, now_ms};
@@ -241,7 +242,7 @@ impl Worker {
             Ok(plugin) => plugin,
             Err(unserved) => {
                 self.release(ticket);
-                return self.wait_for_plugin(&d, unserved).await;
+                return self.wait_for_plugin(&d, unserved.to_string()).await;
             }
         };
         if kind == Kind::Cancel {
@@ -257,21 +258,58 @@ impl Worker {
                 None
             }
         };
+        // A notice or digest waits for a plugin that sends them (mica:plugin 0.1.2), spending
+        // no attempt, rather than failing on an older one.
+        if let Ok((event, _)) = &built
+            && matches!(event.payload, Payload::Message(_))
+            && !plugin.sends_messages()
+        {
+            self.release(ticket);
+            let reason = format!(
+                "{} {} does not send notices or digests (they need mica:plugin 0.1.2)",
+                plugin.id(),
+                plugin.version()
+            );
+            return self.wait_for_plugin(&d, reason).await;
+        }
         let outcome = match built {
-            Ok((event, _)) if kind == Kind::Approval => {
-                let result = self.create_approval(&plugin, &d, event.event.clone()).await;
-                outcome::decide(&result, d.attempt, &self.policy)
-            }
+            Ok((event, _)) if kind == Kind::Approval => match &event.payload {
+                Payload::Domain(domain) => {
+                    let result = self.create_approval(&plugin, &d, domain.clone()).await;
+                    outcome::decide(&result, d.attempt, &self.policy)
+                }
+                Payload::Message(_) => Outcome::Failed {
+                    kind: "invalid_input".into(),
+                    error: "an approval job belongs to a payment_pending event".into(),
+                    remote_code: None,
+                    log_id: None,
+                },
+            },
             Ok((event, recipient)) => {
-                let request = NotifyRequest {
-                    idempotency_key: d.id.clone(),
-                    event_id: d.event_id.clone(),
-                    occurred_at: event.occurred_at.clone(),
-                    event: event.event.clone(),
-                    recipient,
-                    attempt: d.attempt,
+                let result = match &event.payload {
+                    Payload::Domain(domain) => {
+                        let request = NotifyRequest {
+                            idempotency_key: d.id.clone(),
+                            event_id: d.event_id.clone(),
+                            occurred_at: event.occurred_at.clone(),
+                            event: domain.clone(),
+                            recipient,
+                            attempt: d.attempt,
+                        };
+                        plugin.notify(&self.store, &request).await
+                    }
+                    Payload::Message(message) => {
+                        let request = MessageCall {
+                            idempotency_key: d.id.clone(),
+                            event_id: d.event_id.clone(),
+                            occurred_at: event.occurred_at.clone(),
+                            message,
+                            recipient,
+                            attempt: d.attempt,
+                        };
+                        plugin.send_message(&self.store, &request).await
+                    }
                 };
-                let result = plugin.notify(&self.store, &request).await;
                 outcome::decide(&result, d.attempt, &self.policy)
             }
             Err(error) => Outcome::Failed {
@@ -288,9 +326,9 @@ impl Worker {
 
     /// Put a delivery back until the plugin that owns its world can take it (it may be enabled,
     /// activated or assigned): never dropped, never handed to another plugin, and no attempt spent.
-    async fn wait_for_plugin(&self, d: &Claimed, unserved: crate::registry::Unserved) {
+    async fn wait_for_plugin(&self, d: &Claimed, why: String) {
         let (id, at) = (d.id.clone(), now_ms() + 5_000);
-        let reason = format!("waiting: {unserved}");
+        let reason = format!("waiting: {why}");
         if let Err(e) = self
             .store
             .call(move |s| s.wait_for_plugin(&id, at, &reason))

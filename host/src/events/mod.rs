@@ -2,11 +2,14 @@
 //! WIT types the plugins receive.
 
 mod fields;
+pub mod messages;
 mod parse;
 mod samples;
 
 pub use fields::FieldError;
-pub use parse::{EVENT_TYPES, ValidEvent, parse_event, parse_recipient, parse_stored_event};
+pub use parse::{
+    EVENT_TYPES, Payload, ValidEvent, parse_event, parse_recipient, parse_stored_event,
+};
 pub use samples::sample_events;
 
 use sha2::{Digest, Sha256};

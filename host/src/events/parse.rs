@@ -1,16 +1,28 @@
-//! The event envelope and the five `data` shapes of CONTRACT.md.
+//! The event envelope, the five `data` shapes of CONTRACT.md, and the notice and digest.
 
 use super::fields::{FieldError, Obj, Result, error};
 use crate::runtime::bindings::types::*;
 use serde_json::Value;
 
-pub const EVENT_TYPES: [&str; 5] = [
+pub const EVENT_TYPES: [&str; 7] = [
     "pr_submitted",
     "approval_decided",
     "po_created",
     "payment_pending",
     "contract_expiring",
+    "notice",
+    "digest",
 ];
+
+/// What an event carries: one of the five domain events (the `notifications` interface), or a
+/// notice or digest (the `notices` interface, since mica:plugin 0.1.2).
+// One per stored event, held in a small cache: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Payload {
+    Domain(DomainEvent),
+    Message(super::messages::Message),
+}
 
 const MAX_RECIPIENTS: usize = 1000;
 
@@ -21,7 +33,7 @@ pub struct ValidEvent {
     pub occurred_at: String,
     /// Unique by email (a person listed twice gets one card).
     pub recipients: Vec<Recipient>,
-    pub event: DomainEvent,
+    pub payload: Payload,
     /// What was accepted but changed (a locale that fell back), for the 202 answer.
     pub warnings: Vec<String>,
 }
@@ -82,13 +94,21 @@ pub fn parse_stored_event(body: &Value) -> Result<ValidEvent> {
         ));
     }
     let data = root.obj("data")?;
-    let event = parse_data(kind, &data)?;
+    let payload = match kind {
+        "notice" => Payload::Message(super::messages::Message::Notice(super::messages::notice(
+            &data,
+        )?)),
+        "digest" => Payload::Message(super::messages::Message::Digest(super::messages::digest(
+            &data,
+        )?)),
+        _ => Payload::Domain(parse_data(kind, &data)?),
+    };
     Ok(ValidEvent {
         id,
         kind,
         occurred_at,
         recipients: Vec::new(),
-        event,
+        payload,
         warnings: Vec::new(),
     })
 }

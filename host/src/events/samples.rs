@@ -68,6 +68,31 @@ pub fn sample_events() -> Vec<Value> {
                 "used_amount": cny("412000.00"), "url": "https://mica.example.com/contracts/c-5",
             }),
         ),
+        envelope(
+            "notice",
+            json!({
+                "category": "approval_reminder",
+                "title": "PR-2026-0042 has waited 3 days for your approval",
+                "body": "Laptops for the new design team, submitted by 韩梅梅 (12,500.00 CNY).",
+                "severity": "warning", "url": "https://mica.example.com/pr/pr-1001",
+                "fields": [{"label": "Stage", "value": "Finance (2 of 3)"}],
+            }),
+        ),
+        envelope(
+            "digest",
+            json!({
+                "date": "2026-12-01", "url": "https://mica.example.com/dashboard",
+                "sections": [
+                    {"kind": "pending_approvals", "title": "Waiting for your approval", "count": 7,
+                     "items": [
+                        {"title": "PR-2026-0042 Laptops for the new design team", "url": "https://mica.example.com/pr/pr-1001"},
+                        {"title": "PR-2026-0043 Standing desks", "url": "https://mica.example.com/pr/pr-1002"},
+                     ]},
+                    {"kind": "contracts_expiring", "title": "Contracts expiring this month", "count": 1,
+                     "items": [{"title": "CT-2025-0005 ACME Computers Ltd.", "url": "https://mica.example.com/contracts/c-5"}]},
+                ],
+            }),
+        ),
     ]
 }
 

@@ -13,5 +13,5 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::mica::plugin::{approvals, connection, notifications, plugin, previews};
+pub use exports::mica::plugin::{approvals, connection, notices, notifications, plugin, previews};
 pub use mica::plugin::types;

@@ -1,7 +1,7 @@
 //! A linked plugin version: its pre-instantiated component, which worlds it implements, what it
 //! declared, and the calls into it, each in a fresh store under the sandbox limits.
 
-use super::bindings::{approvals, connection, notifications, plugin, previews, types};
+use super::bindings::{approvals, connection, notices, notifications, plugin, previews, types};
 use super::engine::Runtime;
 use super::state::{CallState, PluginContext};
 use crate::capabilities::http::OutboundHooks;
@@ -159,6 +159,8 @@ pub struct LoadedPlugin {
     previews: Option<previews::GuestIndices>,
     /// Optional (since 0.1.1): Test Connection to a person rather than an address.
     connection: Option<connection::GuestIndices>,
+    /// Optional (since 0.1.2): Mica's notices and digests.
+    notices: Option<notices::GuestIndices>,
     pub digest: String,
     pub worlds: Vec<World>,
     pub descriptor: Descriptor,
@@ -188,6 +190,7 @@ impl LoadedPlugin {
         let approvals = approvals::GuestIndices::new(&pre).ok();
         let previews = previews::GuestIndices::new(&pre).ok();
         let connection = connection::GuestIndices::new(&pre).ok();
+        let notices = notices::GuestIndices::new(&pre).ok();
         let mut worlds = Vec::new();
         if notifications.is_some() {
             worlds.push(World::Notifier);
@@ -208,6 +211,7 @@ impl LoadedPlugin {
             approvals,
             previews,
             connection,
+            notices,
             digest: super::compile_cache::digest(wasm),
             worlds,
             descriptor: Descriptor {
@@ -416,6 +420,44 @@ impl LoadedPlugin {
         .await
     }
 
+    /// Whether the plugin sends Mica's notices and digests (exports `notices`, since 0.1.2).
+    pub fn sends_messages(&self) -> bool {
+        self.notices.is_some()
+    }
+
+    /// Send a notice or a digest to one recipient. The receipt has the shape `notify`'s has, so
+    /// the worker judges both outcomes alike.
+    pub async fn send_message(
+        &self,
+        db: &Store,
+        request: &MessageCall<'_>,
+    ) -> Result<Result<notifications::Receipt, types::PluginError>, CallError> {
+        let idx = self
+            .notices
+            .as_ref()
+            .ok_or(CallError::NotImplemented("mica:plugin/notices"))?;
+        let request = notices::MessageRequest {
+            idempotency_key: request.idempotency_key.clone(),
+            event_id: request.event_id.clone(),
+            occurred_at: request.occurred_at.clone(),
+            message: super::messages::message(request.message),
+            recipient: request.recipient.clone(),
+            attempt: request.attempt,
+        };
+        let sent = self
+            .call("send_message", Some(db), async |store, instance| {
+                idx.load(&mut *store, instance)?
+                    .call_send(store, &request)
+                    .await
+            })
+            .await?;
+        Ok(sent.map(|r| notifications::Receipt {
+            message_id: r.message_id,
+            chat_id: r.chat_id,
+            log_id: r.log_id,
+        }))
+    }
+
     fn approvals(&self) -> Result<&approvals::GuestIndices, CallError> {
         self.approvals
             .as_ref()
@@ -484,21 +526,49 @@ impl LoadedPlugin {
         self.previews.is_some()
     }
 
-    /// The message the plugin would send for `event` to a reader in `locale`, as JSON text.
+    /// The message the plugin would send for `payload` to a reader in `locale`, as JSON text.
     pub async fn render_preview(
         &self,
-        event: &types::DomainEvent,
+        payload: &crate::events::Payload,
         locale: &str,
     ) -> Result<Result<String, types::PluginError>, CallError> {
-        let idx = self
-            .previews
-            .as_ref()
-            .ok_or(CallError::NotImplemented("mica:plugin/previews"))?;
-        self.call("preview", None, async |store, instance| {
-            idx.load(&mut *store, instance)?
-                .call_render(store, event, locale)
+        use crate::events::Payload;
+        match payload {
+            Payload::Domain(event) => {
+                let idx = self
+                    .previews
+                    .as_ref()
+                    .ok_or(CallError::NotImplemented("mica:plugin/previews"))?;
+                self.call("preview", None, async |store, instance| {
+                    idx.load(&mut *store, instance)?
+                        .call_render(store, event, locale)
+                        .await
+                })
                 .await
-        })
-        .await
+            }
+            Payload::Message(message) => {
+                let idx = self
+                    .notices
+                    .as_ref()
+                    .ok_or(CallError::NotImplemented("mica:plugin/notices"))?;
+                let message = super::messages::message(message);
+                self.call("preview", None, async |store, instance| {
+                    idx.load(&mut *store, instance)?
+                        .call_render(store, &message, locale)
+                        .await
+                })
+                .await
+            }
+        }
     }
+}
+
+/// One notice or digest for one recipient (the `notices.send` request, in the host's types).
+pub struct MessageCall<'a> {
+    pub idempotency_key: String,
+    pub event_id: String,
+    pub occurred_at: String,
+    pub message: &'a crate::events::messages::Message,
+    pub recipient: types::Recipient,
+    pub attempt: u32,
 }

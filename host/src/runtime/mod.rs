@@ -8,9 +8,10 @@ mod engine;
 mod frozen_wit;
 mod limits;
 mod loaded;
+mod messages;
 pub(crate) mod state;
 
 pub use engine::Runtime;
 pub use limits::SandboxLimits;
-pub use loaded::{CallError, Descriptor, LoadedPlugin, SettingDecl, World};
+pub use loaded::{CallError, Descriptor, LoadedPlugin, MessageCall, SettingDecl, World};
 pub use state::PluginContext;

@@ -54,6 +54,18 @@ pub struct Words {
     /// "{n} days" — `{n}` is replaced.
     pub days: &'static str,
     pub expired: &'static str,
+    /// Notices: the tag of each of Mica's categories (any other shows its own name).
+    pub approval_reminder: &'static str,
+    pub sla_escalation: &'static str,
+    pub price_anomaly: &'static str,
+    pub system_notice: &'static str,
+    pub open_in_mica: &'static str,
+    /// "and {n} more" — `{n}` is replaced.
+    pub and_more: &'static str,
+    /// "Daily digest for {date}" — `{date}` is replaced.
+    pub digest_title: &'static str,
+    pub digest_empty: &'static str,
+    pub open_dashboard: &'static str,
 }
 
 const ZH: Words = Words {
@@ -95,6 +107,15 @@ const ZH: Words = Words {
     },
     days: "{n} 天",
     expired: "已到期",
+    approval_reminder: "审批提醒",
+    sla_escalation: "超时升级",
+    price_anomaly: "价格异常",
+    system_notice: "系统通知",
+    open_in_mica: "在 Mica 中查看",
+    and_more: "还有 {n} 项",
+    digest_title: "每日摘要（{date}）",
+    digest_empty: "今天没有需要关注的事项。",
+    open_dashboard: "打开 Mica 工作台",
 };
 
 const EN: Words = Words {
@@ -136,6 +157,15 @@ const EN: Words = Words {
     },
     days: "{n} days",
     expired: "Expired",
+    approval_reminder: "Approval reminder",
+    sla_escalation: "SLA escalation",
+    price_anomaly: "Price anomaly",
+    system_notice: "System notice",
+    open_in_mica: "Open in Mica",
+    and_more: "and {n} more",
+    digest_title: "Daily digest for {date}",
+    digest_empty: "Nothing needs your attention today.",
+    open_dashboard: "Open the Mica dashboard",
 };
 
 pub fn words(locale: Locale) -> &'static Words {

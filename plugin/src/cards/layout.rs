@@ -17,6 +17,9 @@ pub struct Limits {
     pub title: usize,
     /// Descriptions and comments.
     pub long: usize,
+    /// Lists of user-sized length (a notice's fields, a digest's sections): how many are shown
+    /// before the rest is folded into "and N more".
+    pub items: usize,
 }
 
 impl Limits {
@@ -24,6 +27,7 @@ impl Limits {
         short: 120,
         title: 200,
         long: 2000,
+        items: 20,
     };
 
     pub fn halved(self) -> Limits {
@@ -31,7 +35,13 @@ impl Limits {
             short: (self.short / 2).max(16),
             title: (self.title / 2).max(24),
             long: (self.long / 2).max(32),
+            items: (self.items / 2).max(1),
         }
+    }
+
+    /// As small as cards get: shrinking further changes nothing.
+    pub fn smallest(self) -> bool {
+        self.long <= 32 && self.items <= 1
     }
 }
 
@@ -44,6 +54,17 @@ pub enum Colour {
     Orange,
     Turquoise,
     Yellow,
+}
+
+impl Colour {
+    /// A notice's colour by its severity.
+    pub fn of(severity: crate::model::Severity) -> Colour {
+        match severity {
+            crate::model::Severity::Info => Colour::Blue,
+            crate::model::Severity::Warning => Colour::Orange,
+            crate::model::Severity::Urgent => Colour::Red,
+        }
+    }
 }
 
 impl Colour {
@@ -198,6 +219,82 @@ impl CardBuilder {
     /// A title-length user value.
     pub fn title_field(mut self, label: &str, value: &str) -> Self {
         self.push_field(label, &clip_line(value, self.limits.title));
+        self
+    }
+
+    /// "**label:** value" where both come from the caller (a notice's fields): both escaped.
+    pub fn user_field(mut self, label: &str, value: &str) -> Self {
+        if !self.fields.is_empty() {
+            self.fields.push('\n');
+        }
+        self.fields.push_str("**");
+        escape_into(&mut self.fields, &clip_line(label, self.limits.short));
+        self.fields.push_str(":** ");
+        escape_into(&mut self.fields, &clip_line(value, self.limits.title));
+        self
+    }
+
+    /// A line of our own words in small type ("and 3 more").
+    pub fn note(mut self, text: &str) -> Self {
+        self.flush_fields();
+        self.blocks.push(Element::Markdown {
+            content: escape(text),
+            text_size: Some("notation"),
+        });
+        self
+    }
+
+    /// Multi-line user text on its own (a notice's body).
+    pub fn text(mut self, text: &str) -> Self {
+        let body = escape(&truncate(text.trim(), self.limits.long));
+        self.flush_fields();
+        if !body.is_empty() {
+            self.blocks.push(Element::Markdown {
+                content: body,
+                text_size: None,
+            });
+        }
+        self
+    }
+
+    /// A titled list of user entries, each a link when it has a safe URL (a digest section), with
+    /// how many there are in all after the title.
+    pub fn list(
+        mut self,
+        heading: &str,
+        total: usize,
+        entries: &[(String, Option<String>)],
+        more: Option<String>,
+    ) -> Self {
+        self.flush_fields();
+        let mut content = String::with_capacity(64 * (entries.len() + 1));
+        content.push_str("**");
+        escape_into(&mut content, &clip_line(heading, self.limits.title));
+        content.push_str("** (");
+        content.push_str(&total.to_string());
+        content.push(')');
+        for (title, url) in entries {
+            content.push_str("\n- ");
+            let title = clip_line(title, self.limits.title);
+            match url {
+                Some(url) => {
+                    content.push('[');
+                    escape_into(&mut content, &title);
+                    content.push_str("](");
+                    content.push_str(url);
+                    content.push(')');
+                }
+                None => escape_into(&mut content, &title),
+            }
+        }
+        if let Some(more) = more {
+            content.push('\n');
+            escape_into(&mut content, &more);
+        }
+        self.blocks.push(Element::Markdown {
+            content,
+            text_size: None,
+        });
         self
     }
 

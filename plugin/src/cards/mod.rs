@@ -7,6 +7,7 @@ pub mod i18n;
 pub mod layout;
 pub mod markdown;
 pub mod money;
+pub mod notices;
 
 use crate::model::{
     ApprovalDecided, ContractExpiring, Decision, DomainEvent, PaymentPending, PoCreated,

@@ -2,6 +2,7 @@
 
 use super::exports::mica::plugin::approvals as wit_approvals;
 use super::exports::mica::plugin::connection as wit_connection;
+use super::exports::mica::plugin::notices as wit_notices;
 use super::exports::mica::plugin::notifications as wit_notify;
 use super::exports::mica::plugin::plugin as wit_plugin;
 use super::mica::plugin::types as wit;
@@ -89,6 +90,70 @@ pub fn notify_request(r: wit_notify::NotifyRequest) -> NotifyRequest {
         event: event(r.event),
         recipient: recipient(r.recipient),
         attempt: r.attempt,
+    }
+}
+
+pub fn message(m: wit_notices::Message) -> Message {
+    match m {
+        wit_notices::Message::Notice(n) => Message::Notice(Notice {
+            category: n.category,
+            title: n.title,
+            body: n.body,
+            url: n.url,
+            severity: match n.severity {
+                wit_notices::Severity::Info => Severity::Info,
+                wit_notices::Severity::Warning => Severity::Warning,
+                wit_notices::Severity::Urgent => Severity::Urgent,
+            },
+            fields: n
+                .fields
+                .into_iter()
+                .map(|f| NoticeField {
+                    label: f.label,
+                    value: f.value,
+                })
+                .collect(),
+        }),
+        wit_notices::Message::Digest(d) => Message::Digest(Digest {
+            date: d.date,
+            url: d.url,
+            sections: d
+                .sections
+                .into_iter()
+                .map(|s| DigestSection {
+                    kind: s.kind,
+                    title: s.title,
+                    count: s.count,
+                    items: s
+                        .items
+                        .into_iter()
+                        .map(|i| DigestItem {
+                            title: i.title,
+                            url: i.url,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }),
+    }
+}
+
+pub fn message_request(r: wit_notices::MessageRequest) -> MessageRequest {
+    MessageRequest {
+        idempotency_key: r.idempotency_key,
+        event_id: r.event_id,
+        occurred_at: r.occurred_at,
+        message: message(r.message),
+        recipient: recipient(r.recipient),
+        attempt: r.attempt,
+    }
+}
+
+pub fn message_receipt(r: Receipt) -> wit_notices::MessageReceipt {
+    wit_notices::MessageReceipt {
+        message_id: r.message_id,
+        chat_id: r.chat_id,
+        log_id: r.log_id,
     }
 }
 

@@ -22,6 +22,7 @@ use exports::mica::plugin::approvals::{
     self, ApprovalRef, CreateRequest, WebhookOutcome, WebhookRequest,
 };
 use exports::mica::plugin::connection::{self, ConnectionCheck, TestRequest};
+use exports::mica::plugin::notices::{self, Message, MessageReceipt, MessageRequest};
 use exports::mica::plugin::notifications::{self, NotifyRequest, Receipt};
 use exports::mica::plugin::plugin::{self, Check, Descriptor, TestOptions};
 use exports::mica::plugin::previews;
@@ -63,6 +64,22 @@ impl notifications::Guest for Component {
         ports::with_env(|env| crate::notify::notify(env, &request))
             .map(convert::receipt)
             .map_err(convert::plugin_error)
+    }
+}
+
+impl notices::Guest for Component {
+    fn send(request: MessageRequest) -> Result<MessageReceipt, PluginError> {
+        let request = convert::message_request(request);
+        ports::with_env(|env| crate::notify::send_message(env, &request))
+            .map(convert::message_receipt)
+            .map_err(convert::plugin_error)
+    }
+
+    fn render(message: Message, locale: String) -> Result<String, PluginError> {
+        Ok(crate::preview::message_card_json(
+            &convert::message(message),
+            &locale,
+        ))
     }
 }
 

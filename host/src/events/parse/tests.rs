@@ -30,7 +30,7 @@ fn a_valid_event_parses_with_recipients_deduplicated_and_normalised() {
     assert_eq!(e.recipients[1].locale, "en-US");
     assert_eq!(e.recipients[1].feishu_open_id.as_deref(), Some("ou_1"));
     assert_eq!(e.recipients[1].feishu_union_id, None);
-    let DomainEvent::PrSubmitted(d) = e.event else {
+    let Payload::Domain(DomainEvent::PrSubmitted(d)) = e.payload else {
         panic!()
     };
     assert_eq!(d.amount.currency, "CNY");
@@ -92,4 +92,95 @@ fn other_locales_fall_back_with_a_warning_instead_of_refusing_the_event() {
     assert!(e.warnings[1].contains("sent in en-US"), "{:?}", e.warnings);
     // The exact tags and their usual spellings warn about nothing.
     assert!(parse_event(&pr()).unwrap().warnings.is_empty());
+}
+
+fn envelope(kind: &str, data: Value) -> Value {
+    json!({"id": "evt-n", "type": kind, "occurred_at": "2026-11-25T02:14:22Z",
+           "recipients": [{"email": "a@example.com"}], "data": data})
+}
+
+#[test]
+fn notices_and_digests_parse_and_their_errors_name_the_field() {
+    use crate::events::messages::{Message, Severity};
+    let notice = envelope(
+        "notice",
+        json!({"category": "sla_escalation", "title": "PR-1 is late", "body": "Three days",
+               "severity": "urgent", "url": "https://mica.example.com/pr/1",
+               "fields": [{"label": "Stage", "value": "Finance"}]}),
+    );
+    let e = parse_event(&notice).unwrap();
+    let Payload::Message(Message::Notice(n)) = &e.payload else {
+        panic!()
+    };
+    assert_eq!(n.severity, Severity::Urgent);
+    assert_eq!(n.fields[0].label, "Stage");
+    let minimal = envelope(
+        "notice",
+        json!({"category": "system", "title": "Maintenance"}),
+    );
+    let Payload::Message(Message::Notice(n)) = parse_event(&minimal).unwrap().payload else {
+        panic!()
+    };
+    assert_eq!(
+        (n.severity, n.body.as_str(), n.url),
+        (Severity::Info, "", None)
+    );
+    let digest = envelope(
+        "digest",
+        json!({"date": "2026-12-01", "url": "https://mica.example.com/",
+               "sections": [{"kind": "pending", "title": "To approve", "count": 3,
+                             "items": [{"title": "PR-1", "url": "https://mica.example.com/pr/1"}, {"title": "PR-2"}]}]}),
+    );
+    let Payload::Message(Message::Digest(d)) = parse_event(&digest).unwrap().payload else {
+        panic!()
+    };
+    assert_eq!(d.sections[0].items[1].url, None);
+    for (body, field) in [
+        (envelope("notice", json!({"title": "t"})), "data.category"),
+        (
+            envelope("notice", json!({"category": "has space", "title": "t"})),
+            "data.category",
+        ),
+        (
+            envelope(
+                "notice",
+                json!({"category": "system", "title": "t", "severity": "meh"}),
+            ),
+            "data.severity",
+        ),
+        (
+            envelope(
+                "notice",
+                json!({"category": "system", "title": "t", "url": "ftp://x"}),
+            ),
+            "data.url",
+        ),
+        (
+            envelope(
+                "notice",
+                json!({"category": "system", "title": "t", "fields": [{"label": "l"}]}),
+            ),
+            "data.fields[0].value",
+        ),
+        (
+            envelope("digest", json!({"date": "yesterday", "sections": []})),
+            "data.date",
+        ),
+        (
+            envelope(
+                "digest",
+                json!({"date": "2026-12-01", "sections": [{"kind": "k", "title": "t", "count": -1}]}),
+            ),
+            "data.sections[0].count",
+        ),
+        (
+            envelope(
+                "digest",
+                json!({"date": "2026-12-01", "sections": [{"kind": "k", "title": "t", "count": 1, "items": [{"url": "https://x.example"}]}]}),
+            ),
+            "data.sections[0].items[0].title",
+        ),
+    ] {
+        assert_eq!(field_of(body), field);
+    }
 }
