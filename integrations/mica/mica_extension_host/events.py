@@ -251,6 +251,99 @@ def contract_expiring(
     )
 
 
+# Mica's notification kinds (`Notification.biz_type`, else `Notification.category`) and what the
+# host calls them; any other passes through as its own category.
+_NOTICE_CATEGORIES = {
+    "approval_reminder": "approval_reminder",
+    "approval_escalation": "sla_escalation",
+    "approval_escalation_submitter": "sla_escalation",
+    "price_anomaly": "price_anomaly",
+    "system": "system",
+}
+_SEVERITIES = {"sla_escalation": "urgent", "price_anomaly": "warning"}
+
+
+def notice(
+    *,
+    notification_id: Any,
+    category: str,
+    title: str,
+    body: str | None,
+    link_url: str | None,
+    user: MicaUser,
+    base_url: str,
+    severity: str | None = None,
+    fields: Iterable[tuple[str, str]] = (),
+) -> Event:
+    """One of Mica's notifications (reminder, SLA escalation, price anomaly, system notice) as a
+    card to its user: pass `notification.biz_type or notification.category.value` as `category`.
+
+    The id is the notification's, so a retried request sends one card. An escalation is urgent
+    (red) and a price anomaly a warning (orange) unless `severity` says otherwise.
+    """
+    kind = _NOTICE_CATEGORIES.get(category, category)
+    chosen = severity or _SEVERITIES.get(kind, "info")
+    if chosen not in ("info", "warning", "urgent"):
+        raise ValueError(f"severity: {chosen!r} is not info, warning or urgent")
+    url = None
+    if link_url:
+        url = link_url if link_url.startswith(("https://", "http://")) else link(base_url, link_url)
+    return _event(
+        "notice",
+        f"notice:{notification_id}",
+        [user],
+        {
+            "category": kind,
+            "title": title,
+            "body": body or "",
+            "url": url,
+            "severity": chosen,
+            "fields": [{"label": label, "value": value} for label, value in fields],
+        },
+    )
+
+
+def digest_section(
+    *,
+    kind: str,
+    title: str,
+    count: int,
+    base_url: str,
+    items: Iterable[tuple[str, str | None]] = (),
+) -> dict[str, Any]:
+    """One section of a digest: how many there are, and the first few as (title, Mica path)."""
+    return {
+        "kind": kind,
+        "title": title,
+        "count": int(count),
+        "items": [
+            {"title": text, "url": link(base_url, path) if path else None} for text, path in items
+        ],
+    }
+
+
+def digest(
+    *,
+    user: MicaUser,
+    day: date,
+    sections: Iterable[dict[str, Any]],
+    base_url: str,
+    dashboard_path: str = "/dashboard",
+) -> Event:
+    """One person's daily digest card (sections from `digest_section`). One per person per day:
+    the scan run twice sends one card."""
+    return _event(
+        "digest",
+        f"digest:{(user.email or '').lower()}:{day.isoformat()}",
+        [user],
+        {
+            "date": day.isoformat(),
+            "url": link(base_url, dashboard_path),
+            "sections": list(sections),
+        },
+    )
+
+
 CANCEL_TYPE = "payment_cancelled"
 
 

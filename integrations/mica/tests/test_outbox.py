@@ -153,13 +153,36 @@ async def test_every_builder_makes_an_event_the_host_turns_into_cards(
             recipients=[owner],
             base_url=BASE,
         ),
+        ev.notice(
+            notification_id=uuid.uuid4(),
+            category="approval_escalation",
+            title="PR-2026-0042 is overdue",
+            body="Waiting 3 days at Finance",
+            link_url="/approvals",
+            user=approver,
+            base_url=BASE,
+        ),
+        ev.digest(
+            user=owner,
+            day=date(2026, 12, 1),
+            sections=[
+                ev.digest_section(
+                    kind="pending_approvals",
+                    title="Waiting for approval",
+                    count=7,
+                    items=[("PR-2026-0042 Laptops", "/approvals")],
+                    base_url=BASE,
+                )
+            ],
+            base_url=BASE,
+        ),
     ]
     async with sessionmaker() as session, session.begin():
         for e in built:
             assert await emit(session, e)
     await drain_until_empty(drainer_for(sessionmaker, host), sessionmaker)
     async with sessionmaker() as session:
-        assert (await counts(session))[OutboxStatus.DELIVERED] == 5
+        assert (await counts(session))[OutboxStatus.DELIVERED] == 7
     for e in built:
         await eventually(
             f"{e['id']} settled",
@@ -172,11 +195,13 @@ async def test_every_builder_makes_an_event_the_host_turns_into_cards(
         assert [d["status"] for d in notify] == ["sent"] * len(e["recipients"]), notify
     received = Counter(m["receive_id"] for m in sim.messages())
     # Each person once per event they are a recipient of; Feishu ids are preferred to email.
-    assert received[approver.email] == 1
+    assert received[approver.email] == 2, "PR submitted + the escalation notice"
     assert received[requester.email] == 2, "approval decided + PO created"
     assert received[buyer.email] == 1
     assert received["ou_finance_1"] == 1
-    assert received[owner.email] == 1
+    assert received[owner.email] == 2, "contract expiring + the digest"
+    escalation = next(d for d in host.deliveries(built[5]["id"]))
+    assert escalation["class"] == "update", "an escalation is served ahead of bulk cards"
     links = [m["card"] for m in sim.messages()]
     assert all(BASE in str(card) for card in links), "absolute links into Mica"
 

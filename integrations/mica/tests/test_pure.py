@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import httpx
 import pytest
-from people import User
+from people import User, someone
 
 from mica_extension_host import events as ev
 from mica_extension_host.drainer import Outcome, backoff_seconds, classify, classify_cancel
@@ -80,3 +81,52 @@ def test_a_notice_must_be_fresh_and_signed_with_the_secret():
         with pytest.raises(NoticeRefused) as refused:
             verify(secret, headers, the_body, now=now, max_skew=300)
         assert refused.value.status == 401
+
+
+def test_notices_and_digests_have_host_categories_and_deterministic_ids():
+    user = someone("approver")
+    reminder = ev.notice(
+        notification_id="n-1",
+        category="approval_escalation_submitter",
+        title="t",
+        body=None,
+        link_url="/approvals",
+        user=user,
+        base_url="https://mica.example.com/",
+    )
+    assert reminder["id"] == "notice:n-1"
+    assert reminder["data"]["category"] == "sla_escalation"
+    assert reminder["data"]["severity"] == "urgent"
+    assert reminder["data"]["url"] == "https://mica.example.com/approvals"
+    other = ev.notice(
+        notification_id="n-2",
+        category="budget_watch",
+        title="t",
+        body="b",
+        link_url=None,
+        user=user,
+        base_url="https://mica.example.com",
+        fields=[("Stage", "Finance")],
+    )
+    assert (other["data"]["category"], other["data"]["severity"], other["data"]["url"]) == (
+        "budget_watch",
+        "info",
+        None,
+    )
+    assert other["data"]["fields"] == [{"label": "Stage", "value": "Finance"}]
+    with pytest.raises(ValueError, match="severity"):
+        ev.notice(
+            notification_id="n-3",
+            category="system",
+            title="t",
+            body=None,
+            link_url=None,
+            user=user,
+            base_url="https://mica.example.com",
+            severity="loud",
+        )
+    day = date(2026, 12, 1)
+    first = ev.digest(user=user, day=day, sections=[], base_url="https://mica.example.com")
+    again = ev.digest(user=user, day=day, sections=[], base_url="https://mica.example.com")
+    assert first["id"] == again["id"] == f"digest:{user.email.lower()}:2026-12-01"
+    assert first["data"]["url"] == "https://mica.example.com/dashboard"
