@@ -40,12 +40,11 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// A deployment script configures the host before it has ever run: `param` on a fresh store
-/// installs the bundled plugin first (as `serve` would), so its parameters are known.
-
 /// The version the bundled plugin declares (`plugin/Cargo.toml`).
 const PLUGIN_VERSION: &str = "0.1.2";
 
+/// A deployment script configures the host before it has ever run: `param` on a fresh store
+/// installs the bundled plugin first (as `serve` would), so its parameters are known.
 #[test]
 fn param_set_on_a_fresh_store_works_before_the_first_start() {
     let dir = tempfile::tempdir().unwrap();
