@@ -9,7 +9,7 @@ use crate::runtime::bindings::approvals::CreateRequest;
 use crate::runtime::bindings::notifications::Receipt;
 use crate::runtime::bindings::types::{ApprovalStatus, DomainEvent, Failure, PluginError};
 use crate::runtime::{CallError, LoadedPlugin};
-use crate::store::{Claimed, Outcome, StatusChange, now_ms};
+use crate::store::{Claimed, ErrorKind, Outcome, StatusChange, now_ms};
 
 /// The idempotency key of a payment's approval in a round: the first round keeps the key it
 /// always had (so an instance created before rounds existed is found again by its uuid); later
@@ -178,7 +178,7 @@ impl Worker {
         d: &Claimed,
     ) -> Result<(String, String, crate::runtime::bindings::types::Recipient), Outcome> {
         let failed = |error: String| Outcome::Failed {
-            kind: "invalid_input".into(),
+            kind: ErrorKind::InvalidInput,
             error,
             remote_code: None,
             log_id: None,
@@ -189,7 +189,7 @@ impl Worker {
             .call(move |s| s.event_payload(&event_id))
             .await
             .map_err(|e| Outcome::Retry {
-                kind: "transient".into(),
+                kind: ErrorKind::Transient,
                 error: format!("the store could not be read: {e:#}"),
                 remote_code: None,
                 log_id: None,

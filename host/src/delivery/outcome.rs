@@ -4,7 +4,7 @@ use super::retry::RetryPolicy;
 use crate::runtime::CallError;
 use crate::runtime::bindings::notifications::Receipt;
 use crate::runtime::bindings::types::{Failure, PluginError};
-use crate::store::{Outcome, now_ms};
+use crate::store::{ErrorKind, Outcome, now_ms};
 
 /// The longest a plugin's "slow down" may pause sending (every delivery waits for it): a plugin
 /// that asks for more is not describing a rate-limit window.
@@ -15,31 +15,34 @@ pub fn decide(
     attempt: u32,
     policy: &RetryPolicy,
 ) -> Outcome {
-    let retry_or_fail =
-        |kind: &str, f: Option<&Failure>, message: String, delay_ms: Option<u64>, limit: u32| {
-            let (remote_code, log_id) = f
-                .map(|f| (f.remote_code, f.log_id.clone()))
-                .unwrap_or((None, None));
-            if attempt >= limit {
-                Outcome::Failed {
-                    kind: kind.into(),
-                    error: format!("{message} (gave up after {attempt} attempts)"),
-                    remote_code,
-                    log_id,
-                }
-            } else {
-                let delay = delay_ms.unwrap_or_else(|| policy.backoff(attempt).as_millis() as u64);
-                Outcome::Retry {
-                    retry_at_ms: now_ms() + delay as i64,
-                    kind: kind.into(),
-                    error: message,
-                    remote_code,
-                    log_id,
-                }
+    let retry_or_fail = |kind: ErrorKind,
+                         f: Option<&Failure>,
+                         message: String,
+                         delay_ms: Option<u64>,
+                         limit: u32| {
+        let (remote_code, log_id) = f
+            .map(|f| (f.remote_code, f.log_id.clone()))
+            .unwrap_or((None, None));
+        if attempt >= limit {
+            Outcome::Failed {
+                kind,
+                error: format!("{message} (gave up after {attempt} attempts)"),
+                remote_code,
+                log_id,
             }
-        };
-    let failed = |kind: &str, f: Option<&Failure>, message: String| Outcome::Failed {
-        kind: kind.into(),
+        } else {
+            let delay = delay_ms.unwrap_or_else(|| policy.backoff(attempt).as_millis() as u64);
+            Outcome::Retry {
+                retry_at_ms: now_ms() + delay as i64,
+                kind,
+                error: message,
+                remote_code,
+                log_id,
+            }
+        }
+    };
+    let failed = |kind: ErrorKind, f: Option<&Failure>, message: String| Outcome::Failed {
+        kind,
         error: message,
         remote_code: f.and_then(|f| f.remote_code),
         log_id: f.and_then(|f| f.log_id.clone()),
@@ -54,39 +57,39 @@ pub fn decide(
                 reason: why.clone(),
             },
             PluginError::NotConfigured(why) => retry_or_fail(
-                "not_configured",
+                ErrorKind::NotConfigured,
                 None,
                 why.clone(),
                 None,
                 policy.max_attempts,
             ),
-            PluginError::InvalidInput(why) => failed("invalid_input", None, why.clone()),
+            PluginError::InvalidInput(why) => failed(ErrorKind::InvalidInput, None, why.clone()),
             PluginError::Unauthorized(f) => retry_or_fail(
-                "unauthorized",
+                ErrorKind::Unauthorized,
                 Some(f),
                 f.message.clone(),
                 None,
                 policy.max_attempts,
             ),
             PluginError::RateLimited(r) => retry_or_fail(
-                "rate_limited",
+                ErrorKind::RateLimited,
                 Some(&r.failure),
                 r.failure.message.clone(),
                 Some(r.retry_after_ms.clamp(1, MAX_RATE_LIMIT_PAUSE_MS)),
                 policy.max_rate_limited_attempts,
             ),
             PluginError::Transient(f) => retry_or_fail(
-                "transient",
+                ErrorKind::Transient,
                 Some(f),
                 f.message.clone(),
                 None,
                 policy.max_attempts,
             ),
-            PluginError::Permanent(f) => failed("permanent", Some(f), f.message.clone()),
+            PluginError::Permanent(f) => failed(ErrorKind::Permanent, Some(f), f.message.clone()),
         },
         // A trap or timeout may be fixed by a new plugin version: retry, bounded.
         Err(e) => retry_or_fail(
-            "plugin_error",
+            ErrorKind::PluginError,
             None,
             e.to_string(),
             None,

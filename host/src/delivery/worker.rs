@@ -11,7 +11,7 @@ use crate::registry::Registry;
 use crate::runtime::MessageCall;
 use crate::runtime::bindings::notifications::NotifyRequest;
 use crate::runtime::bindings::types::Recipient;
-use crate::store::{Claimed, Completion, Outcome, Store, Verdict, now_ms};
+use crate::store::{Claimed, Completion, ErrorKind, Outcome, Store, Verdict, now_ms};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -230,7 +230,7 @@ impl Worker {
         let Some(kind) = Kind::parse(&d.kind) else {
             self.release(ticket);
             let outcome = Outcome::Failed {
-                kind: "invalid_input".into(),
+                kind: ErrorKind::InvalidInput,
                 error: format!("unknown delivery kind {:?}", d.kind),
                 remote_code: None,
                 log_id: None,
@@ -279,7 +279,7 @@ impl Worker {
                     outcome::decide(&result, d.attempt, &self.policy)
                 }
                 Payload::Message(_) => Outcome::Failed {
-                    kind: "invalid_input".into(),
+                    kind: ErrorKind::InvalidInput,
                     error: "an approval job belongs to a payment_pending event".into(),
                     remote_code: None,
                     log_id: None,
@@ -313,7 +313,7 @@ impl Worker {
                 outcome::decide(&result, d.attempt, &self.policy)
             }
             Err(error) => Outcome::Failed {
-                kind: "invalid_input".into(),
+                kind: ErrorKind::InvalidInput,
                 error,
                 remote_code: None,
                 log_id: None,
@@ -388,7 +388,7 @@ impl Worker {
         if let Outcome::Retry {
             kind, retry_at_ms, ..
         } = &outcome
-            && kind == "rate_limited"
+            && *kind == ErrorKind::RateLimited
         {
             let delay = Duration::from_millis((retry_at_ms - now_ms()).max(0) as u64);
             self.limiter

@@ -63,7 +63,7 @@ pub struct Delivery {
     pub attempts: i64,
     pub next_attempt_at: Option<String>,
     pub last_error: Option<String>,
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ErrorKind>,
     pub feishu_code: Option<i64>,
     pub feishu_log_id: Option<String>,
     pub feishu_message_id: Option<String>,
@@ -88,7 +88,10 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
         next_attempt_at: matches!(status, DeliveryStatus::Pending | DeliveryStatus::Retrying)
             .then(|| rfc3339(due)),
         last_error: r.get(6)?,
-        error_kind: r.get(7)?,
+        error_kind: r
+            .get::<_, Option<String>>(7)?
+            .as_deref()
+            .and_then(ErrorKind::parse),
         feishu_code: r.get(8)?,
         feishu_log_id: r.get(9)?,
         feishu_message_id: r.get(10)?,
@@ -136,6 +139,69 @@ pub struct Completion {
 }
 
 /// How an attempt ended.
+/// Why a delivery did not go (the `error_kind` of the delivery API and the `last_error_kind`
+/// column). Only the host decides a kind: from the plugin's error, or from its own state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The switch for it is off (a skipped delivery).
+    Skipped,
+    /// Settings are missing.
+    NotConfigured,
+    /// The input can never be sent as it is.
+    InvalidInput,
+    /// The remote service refused the credentials.
+    Unauthorized,
+    /// The remote service said to slow down.
+    RateLimited,
+    /// Worth trying again.
+    Transient,
+    /// Will not succeed if tried again.
+    Permanent,
+    /// The plugin trapped or ran out of time.
+    PluginError,
+    /// No plugin can take it now (waiting for one, no attempt spent).
+    NoPlugin,
+}
+
+impl ErrorKind {
+    const ALL: [ErrorKind; 9] = [
+        ErrorKind::Skipped,
+        ErrorKind::NotConfigured,
+        ErrorKind::InvalidInput,
+        ErrorKind::Unauthorized,
+        ErrorKind::RateLimited,
+        ErrorKind::Transient,
+        ErrorKind::Permanent,
+        ErrorKind::PluginError,
+        ErrorKind::NoPlugin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Skipped => "skipped",
+            ErrorKind::NotConfigured => "not_configured",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Permanent => "permanent",
+            ErrorKind::PluginError => "plugin_error",
+            ErrorKind::NoPlugin => "no_plugin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Outcome {
     Sent {
@@ -148,13 +214,13 @@ pub enum Outcome {
     /// Try again at `retry_at_ms`.
     Retry {
         retry_at_ms: i64,
-        kind: String,
+        kind: ErrorKind,
         error: String,
         remote_code: Option<i64>,
         log_id: Option<String>,
     },
     Failed {
-        kind: String,
+        kind: ErrorKind,
         error: String,
         remote_code: Option<i64>,
         log_id: Option<String>,
@@ -332,8 +398,8 @@ impl Store {
             c.execute(
                 "UPDATE deliveries SET status = 'retrying', lease_until = NULL,
                     attempts = MAX(attempts - 1, 0), next_attempt_at = ?2, last_error = ?3,
-                    last_error_kind = 'no_plugin', updated_at = ?4 WHERE id = ?1",
-                params![id, until_ms, reason, now_ms()],
+                    last_error_kind = ?5, updated_at = ?4 WHERE id = ?1",
+                params![id, until_ms, reason, now_ms(), ErrorKind::NoPlugin.as_str()],
             )?;
             Ok(())
         })
@@ -399,9 +465,9 @@ impl Store {
                     Outcome::Skipped { reason } => tx
                         .prepare_cached(
                             "UPDATE deliveries SET status = 'skipped', lease_until = NULL, last_error = ?2,
-                                last_error_kind = 'skipped', plugin_version = ?3, updated_at = ?4 WHERE id = ?1",
+                                last_error_kind = ?5, plugin_version = ?3, updated_at = ?4 WHERE id = ?1",
                         )?
-                        .execute(params![id, reason, version, now])?,
+                        .execute(params![id, reason, version, now, ErrorKind::Skipped.as_str()])?,
                     Outcome::Retry {
                         retry_at_ms,
                         kind,
@@ -414,7 +480,16 @@ impl Store {
                                 last_error = ?3, last_error_kind = ?4, remote_code = ?5, log_id = ?6,
                                 plugin_version = ?7, updated_at = ?8 WHERE id = ?1",
                         )?
-                        .execute(params![id, retry_at_ms, error, kind, remote_code, log_id, version, now])?,
+                        .execute(params![
+                            id,
+                            retry_at_ms,
+                            error,
+                            kind.as_str(),
+                            remote_code,
+                            log_id,
+                            version,
+                            now
+                        ])?,
                     Outcome::Failed {
                         kind,
                         error,
@@ -426,7 +501,7 @@ impl Store {
                                 last_error_kind = ?3, remote_code = ?4, log_id = ?5, plugin_version = ?6,
                                 updated_at = ?7 WHERE id = ?1",
                         )?
-                        .execute(params![id, error, kind, remote_code, log_id, version, now])?,
+                        .execute(params![id, error, kind.as_str(), remote_code, log_id, version, now])?,
                 };
             }
             tx.commit()?;
@@ -437,6 +512,19 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn error_kinds_read_back_as_they_are_written_and_shown() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str()),
+                "the API shows what the store records"
+            );
+        }
+        assert_eq!(ErrorKind::parse("something else"), None);
+    }
     use super::*;
     use crate::delivery::Kind;
     use crate::store::{NewDelivery, Sealer};

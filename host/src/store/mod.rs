@@ -24,7 +24,9 @@ pub mod sealer;
 
 pub use approvals::{Approval, CurrentApproval, HistoryEntry, Instance, StatusChange};
 pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
-pub use deliveries::{Candidate, Claimed, Completion, Delivery, DeliveryStatus, Outcome, Verdict};
+pub use deliveries::{
+    Candidate, Claimed, Completion, Delivery, DeliveryStatus, ErrorKind, Outcome, Verdict,
+};
 pub use events::{InsertedEvent, NewDelivery};
 pub use kv::{KvEntry, KvError, KvSpace, MAX_ENTRIES_PER_PLUGIN};
 pub use owners::{Claim, Owned, OwnedElsewhere};
