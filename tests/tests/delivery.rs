@@ -57,9 +57,11 @@ async fn rate_limits_and_server_errors_are_retried_and_delivered_once() {
     let attempts: i64 = d.iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
     assert_eq!(
         attempts,
-        3 + 4,
-        "each injected failure cost exactly one extra attempt"
+        3 + 3,
+        "each injected server error cost exactly one extra attempt"
     );
+    let slowed: i64 = d.iter().map(|d| d["rate_limited"].as_i64().unwrap()).sum();
+    assert_eq!(slowed, 1, "the 429 is counted apart, not as an attempt");
     let counts = sim.with(|s| s.uuid_counts());
     assert_eq!(counts.len(), 3);
     assert!(
@@ -280,5 +282,66 @@ async fn pending_deliveries_are_completed_after_a_restart() {
     }
     assert_eq!(sim.messages().len(), 20);
     assert!(sim.with(|s| s.uuid_counts()).values().all(|&n| n == 1));
+    host.host.stop().await;
+}
+
+/// A delivery gets exactly its 12 attempts however often Feishu said "slow down" first (those
+/// answers are counted apart and do not use attempts up), then fails, naming the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_fails_after_exactly_twelve_attempts_and_slow_downs_do_not_count() {
+    let sim = FeishuSim::start().await;
+    let options = HostOptions {
+        retry_base: std::time::Duration::from_millis(10),
+        ..Default::default()
+    };
+    let host = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
+    host.configure_feishu(&sim);
+    let mut faults = vec![Fault::RateLimit { reset_secs: 0 }; 3];
+    faults.extend(vec![Fault::Status(502); 13]);
+    sim.inject(faults);
+    host.post_event(&event("po_created", "evt-twelve", recipients(1)))
+        .await;
+    let d = host.settled("evt-twelve").await;
+    assert_eq!(d[0]["status"], "failed", "{d:?}");
+    assert_eq!(d[0]["attempts"], 12, "{d:?}");
+    assert_eq!(d[0]["rate_limited"], 3, "{d:?}");
+    assert!(
+        d[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 12 attempts"),
+        "{d:?}"
+    );
+    assert_eq!(
+        sim.with(|s| s.message_requests),
+        15,
+        "three slow-downs and twelve sends reached Feishu, no more"
+    );
+    host.host.stop().await;
+}
+
+/// A wrong App Secret is not retried forever: the delivery fails after its attempts, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_not_retried_forever() {
+    let sim = FeishuSim::start().await;
+    let options = HostOptions {
+        retry_base: std::time::Duration::from_millis(10),
+        ..Default::default()
+    };
+    let host = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
+    host.configure_feishu(&sim);
+    host.set("auth.feishu.app_secret", json!("not-the-secret"));
+    host.post_event(&event("po_created", "evt-wrong-secret", recipients(1)))
+        .await;
+    let d = host.settled("evt-wrong-secret").await;
+    assert_eq!(d[0]["status"], "failed", "{d:?}");
+    assert_eq!(d[0]["attempts"], 12, "{d:?}");
+    assert_eq!(d[0]["error_kind"], "unauthorized", "{d:?}");
+    assert!(sim.messages().is_empty());
+    assert!(
+        sim.token_fetches() <= 12,
+        "{} token requests",
+        sim.token_fetches()
+    );
     host.host.stop().await;
 }

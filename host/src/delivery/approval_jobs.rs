@@ -166,7 +166,7 @@ impl Worker {
             Err(e) => Err(e),
         };
         tracing::info!(%payment_id, "approval cancel attempted");
-        let outcome = outcome::decide(&result, d.attempt, &self.policy);
+        let outcome = outcome::decide(&result, d.attempt, d.rate_limited, &self.policy);
         self.finish(d, "cancel", &version, ticket, outcome, shared)
             .await
     }

@@ -10,9 +10,12 @@ use crate::store::{ErrorKind, Outcome, now_ms};
 /// that asks for more is not describing a rate-limit window.
 const MAX_RATE_LIMIT_PAUSE_MS: u64 = 5 * 60 * 1000;
 
+/// `attempt` is this attempt's number and `rate_limited` the "slow down" answers before it: the
+/// two are bounded apart (`max_attempts`, `max_rate_limited_attempts`).
 pub fn decide(
     result: &Result<Result<Receipt, PluginError>, CallError>,
     attempt: u32,
+    rate_limited: u32,
     policy: &RetryPolicy,
 ) -> Outcome {
     let retry_or_fail = |kind: ErrorKind,
@@ -23,10 +26,15 @@ pub fn decide(
         let (remote_code, log_id) = f
             .map(|f| (f.remote_code, f.log_id.clone()))
             .unwrap_or((None, None));
-        if attempt >= limit {
+        let (tried, what) = if kind == ErrorKind::RateLimited {
+            (rate_limited + 1, "rate-limited answers")
+        } else {
+            (attempt, "attempts")
+        };
+        if tried >= limit {
             Outcome::Failed {
                 kind,
-                error: format!("{message} (gave up after {attempt} attempts)"),
+                error: format!("{message} (gave up after {tried} {what})"),
                 remote_code,
                 log_id,
             }
@@ -114,7 +122,8 @@ mod tests {
             },
         })));
         let before = now_ms();
-        let Outcome::Retry { retry_at_ms, .. } = decide(&result, 1, &RetryPolicy::default()) else {
+        let Outcome::Retry { retry_at_ms, .. } = decide(&result, 1, 0, &RetryPolicy::default())
+        else {
             panic!("not a retry")
         };
         assert!(retry_at_ms > before, "not in the past");

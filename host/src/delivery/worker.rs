@@ -276,7 +276,7 @@ impl Worker {
             Ok((event, _)) if kind == Kind::Approval => match &event.payload {
                 Payload::Domain(domain) => {
                     let result = self.create_approval(&plugin, &d, domain.clone()).await;
-                    outcome::decide(&result, d.attempt, &self.policy)
+                    outcome::decide(&result, d.attempt, d.rate_limited, &self.policy)
                 }
                 Payload::Message(_) => Outcome::Failed {
                     kind: ErrorKind::InvalidInput,
@@ -310,7 +310,7 @@ impl Worker {
                         plugin.send_message(&self.store, &request).await
                     }
                 };
-                outcome::decide(&result, d.attempt, &self.policy)
+                outcome::decide(&result, d.attempt, d.rate_limited, &self.policy)
             }
             Err(error) => Outcome::Failed {
                 kind: ErrorKind::InvalidInput,

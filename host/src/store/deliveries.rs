@@ -61,6 +61,8 @@ pub struct Delivery {
     pub recipient: String,
     pub status: DeliveryStatus,
     pub attempts: i64,
+    /// "Slow down" answers, which are not attempts.
+    pub rate_limited: i64,
     pub next_attempt_at: Option<String>,
     pub last_error: Option<String>,
     pub error_kind: Option<ErrorKind>,
@@ -74,7 +76,7 @@ pub struct Delivery {
 const COLUMNS: &str =
     "id, event_id, recipient_email, status, attempts, next_attempt_at, last_error,
     last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at, kind,
-    (SELECT type FROM events WHERE events.id = deliveries.event_id), class";
+    (SELECT type FROM events WHERE events.id = deliveries.event_id), class, rate_limited";
 
 fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
     let status = DeliveryStatus::parse(&r.get::<_, String>(3)?);
@@ -100,6 +102,7 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
         kind: r.get(13)?,
         event_type: r.get(14)?,
         class: Class::from_rank(r.get(15)?),
+        rate_limited: r.get(16)?,
     })
 }
 
@@ -127,8 +130,11 @@ pub struct Claimed {
     /// Its event's payload is read through `stored_event` (once per event, by the worker's cache).
     pub event_id: String,
     pub recipient: String,
-    /// This attempt's number (1 for the first).
+    /// This attempt's number (1 for the first); answers that only said "slow down" are not
+    /// attempts (they are counted in `rate_limited`).
     pub attempt: u32,
+    /// "Slow down" answers so far.
+    pub rate_limited: u32,
 }
 
 /// How one attempt ended, and by which plugin version.
@@ -138,7 +144,6 @@ pub struct Completion {
     pub outcome: Outcome,
 }
 
-/// How an attempt ended.
 /// Why a delivery did not go (the `error_kind` of the delivery API and the `last_error_kind`
 /// column). Only the host decides a kind: from the plugin's error, or from its own state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -202,6 +207,7 @@ impl std::fmt::Display for ErrorKind {
     }
 }
 
+/// How an attempt ended.
 #[derive(Clone, Debug)]
 pub enum Outcome {
     Sent {
@@ -264,7 +270,7 @@ impl Store {
                     break;
                 }
                 let mut stmt = tx.prepare_cached(
-                    "SELECT id, event_id, recipient, attempts, kind, recipient_email FROM deliveries
+                    "SELECT id, event_id, recipient, attempts, kind, recipient_email, rate_limited FROM deliveries
                      WHERE class = ?1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?2
                        AND (lease_until IS NULL OR lease_until <= ?2)
                      ORDER BY next_attempt_at
@@ -288,6 +294,7 @@ impl Store {
                         event_id: r.get(1)?,
                         recipient: r.get(2)?,
                         attempt: r.get::<_, u32>(3)? + 1,
+                        rate_limited: r.get(6)?,
                         kind,
                         class,
                     });
@@ -370,12 +377,12 @@ impl Store {
             let now = now_ms();
             let n = match id {
                 Some(id) => c.execute(
-                    "UPDATE deliveries SET status = 'retrying', attempts = 0, next_attempt_at = ?2,
+                    "UPDATE deliveries SET status = 'retrying', attempts = 0, rate_limited = 0, next_attempt_at = ?2,
                         lease_until = NULL, updated_at = ?2 WHERE id = ?1 AND status = 'failed'",
                     params![id, now],
                 )?,
                 None => c.execute(
-                    "UPDATE deliveries SET status = 'retrying', attempts = 0, next_attempt_at = ?1,
+                    "UPDATE deliveries SET status = 'retrying', attempts = 0, rate_limited = 0, next_attempt_at = ?1,
                         lease_until = NULL, updated_at = ?1 WHERE status = 'failed'",
                     params![now],
                 )?,
@@ -503,6 +510,17 @@ impl Store {
                         )?
                         .execute(params![id, error, kind.as_str(), remote_code, log_id, version, now])?,
                 };
+                // "Slow down" is not an attempt: it is given back and counted on its own, so a
+                // delivery still gets all of its attempts however often Feishu paced it.
+                if let Outcome::Retry { kind, .. } | Outcome::Failed { kind, .. } = outcome
+                    && *kind == ErrorKind::RateLimited
+                {
+                    tx.prepare_cached(
+                        "UPDATE deliveries SET attempts = MAX(attempts - 1, 0),
+                            rate_limited = rate_limited + 1 WHERE id = ?1",
+                    )?
+                    .execute([id])?;
+                }
             }
             tx.commit()?;
             Ok(())

@@ -80,6 +80,7 @@ impl Store {
                     recipient: d.recipient_email.clone(),
                     status: DeliveryStatus::Pending,
                     attempts: 0,
+                    rate_limited: 0,
                     next_attempt_at: Some(rfc3339(now)),
                     last_error: None,
                     error_kind: None,

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, OWNERS),
     (11, KV_SEALED),
     (12, RATE_GRANTS),
+    (13, RATE_LIMITED_COUNT),
 ];
 
 const INITIAL: &str = r#"
@@ -261,6 +262,11 @@ CREATE TABLE rate_grants (
 );
 CREATE INDEX rate_grants_at ON rate_grants (at_ms);
 "#;
+
+/// Answers that only said "slow down" are counted apart from attempts (`attempts` no longer
+/// includes them), so they never use up a delivery's attempts.
+const RATE_LIMITED_COUNT: &str =
+    "ALTER TABLE deliveries ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;";
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     apply_through(conn, i64::MAX)
