@@ -217,6 +217,24 @@ impl TestHost {
         self.request(reqwest::Method::PUT, path, Some(body)).await
     }
 
+    /// The value of the first `/metrics` line that starts with `line_start` (a name and its
+    /// labels), or none while the series does not exist.
+    pub async fn metric(&self, line_start: &str) -> Option<f64> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
     /// Upload a component (`POST /api/v1/admin/plugins`), as `content_type`.
     pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, activate: bool) -> (u16, Value) {
         let resp = self

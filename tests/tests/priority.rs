@@ -50,19 +50,8 @@ async fn until(sim: &FeishuSim, limit: Duration, what: &str, done: impl Fn(&[Str
 }
 
 async fn metric(h: &TestHost, line_start: &str) -> f64 {
-    let text = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
+    h.metric(line_start)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no {line_start} in /metrics"))
 }
 

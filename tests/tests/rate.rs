@@ -58,20 +58,9 @@ async fn a_backlog_drains_at_the_app_limit_without_a_single_429() {
         "400 cards at 50/s cannot take {elapsed:?}"
     );
     assert_eq!(sim.messages().len(), total);
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
+    let waits = h
+        .metric(r#"mica_rate_limiter_waits_total{kind="notify"}"#)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let waits = metrics
-        .lines()
-        .find(|l| l.starts_with(r#"mica_rate_limiter_waits_total{kind="notify"}"#))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0);
     assert!(waits > 0.0, "the limiter's waits are visible in /metrics");
     h.host.stop().await;

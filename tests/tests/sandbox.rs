@@ -125,23 +125,9 @@ fn resident_mib() -> u64 {
 
 /// Lines a plugin logged past its per-call quota, as `/metrics` counts them.
 async fn dropped_over_quota(h: &TestHost) -> u64 {
-    let text = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
+    h.metric(r#"mica_plugin_log_dropped_total{plugin="misbehave",why="quota"}"#)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| {
-            l.starts_with("mica_plugin_log_dropped_total")
-                && l.contains("plugin=\"misbehave\"")
-                && l.contains("why=\"quota\"")
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .map_or(0, |n| n.parse().unwrap())
+        .map_or(0, |n| n as u64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
