@@ -285,17 +285,23 @@ async fn pending_deliveries_are_completed_after_a_restart() {
     host.host.stop().await;
 }
 
-/// A delivery gets exactly its 12 attempts however often Feishu said "slow down" first (those
-/// answers are counted apart and do not use attempts up), then fails, naming the count.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_delivery_fails_after_exactly_twelve_attempts_and_slow_downs_do_not_count() {
-    let sim = FeishuSim::start().await;
+/// A host that retries after 10 ms and more, so twelve attempts take seconds, not minutes.
+async fn quickly_retrying_host(sim: &FeishuSim) -> TestHost {
     let options = HostOptions {
         retry_base: std::time::Duration::from_millis(10),
         ..Default::default()
     };
     let host = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
-    host.configure_feishu(&sim);
+    host.configure_feishu(sim);
+    host
+}
+
+/// A delivery gets exactly its 12 attempts however often Feishu said "slow down" first (those
+/// answers are counted apart and do not use attempts up), then fails, naming the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_fails_after_exactly_twelve_attempts_and_slow_downs_do_not_count() {
+    let sim = FeishuSim::start().await;
+    let host = quickly_retrying_host(&sim).await;
     let mut faults = vec![Fault::RateLimit { reset_secs: 0 }; 3];
     faults.extend(vec![Fault::Status(502); 13]);
     sim.inject(faults);
@@ -324,12 +330,7 @@ async fn a_delivery_fails_after_exactly_twelve_attempts_and_slow_downs_do_not_co
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_is_not_retried_forever() {
     let sim = FeishuSim::start().await;
-    let options = HostOptions {
-        retry_base: std::time::Duration::from_millis(10),
-        ..Default::default()
-    };
-    let host = TestHost::start_in(Arc::new(tempfile::tempdir().unwrap()), options).await;
-    host.configure_feishu(&sim);
+    let host = quickly_retrying_host(&sim).await;
     host.set("auth.feishu.app_secret", json!("not-the-secret"));
     host.post_event(&event("po_created", "evt-wrong-secret", recipients(1)))
         .await;
