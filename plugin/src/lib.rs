@@ -13,6 +13,7 @@ pub mod model;
 pub mod notify;
 pub mod ports;
 pub mod preview;
+pub mod redraw;
 pub mod samples;
 pub mod settings;
 

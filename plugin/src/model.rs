@@ -314,3 +314,41 @@ pub struct WebhookOutcome {
     pub event_id: Option<String>,
     pub updates: Vec<ApprovalUpdate>,
 }
+
+/// A requisition's approval decided in Mica, as a redrawn card shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub result: Decision,
+    pub decider: Person,
+    pub comment: Option<String>,
+    /// ISO 8601 date-time.
+    pub decided_at: String,
+}
+
+/// Where a payment's approval instance stands in Feishu's approval app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalState {
+    pub status: ApprovalStatus,
+    /// ISO 8601 date-time.
+    pub changed_at: String,
+}
+
+/// What settled a sent card's question (the `card-updates` interface, since mica:plugin 0.1.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    Decided(Decided),
+    Approval(ApprovalState),
+}
+
+/// The host's request to redraw one sent card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateRequest {
+    pub idempotency_key: String,
+    /// Feishu's id of the message to redraw.
+    pub message_id: String,
+    /// The event the card was first sent for.
+    pub event: DomainEvent,
+    pub settlement: Settlement,
+    pub recipient: Recipient,
+    pub attempt: u32,
+}

@@ -2,7 +2,7 @@
 //! renders through the same function, so a preview cannot drift from what is sent.
 
 use crate::cards::{self, i18n::Locale};
-use crate::model::{DomainEvent, Message};
+use crate::model::{DomainEvent, Message, Settlement};
 
 /// The interactive card for `event` as a reader in `locale` (Mica's tag, e.g. "en-US") sees it,
 /// as the JSON text that is sent and that the `previews.render` export returns.
@@ -13,6 +13,12 @@ pub fn card_json(event: &DomainEvent, locale: &str) -> String {
 /// The card for a notice or a digest, the same way (the `notices.render` export returns it).
 pub fn message_card_json(message: &Message, locale: &str) -> String {
     cards::notices::render_json(message, Locale::from_tag(locale))
+}
+
+/// The card for `event` redrawn to show `settlement` (the `card-updates.render` export returns it,
+/// and `card-updates.update` sends it).
+pub fn settled_card_json(event: &DomainEvent, settlement: &Settlement, locale: &str) -> String {
+    cards::render_settled_json(event, settlement, Locale::from_tag(locale))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ fn workspace_target() -> PathBuf {
 }
 
 /// The version the plugin built from `plugin/` declares.
-pub const PLUGIN_VERSION: &str = "0.1.2";
+pub const PLUGIN_VERSION: &str = "0.1.3";
 
 /// The plugin component built by `scripts/build-plugin.sh`.
 pub fn plugin_wasm() -> PathBuf {
@@ -340,6 +340,17 @@ pub fn po_request(supplier: &str) -> mica_host::runtime::bindings::notifications
         },
         attempt: 1,
     }
+}
+
+/// The text of a card's markdown and text elements, joined by lines.
+pub fn card_text(card: &Value) -> String {
+    card["body"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A recipient object as Mica sends it.

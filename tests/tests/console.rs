@@ -188,13 +188,20 @@ async fn the_preview_shows_every_card_in_the_readers_language() {
     .await;
     let (_, api) = h.get("/api/v1/admin/feishu/preview?locale=en-US").await;
     let figures = b.find_all("#gallery figure").await;
-    // The five domain events, the notice and the digest.
-    assert_eq!(figures.len(), 7);
+    // The five domain events, the notice and the digest, and the requisition and payment cards
+    // as they are redrawn once decided.
+    assert_eq!(figures.len(), 9);
     for p in api["previews"].as_array().unwrap() {
-        let css = format!(
-            "#gallery figure[data-type={}] .card-title",
+        let redrawn = if p["redrawn_by"].is_string() {
+            "yes"
+        } else {
+            "no"
+        };
+        let figure = format!(
+            "#gallery figure[data-type={}][data-redrawn={redrawn}]",
             p["type"].as_str().unwrap()
         );
+        let css = format!("{figure} .card-title");
         let shown = b.find(&css).await.text().await.unwrap();
         assert_eq!(
             shown,
@@ -202,20 +209,26 @@ async fn the_preview_shows_every_card_in_the_readers_language() {
         );
         // The button opens the record in Mica.
         let href = b
-            .find(&format!(
-                "#gallery figure[data-type={}] a.card-button",
-                p["type"].as_str().unwrap()
-            ))
+            .find(&format!("{figure} a.card-button"))
             .await
             .attr("href")
             .await
             .unwrap()
             .unwrap();
         assert!(href.starts_with("https://mica.example.com/"), "{href}");
+        if redrawn == "yes" {
+            let tag = b
+                .find(&format!("{figure} figcaption"))
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert!(tag.contains("redrawn once"), "{tag}");
+        }
     }
     // Escaped markdown is shown as the reader sees it, not as character references.
     let body = b
-        .find("#gallery figure[data-type=payment_pending] .card-body")
+        .find("#gallery figure[data-type=payment_pending][data-redrawn=no] .card-body")
         .await
         .text()
         .await

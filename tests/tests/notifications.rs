@@ -1,22 +1,12 @@
 //! Mica posts an event; the right people get the right Feishu card. Real host, real plugin
 //! component, simulator over HTTP.
 
-use mica_tests::harness::{TestHost, event, recipient};
+use mica_tests::harness::{TestHost, card_text as text, event, recipient};
 use mica_tests::sim::FeishuSim;
 use serde_json::{Value, json};
 
 fn title(card: &Value) -> &str {
     card["header"]["title"]["content"].as_str().unwrap()
-}
-
-fn text(card: &Value) -> String {
-    card["body"]["elements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["content"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn button_url(card: &Value) -> &str {
@@ -93,6 +83,14 @@ async fn each_event_type_sends_the_right_card_in_each_locale() {
             assert_eq!(jobs[0]["status"], "skipped");
             let why = jobs[0]["last_error"].as_str().unwrap();
             assert!(why.contains("auth.feishu.payment_workflow"), "{why}");
+        } else if kind == "approval_decided" {
+            // The decision redraws the requisition's two cards sent just before it.
+            assert_eq!(jobs.len(), 2, "{jobs:#?}");
+            assert!(
+                jobs.iter()
+                    .all(|j| j["kind"] == "card_update" && j["status"] == "sent"),
+                "{jobs:#?}"
+            );
         } else {
             assert!(jobs.is_empty(), "{jobs:#?}");
         }

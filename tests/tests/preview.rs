@@ -26,7 +26,28 @@ async fn every_type_renders_in_both_locales_and_nothing_is_sent() {
         "notice",
         "digest",
     ];
+    let (redrawn, previews): (Vec<Value>, Vec<Value>) = previews
+        .iter()
+        .cloned()
+        .partition(|p| p["redrawn_by"].is_string());
     assert_eq!(previews.len(), kinds.len() * 2, "{body}");
+    // The requisition and payment cards as they are redrawn once settled, in both locales.
+    assert_eq!(redrawn.len(), 4, "{body}");
+    for (kind, by, tag) in [
+        ("pr_submitted", "approval_decided", "Approved"),
+        ("payment_pending", "approval", "Approved"),
+    ] {
+        let p = redrawn
+            .iter()
+            .find(|p| p["type"] == kind && p["locale"] == "en-US")
+            .unwrap_or_else(|| panic!("no redrawn {kind}"));
+        assert_eq!(p["redrawn_by"], by);
+        assert_eq!(p["card"]["header"]["template"], "green", "{p}");
+        assert_eq!(
+            p["card"]["header"]["text_tag_list"][0]["text"]["content"],
+            tag
+        );
+    }
     for kind in kinds {
         // A notice's title is Mica's own text; what the reader's language changes is its tag.
         let header = if kind == "notice" {

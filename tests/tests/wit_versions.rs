@@ -1,6 +1,6 @@
 //! The contract grows without breaking plugins: a component built against `mica:plugin@0.1.0`
 //! (tests/fixtures/plugin-0.1.0, never rebuilt) still loads and sends the five cards on today's
-//! host, and Test Connection reaches a person by Feishu id through the 0.1.1 `connection`
+//! host (a redraw, which it cannot do, waits for a plugin that can), and Test Connection reaches a person by Feishu id through the 0.1.1 `connection`
 //! interface, falling back to their email for a plugin that predates it.
 
 use mica_tests::harness::{HostOptions, PLUGIN_VERSION, TestHost, check, event, recipient};
@@ -27,6 +27,35 @@ async fn host_with(sim: &FeishuSim, plugin: Option<PathBuf>) -> TestHost {
 fn admin_with_ids() -> Value {
     json!({"email": "admin@example.com", "name": "Admin", "locale": "en-US",
            "feishu_open_id": "ou_admin0001", "feishu_union_id": null, "feishu_user_id": null})
+}
+
+/// The decision's own card goes out, and the redraw of the requisition's card (which needs the
+/// 0.1.3 `card-updates` interface) waits, saying why, without spending an attempt.
+async fn redraw_waits(h: &TestHost, event_id: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let d = h.deliveries(event_id).await;
+        let card_sent = d
+            .iter()
+            .any(|d| d["kind"] == "notify" && d["status"] == "sent");
+        let waiting = d.iter().any(|d| {
+            d["kind"] == "card_update"
+                && d["status"] == "retrying"
+                && d["attempts"] == 0
+                && d["error_kind"] == "no_plugin"
+                && d["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("mica:plugin 0.1.3"))
+        });
+        if card_sent && waiting {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the redraw never waited for a newer plugin: {d:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +87,11 @@ async fn a_plugin_built_against_0_1_0_still_loads_and_sends_the_five_cards() {
         assert_eq!(status, 202, "{body}");
     }
     for kind in kinds {
-        let d = h.settled(&format!("old-{kind}")).await;
+        let d = if kind == "approval_decided" {
+            redraw_waits(&h, "old-approval_decided").await
+        } else {
+            h.settled(&format!("old-{kind}")).await
+        };
         let card = d.iter().find(|d| d["kind"] == "notify").unwrap();
         assert_eq!(card["status"], "sent", "{kind}: {card}");
         assert_eq!(card["plugin_version"], "0.1.0");

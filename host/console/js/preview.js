@@ -22,8 +22,8 @@ export async function previewPage(root) {
     try {
       const result = await api("GET", `/api/v1/admin/feishu/preview?locale=${encodeURIComponent(reader)}`);
       replace(gallery, result.previews.map((p) =>
-        h("figure", { class: "preview", dataset: { type: p.type, locale: p.locale } },
-          h("figcaption", {}, label("type_", p.type)),
+        h("figure", { class: "preview", dataset: { type: p.type, locale: p.locale, redrawn: p.redrawn_by ? "yes" : "no" } },
+          h("figcaption", {}, p.redrawn_by ? `${label("type_", p.type)} · ${label("redrawn_by_", p.redrawn_by)}` : label("type_", p.type)),
           renderCard(p.card),
           h("details", {},
             h("summary", {}, t("preview_json")),

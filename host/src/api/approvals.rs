@@ -4,7 +4,7 @@
 
 use super::{ApiError, AppState};
 use crate::delivery::Kind;
-use crate::store::{Approval, NewDelivery};
+use crate::store::{Approval, NewDelivery, NewEvent};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -68,7 +68,17 @@ pub async fn cancel(
     let (eid, instance) = (event_id.clone(), current.instance_code.clone());
     let stored = state
         .store
-        .call(move |s| s.insert_event(&eid, "approval_cancel", &occurred_at, &payload, &deliveries))
+        .call(move |s| {
+            s.insert_event(&NewEvent {
+                id: &eid,
+                kind: "approval_cancel",
+                occurred_at: &occurred_at,
+                payload: &payload,
+                subject: None,
+                deliveries: &deliveries,
+                settles: None,
+            })
+        })
         .await?;
     if stored.created {
         state.wake_worker.notify_one();

@@ -6,7 +6,7 @@ use crate::delivery::{Class, Kind};
 use crate::events::{Payload, approval_job_id, delivery_id, parse_event, recipient_json};
 use crate::runtime::World;
 use crate::runtime::bindings::types::DomainEvent;
-use crate::store::NewDelivery;
+use crate::store::{NewDelivery, NewEvent, Settles};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -74,10 +74,28 @@ pub async fn post_event(
     }
     let warnings = std::mem::take(&mut event.warnings);
     let (id, kind, occurred_at) = (event.id.clone(), event.kind, event.occurred_at.clone());
+    let subject = event.subject();
+    // A decision settles the requisition's cards: they are redrawn to show it.
+    let settles = event.settlement();
     let payload = body.to_string();
     let stored = state
         .store
-        .call(move |s| s.insert_event(&id, kind, &occurred_at, &payload, &deliveries))
+        .call(move |s| {
+            s.insert_event(&NewEvent {
+                id: &id,
+                kind,
+                occurred_at: &occurred_at,
+                payload: &payload,
+                subject: subject.as_deref(),
+                deliveries: &deliveries,
+                settles: settles.as_ref().map(|(settlement, at_ms)| Settles {
+                    subject: subject.as_deref().unwrap_or_default(),
+                    settlement,
+                    settled_at_ms: *at_ms,
+                    cause: &id,
+                }),
+            })
+        })
         .await?;
     if stored.created {
         crate::metrics::METRICS

@@ -1,13 +1,18 @@
 //! Card previews for the admin console: the message the active plugin would send for an event,
 //! rendered by the plugin itself (`mica:plugin/previews`), without sending anything.
 //!
-//! `GET /api/v1/admin/{plugin}/preview[?locale=]` renders the built-in sample of each event type;
+//! `GET /api/v1/admin/{plugin}/preview[?locale=]` renders the built-in sample of each event type
+//! (and, for a plugin that redraws sent cards, the requisition and payment samples redrawn, marked
+//! with what redrew them in `redrawn_by`);
 //! `POST` with `{"event": <a Mica event>, "locale": "en-US"}` renders one event of the caller's.
 
 use super::events::json_body;
 use super::{ApiError, AppState};
-use crate::events::{parse_stored_event, sample_events};
-use crate::runtime::LoadedPlugin;
+use crate::approvals::Status;
+use crate::delivery::redraw::Settlement;
+use crate::events::{Payload, parse_stored_event, sample_events};
+use crate::runtime::bindings::types::PluginError;
+use crate::runtime::{CallError, LoadedPlugin};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -53,6 +58,18 @@ fn previewer(state: &AppState, plugin_id: &str) -> Result<Arc<LoadedPlugin>, Api
     Ok(plugin)
 }
 
+/// The card a render call answered, as JSON, or what went wrong in the API's terms.
+fn rendered(answer: Result<Result<String, PluginError>, CallError>) -> Result<Value, ApiError> {
+    let card = answer
+        .map_err(|e| ApiError::unavailable(format!("the plugin could not render: {e}")))?
+        .map_err(|e| ApiError::unprocessable(format!("the plugin refused to render: {e:?}")))?;
+    serde_json::from_str(&card).map_err(|e| {
+        ApiError::unavailable(format!(
+            "the plugin rendered something that is not JSON: {e}"
+        ))
+    })
+}
+
 /// Render `event` (already validated) in each locale.
 async fn render(
     plugin: &LoadedPlugin,
@@ -63,18 +80,7 @@ async fn render(
     let valid =
         parse_stored_event(event).map_err(|e| ApiError::unprocessable(format!("event.{e}")))?;
     for locale in locales {
-        let card = plugin
-            .render_preview(&valid.payload, locale)
-            .await
-            .map_err(|e| ApiError::unavailable(format!("the plugin could not render: {e}")))?
-            .map_err(|e| {
-                ApiError::unprocessable(format!("the plugin refused to render the event: {e:?}"))
-            })?;
-        let card: Value = serde_json::from_str(&card).map_err(|e| {
-            ApiError::unavailable(format!(
-                "the plugin rendered something that is not JSON: {e}"
-            ))
-        })?;
+        let card = rendered(plugin.render_preview(&valid.payload, locale).await)?;
         out.push(json!({"type": valid.kind, "locale": locale, "event": event, "card": card}));
     }
     Ok(())
@@ -92,10 +98,59 @@ pub async fn samples(
     let locales = locale(query.get("locale").map(String::as_str))?;
     let plugin = previewer(&state, &plugin_id)?;
     let mut previews = Vec::new();
-    for event in sample_events() {
-        render(&plugin, &event, &locales, &mut previews).await?;
+    let samples = sample_events();
+    for event in &samples {
+        render(&plugin, event, &locales, &mut previews).await?;
+    }
+    if plugin.updates_cards() {
+        redrawn(&plugin, &samples, &locales, &mut previews).await?;
     }
     Ok(answer(&plugin, previews))
+}
+
+/// The sample requisition card as it is redrawn once decided, and the sample payment card once
+/// its approval is approved in Feishu (for a plugin that redraws cards, since mica:plugin 0.1.3).
+async fn redrawn(
+    plugin: &LoadedPlugin,
+    samples: &[Value],
+    locales: &[&str],
+    out: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    let sample = |kind: &str| {
+        samples
+            .iter()
+            .find(|e| e["type"] == kind)
+            .expect("a sample of every type")
+    };
+    let parsed = |event: &Value| {
+        parse_stored_event(event)
+            .map_err(|e| ApiError::unavailable(format!("a sample event is invalid: {e}")))
+    };
+    let decided = parsed(sample("approval_decided"))?
+        .settlement()
+        .expect("a decision settles")
+        .0;
+    let approved = Settlement::Approval {
+        status: Status::parse("APPROVED").expect("a status"),
+        changed_at: "2026-11-26T09:30:00Z".into(),
+    };
+    for (kind, settlement, by) in [
+        ("pr_submitted", decided, "approval_decided"),
+        ("payment_pending", approved, "approval"),
+    ] {
+        let event = sample(kind);
+        let Payload::Domain(domain) = parsed(event)?.payload else {
+            continue;
+        };
+        for locale in locales {
+            let card = rendered(plugin.render_settled(&domain, &settlement, locale).await)?;
+            out.push(
+                json!({"type": kind, "locale": locale, "event": event, "card": card,
+                            "redrawn_by": by}),
+            );
+        }
+    }
+    Ok(())
 }
 
 pub async fn custom(

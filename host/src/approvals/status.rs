@@ -52,6 +52,21 @@ impl Status {
     }
 }
 
+/// Stored and shown in Feishu's spelling ("APPROVED").
+impl serde::Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Status, D::Error> {
+        let name = String::deserialize(d)?;
+        Status::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("{name:?} is not an approval status")))
+    }
+}
+
 impl Status {
     /// The instance ended without the payment being approved: the payment may be sent for
     /// approval again, as a new instance.

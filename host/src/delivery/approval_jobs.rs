@@ -9,7 +9,7 @@ use crate::runtime::bindings::approvals::CreateRequest;
 use crate::runtime::bindings::notifications::Receipt;
 use crate::runtime::bindings::types::{ApprovalStatus, DomainEvent, Failure, PluginError};
 use crate::runtime::{CallError, LoadedPlugin};
-use crate::store::{Claimed, ErrorKind, Outcome, StatusChange, now_ms};
+use crate::store::{Claimed, Outcome, StatusChange, now_ms};
 
 /// The idempotency key of a payment's approval in a round: the first round keeps the key it
 /// always had (so an instance created before rounds existed is found again by its uuid); later
@@ -177,24 +177,13 @@ impl Worker {
         &self,
         d: &Claimed,
     ) -> Result<(String, String, crate::runtime::bindings::types::Recipient), Outcome> {
-        let failed = |error: String| Outcome::Failed {
-            kind: ErrorKind::InvalidInput,
-            error,
-            remote_code: None,
-            log_id: None,
-        };
+        let failed = Outcome::unusable;
         let event_id = d.event_id.clone();
         let payload = self
             .store
             .call(move |s| s.event_payload(&event_id))
             .await
-            .map_err(|e| Outcome::Retry {
-                kind: ErrorKind::Transient,
-                error: format!("the store could not be read: {e:#}"),
-                remote_code: None,
-                log_id: None,
-                retry_at_ms: now_ms() + 1_000,
-            })?
+            .map_err(|e| Outcome::store_unreadable(&e))?
             .ok_or_else(|| failed("the cancel job's event is missing".into()))?;
         let payload: serde_json::Value =
             serde_json::from_str(&payload).map_err(|e| failed(e.to_string()))?;

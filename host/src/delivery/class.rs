@@ -26,7 +26,7 @@ impl Class {
     pub fn of(kind: Kind, event_type: &str) -> Class {
         match kind {
             Kind::Approval => Class::Action,
-            Kind::Cancel => Class::Update,
+            Kind::Cancel | Kind::CardUpdate => Class::Update,
             Kind::Notify => match event_type {
                 "pr_submitted" | "payment_pending" => Class::Action,
                 "contract_expiring" => Class::Bulk,
@@ -74,6 +74,10 @@ mod tests {
         assert_eq!(Class::of(Kind::Notify, "approval_decided"), Class::Update);
         assert_eq!(Class::of(Kind::Notify, "po_created"), Class::Update);
         assert_eq!(Class::of(Kind::Cancel, "approval_cancel"), Class::Update);
+        assert_eq!(
+            Class::of(Kind::CardUpdate, "approval_decided"),
+            Class::Update
+        );
         assert_eq!(Class::of(Kind::Notify, "contract_expiring"), Class::Bulk);
         assert_eq!(Class::of(Kind::Notify, "something_new"), Class::Update);
         assert!(Class::Action < Class::Update && Class::Update < Class::Bulk);

@@ -8,6 +8,8 @@ pub mod kind;
 mod outcome;
 mod outcome_writer;
 pub mod rate;
+pub mod redraw;
+mod redraw_job;
 mod retry;
 mod worker;
 

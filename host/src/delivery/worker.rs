@@ -33,7 +33,7 @@ pub struct Worker {
 
 /// What the calls of a running worker share besides the worker itself.
 pub(super) struct Shared {
-    events: EventCache,
+    pub(super) events: EventCache,
     outcomes: OutcomeWriter,
 }
 
@@ -242,11 +242,15 @@ impl Worker {
             Ok(plugin) => plugin,
             Err(unserved) => {
                 self.release(ticket);
-                return self.wait_for_plugin(&d, unserved.to_string()).await;
+                let reason = format!("waiting: {unserved}");
+                return self.put_back(&d, 5_000, reason, ErrorKind::NoPlugin).await;
             }
         };
         if kind == Kind::Cancel {
             return self.cancel(&d, &plugin, ticket, shared).await;
+        }
+        if kind == Kind::CardUpdate {
+            return self.redraw(&d, &plugin, ticket, shared).await;
         }
         let loaded = shared.events.get(&self.store, &d.event_id);
         let built = build_request(&d, &loaded);
@@ -266,11 +270,11 @@ impl Worker {
         {
             self.release(ticket);
             let reason = format!(
-                "{} {} does not send notices or digests (they need mica:plugin 0.1.2)",
+                "waiting: {} {} does not send notices or digests (they need mica:plugin 0.1.2)",
                 plugin.id(),
                 plugin.version()
             );
-            return self.wait_for_plugin(&d, reason).await;
+            return self.put_back(&d, 5_000, reason, ErrorKind::NoPlugin).await;
         }
         let outcome = match built {
             Ok((event, _)) if kind == Kind::Approval => match &event.payload {
@@ -324,14 +328,21 @@ impl Worker {
             .await
     }
 
-    /// Put a delivery back until the plugin that owns its world can take it (it may be enabled,
-    /// activated or assigned): never dropped, never handed to another plugin, and no attempt spent.
-    async fn wait_for_plugin(&self, d: &Claimed, why: String) {
-        let (id, at) = (d.id.clone(), now_ms() + 5_000);
-        let reason = format!("waiting: {why}");
+    /// Put a delivery back for `after_ms`, spending no attempt, because it cannot go now: the
+    /// plugin that owns its world cannot take it (it may be enabled, activated or assigned; the
+    /// delivery is never dropped, never handed to another plugin), or the card it redraws is not
+    /// sent yet.
+    pub(super) async fn put_back(
+        &self,
+        d: &Claimed,
+        after_ms: i64,
+        reason: String,
+        kind: ErrorKind,
+    ) {
+        let (id, at) = (d.id.clone(), now_ms() + after_ms);
         if let Err(e) = self
             .store
-            .call(move |s| s.wait_for_plugin(&id, at, &reason))
+            .call(move |s| s.put_back(&id, at, &reason, kind))
             .await
         {
             tracing::error!(error = %format!("{e:#}"), "could not put a delivery back");

@@ -5,6 +5,7 @@ mod fields;
 pub mod messages;
 mod parse;
 mod samples;
+mod subject;
 
 pub use fields::FieldError;
 pub use parse::{

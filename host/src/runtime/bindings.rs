@@ -13,5 +13,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::mica::plugin::{approvals, connection, notices, notifications, plugin, previews};
+pub use exports::mica::plugin::{
+    approvals, card_updates, connection, notices, notifications, plugin, previews,
+};
 pub use mica::plugin::types;

@@ -1,7 +1,9 @@
 //! A linked plugin version: its pre-instantiated component, which worlds it implements, what it
 //! declared, and the calls into it, each in a fresh store under the sandbox limits.
 
-use super::bindings::{approvals, connection, notices, notifications, plugin, previews, types};
+use super::bindings::{
+    approvals, card_updates, connection, notices, notifications, plugin, previews, types,
+};
 use super::engine::Runtime;
 use super::state::{CallState, PluginContext};
 use crate::capabilities::http::OutboundHooks;
@@ -161,6 +163,8 @@ pub struct LoadedPlugin {
     connection: Option<connection::GuestIndices>,
     /// Optional (since 0.1.2): Mica's notices and digests.
     notices: Option<notices::GuestIndices>,
+    /// Optional (since 0.1.3): redrawing sent cards (`runtime::card_updates`).
+    pub(super) card_updates: Option<card_updates::GuestIndices>,
     pub digest: String,
     pub worlds: Vec<World>,
     pub descriptor: Descriptor,
@@ -191,6 +195,7 @@ impl LoadedPlugin {
         let previews = previews::GuestIndices::new(&pre).ok();
         let connection = connection::GuestIndices::new(&pre).ok();
         let notices = notices::GuestIndices::new(&pre).ok();
+        let card_updates = card_updates::GuestIndices::new(&pre).ok();
         let mut worlds = Vec::new();
         if notifications.is_some() {
             worlds.push(World::Notifier);
@@ -212,6 +217,7 @@ impl LoadedPlugin {
             previews,
             connection,
             notices,
+            card_updates,
             digest: super::compile_cache::digest(wasm),
             worlds,
             descriptor: Descriptor {
@@ -318,7 +324,7 @@ impl LoadedPlugin {
 
     /// Instantiate in a fresh store and run `f`, within the call deadline. The store is dropped
     /// afterwards whatever happened, so a trapped or timed-out instance never runs again.
-    async fn call<R>(
+    pub(super) async fn call<R>(
         &self,
         export: &'static str,
         db: Option<&Store>,

@@ -2,6 +2,7 @@
 //! store for every call.
 
 pub mod bindings;
+mod card_updates;
 mod compile_cache;
 mod engine;
 #[cfg(test)]
@@ -11,6 +12,7 @@ mod loaded;
 mod messages;
 pub(crate) mod state;
 
+pub use card_updates::CardUpdateCall;
 pub use engine::Runtime;
 pub use limits::SandboxLimits;
 pub use loaded::{CallError, Descriptor, LoadedPlugin, MessageCall, SettingDecl, World};

@@ -3,6 +3,7 @@
 
 use super::{Store, now_ms, rfc3339};
 use crate::approvals::{Status, accepts};
+use crate::delivery::redraw::Settlement;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde_json::json;
@@ -104,8 +105,34 @@ fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::
             change.status_time_ms,
         )?;
     }
+    redraw_payment_cards(tx, &payment_id, change, now)?;
     tracing::info!(%payment_id, from = status, to = change.status.as_str(), source = change.source, "approval status changed");
     Ok(true)
+}
+
+/// The payment's cards show where its approval stands: redrawn with every change applied here.
+fn redraw_payment_cards(
+    tx: &Transaction,
+    payment_id: &str,
+    change: &StatusChange,
+    now: i64,
+) -> anyhow::Result<()> {
+    let time = change.status_time_ms as i64;
+    let settles = super::Settles {
+        subject: &format!("payment:{payment_id}"),
+        settlement: &Settlement::Approval {
+            status: change.status,
+            changed_at: rfc3339(time),
+        },
+        settled_at_ms: time,
+        cause: &format!(
+            "{}\n{}\n{time}",
+            change.instance_code,
+            change.status.as_str()
+        ),
+    };
+    super::redraws::queue(tx, &settles, None, now)?;
+    Ok(())
 }
 
 fn history(

@@ -36,7 +36,7 @@ impl DeliveryStatus {
         DeliveryStatus::Failed,
     ];
 
-    fn parse(s: &str) -> DeliveryStatus {
+    pub(super) fn parse(s: &str) -> DeliveryStatus {
         match s {
             "retrying" => DeliveryStatus::Retrying,
             "sent" => DeliveryStatus::Sent,
@@ -70,13 +70,15 @@ pub struct Delivery {
     pub feishu_log_id: Option<String>,
     pub feishu_message_id: Option<String>,
     pub plugin_version: Option<String>,
+    /// For a `card_update`: the delivery whose card it redraws.
+    pub redraws: Option<String>,
     pub updated_at: String,
 }
 
 const COLUMNS: &str =
     "id, event_id, recipient_email, status, attempts, next_attempt_at, last_error,
     last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at, kind,
-    (SELECT type FROM events WHERE events.id = deliveries.event_id), class, rate_limited";
+    (SELECT type FROM events WHERE events.id = deliveries.event_id), class, rate_limited, redraws";
 
 fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
     let status = DeliveryStatus::parse(&r.get::<_, String>(3)?);
@@ -103,6 +105,7 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
         event_type: r.get(14)?,
         class: Class::from_rank(r.get(15)?),
         rate_limited: r.get(16)?,
+        redraws: r.get(17)?,
     })
 }
 
@@ -167,10 +170,12 @@ pub enum ErrorKind {
     PluginError,
     /// No plugin can take it now (waiting for one, no attempt spent).
     NoPlugin,
+    /// A redraw whose card has not been sent yet (waiting for it, no attempt spent).
+    AwaitingCard,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 9] = [
+    const ALL: [ErrorKind; 10] = [
         ErrorKind::Skipped,
         ErrorKind::NotConfigured,
         ErrorKind::InvalidInput,
@@ -180,6 +185,7 @@ impl ErrorKind {
         ErrorKind::Permanent,
         ErrorKind::PluginError,
         ErrorKind::NoPlugin,
+        ErrorKind::AwaitingCard,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -193,6 +199,7 @@ impl ErrorKind {
             ErrorKind::Permanent => "permanent",
             ErrorKind::PluginError => "plugin_error",
             ErrorKind::NoPlugin => "no_plugin",
+            ErrorKind::AwaitingCard => "awaiting_card",
         }
     }
 
@@ -231,6 +238,29 @@ pub enum Outcome {
         remote_code: Option<i64>,
         log_id: Option<String>,
     },
+}
+
+impl Outcome {
+    /// The delivery can never go as it is stored (no attempt would change that).
+    pub fn unusable(error: String) -> Outcome {
+        Outcome::Failed {
+            kind: ErrorKind::InvalidInput,
+            error,
+            remote_code: None,
+            log_id: None,
+        }
+    }
+
+    /// The store could not be read for it: try again in a second.
+    pub fn store_unreadable(e: &anyhow::Error) -> Outcome {
+        Outcome::Retry {
+            retry_at_ms: now_ms() + 1_000,
+            kind: ErrorKind::Transient,
+            error: format!("the store could not be read: {e:#}"),
+            remote_code: None,
+            log_id: None,
+        }
+    }
 }
 
 /// How long granted calls are remembered: longer than Feishu's longest window (a minute).
@@ -398,15 +428,22 @@ impl Store {
         })
     }
 
-    /// Put a claimed delivery back, without counting the attempt, because nothing can take it now
-    /// (no active plugin implements its kind); the reason stays visible as its last error.
-    pub fn wait_for_plugin(&self, id: &str, until_ms: i64, reason: &str) -> anyhow::Result<()> {
+    /// Put a claimed delivery back, without counting the attempt, because it cannot go now (no
+    /// active plugin implements its kind, or the card it redraws is not sent yet); the reason
+    /// stays visible as its last error, of `kind`.
+    pub fn put_back(
+        &self,
+        id: &str,
+        until_ms: i64,
+        reason: &str,
+        kind: ErrorKind,
+    ) -> anyhow::Result<()> {
         self.with(|c| {
             c.execute(
                 "UPDATE deliveries SET status = 'retrying', lease_until = NULL,
                     attempts = MAX(attempts - 1, 0), next_attempt_at = ?2, last_error = ?3,
                     last_error_kind = ?5, updated_at = ?4 WHERE id = ?1",
-                params![id, until_ms, reason, now_ms(), ErrorKind::NoPlugin.as_str()],
+                params![id, until_ms, reason, now_ms(), kind.as_str()],
             )?;
             Ok(())
         })
@@ -466,7 +503,7 @@ impl Store {
                         .prepare_cached(
                             "UPDATE deliveries SET status = 'sent', lease_until = NULL, feishu_message_id = ?2,
                                 log_id = ?3, last_error = NULL, last_error_kind = NULL, remote_code = NULL,
-                                plugin_version = ?4, updated_at = ?5 WHERE id = ?1",
+                                plugin_version = ?4, updated_at = ?5, sent_at = COALESCE(sent_at, ?5) WHERE id = ?1",
                         )?
                         .execute(params![id, message_id, log_id, version, now])?,
                     Outcome::Skipped { reason } => tx
@@ -559,7 +596,15 @@ mod tests {
             })
             .collect();
         store
-            .insert_event(event, event_type, "2026-12-01T00:00:00Z", "{}", &deliveries)
+            .insert_event(&crate::store::NewEvent {
+                id: event,
+                kind: event_type,
+                occurred_at: "2026-12-01T00:00:00Z",
+                payload: "{}",
+                subject: None,
+                deliveries: &deliveries,
+                settles: None,
+            })
             .unwrap();
     }
 

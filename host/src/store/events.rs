@@ -14,6 +14,20 @@ pub struct NewDelivery {
     pub recipient: String,
 }
 
+/// An accepted event, to store with its deliveries.
+pub struct NewEvent<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub occurred_at: &'a str,
+    /// The whole body as accepted.
+    pub payload: &'a str,
+    /// What it is about (`pr:<id>`, `payment:<id>`): how a later event finds the cards it settles.
+    pub subject: Option<&'a str>,
+    pub deliveries: &'a [NewDelivery],
+    /// The sent cards this event settles, redrawn as deliveries of this event.
+    pub settles: Option<super::Settles<'a>>,
+}
+
 pub struct InsertedEvent {
     /// False when the event id existed already (nothing was written).
     pub created: bool,
@@ -21,20 +35,14 @@ pub struct InsertedEvent {
 }
 
 impl Store {
-    /// Store the event and its deliveries in one transaction, or nothing if the id is known.
-    pub fn insert_event(
-        &self,
-        id: &str,
-        kind: &str,
-        occurred_at: &str,
-        payload: &str,
-        deliveries: &[NewDelivery],
-    ) -> anyhow::Result<InsertedEvent> {
-        let created_at = self.with(|c| {
+    /// Store the event, its deliveries and the redraws of the cards it settles in one
+    /// transaction, or nothing if the id is known.
+    pub fn insert_event(&self, e: &NewEvent) -> anyhow::Result<InsertedEvent> {
+        let written = self.with(|c| {
             let tx = super::write_transaction(c)?;
             let exists = tx
                 .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
-                .query_row([id], |_| Ok(()))
+                .query_row([e.id], |_| Ok(()))
                 .optional()?
                 .is_some();
             if exists {
@@ -42,19 +50,19 @@ impl Store {
             }
             let now = now_ms();
             tx.prepare_cached(
-                "INSERT INTO events (id, type, occurred_at, payload, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO events (id, type, occurred_at, payload, received_at, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![id, kind, occurred_at, payload, now])?;
+            .execute(params![e.id, e.kind, e.occurred_at, e.payload, now, e.subject])?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO deliveries (id, event_id, seq, kind, class, recipient_email, recipient,
                         status, attempts, next_attempt_at, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, ?8)",
                 )?;
-                for (seq, d) in deliveries.iter().enumerate() {
+                for (seq, d) in e.deliveries.iter().enumerate() {
                     insert.execute(params![
                         d.id,
-                        id,
+                        e.id,
                         seq as i64,
                         d.kind.as_str(),
                         d.class.rank(),
@@ -64,18 +72,23 @@ impl Store {
                     ])?;
                 }
             }
+            let redraws = match &e.settles {
+                Some(settles) => super::redraws::queue(&tx, settles, Some(e.id), now)?,
+                None => 0,
+            };
             tx.commit()?;
-            Ok(Some(now))
+            Ok(Some((now, redraws)))
         })?;
-        let deliveries = match created_at {
+        let deliveries = match written {
             // Just written: the rows are what was given (reading them back cost as much again).
-            Some(now) => deliveries
+            Some((now, 0)) => e
+                .deliveries
                 .iter()
                 .map(|d| Delivery {
                     id: d.id.clone(),
-                    event_id: id.to_string(),
+                    event_id: e.id.to_string(),
                     kind: d.kind.as_str().to_string(),
-                    event_type: Some(kind.to_string()),
+                    event_type: Some(e.kind.to_string()),
                     class: d.class,
                     recipient: d.recipient_email.clone(),
                     status: DeliveryStatus::Pending,
@@ -88,13 +101,14 @@ impl Store {
                     feishu_log_id: None,
                     feishu_message_id: None,
                     plugin_version: None,
+                    redraws: None,
                     updated_at: rfc3339(now),
                 })
                 .collect(),
-            None => self.deliveries_of(id)?,
+            _ => self.deliveries_of(e.id)?,
         };
         Ok(InsertedEvent {
-            created: created_at.is_some(),
+            created: written.is_some(),
             deliveries,
         })
     }
@@ -157,13 +171,15 @@ mod tests {
             .collect();
         let insert = || {
             store
-                .insert_event(
-                    "evt-1",
-                    "payment_pending",
-                    "2026-11-25T02:14:22Z",
-                    "{}",
-                    &deliveries,
-                )
+                .insert_event(&NewEvent {
+                    id: "evt-1",
+                    kind: "payment_pending",
+                    occurred_at: "2026-11-25T02:14:22Z",
+                    payload: "{}",
+                    subject: Some("payment:p-1"),
+                    deliveries: &deliveries,
+                    settles: None,
+                })
                 .unwrap()
         };
         let inserted = insert();

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, KV_SEALED),
     (12, RATE_GRANTS),
     (13, RATE_LIMITED_COUNT),
+    (14, CARD_REDRAWS),
 ];
 
 const INITIAL: &str = r#"
@@ -268,6 +269,25 @@ CREATE INDEX rate_grants_at ON rate_grants (at_ms);
 const RATE_LIMITED_COUNT: &str =
     "ALTER TABLE deliveries ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;";
 
+/// Sent cards are redrawn once what they asked for is settled (`delivery::redraw`): an event names
+/// what it is about (`pr:<id>`, `payment:<id>`) so the cards to redraw are found by it; a redraw
+/// delivery names the delivery whose card it redraws and what settled it; a sent card remembers
+/// when it went out (Feishu changes cards for 14 days).
+const CARD_REDRAWS: &str = r#"
+ALTER TABLE events ADD COLUMN subject TEXT;
+UPDATE events SET subject = 'pr:' || json_extract(payload, '$.data.pr_id')
+    WHERE type IN ('pr_submitted', 'approval_decided');
+UPDATE events SET subject = 'payment:' || json_extract(payload, '$.data.payment_id')
+    WHERE type = 'payment_pending';
+CREATE INDEX events_subject ON events (subject, type) WHERE subject IS NOT NULL;
+ALTER TABLE deliveries ADD COLUMN redraws TEXT;
+ALTER TABLE deliveries ADD COLUMN settlement TEXT;
+ALTER TABLE deliveries ADD COLUMN settled_at_ms INTEGER;
+ALTER TABLE deliveries ADD COLUMN sent_at INTEGER;
+UPDATE deliveries SET sent_at = updated_at WHERE status = 'sent';
+CREATE INDEX deliveries_redraws ON deliveries (redraws, settled_at_ms) WHERE redraws IS NOT NULL;
+"#;
+
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {
     apply_through(conn, i64::MAX)
 }
@@ -423,5 +443,59 @@ mod tests {
         assert_eq!(owners["route POST /hook"], "zz-first");
         assert_eq!(owners["world notifier"], "zz-first");
         assert_eq!(owners["world approval-provider"], "aa-later");
+    }
+
+    #[test]
+    fn cards_sent_before_redraws_existed_can_still_be_redrawn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            super::apply_through(&conn, 13).unwrap();
+            for (id, kind, data) in [
+                ("e-pr", "pr_submitted", r#"{"pr_id": "pr-7"}"#),
+                ("e-pay", "payment_pending", r#"{"payment_id": "pay-3"}"#),
+                ("e-po", "po_created", r#"{"po_id": "po-1"}"#),
+            ] {
+                conn.execute(
+                    "INSERT INTO events (id, type, occurred_at, payload, received_at)
+                     VALUES (?1, ?2, '2026-12-01T00:00:00Z', ?3, 0)",
+                    [id, kind, &format!(r#"{{"data": {data}}}"#)],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO deliveries (id, event_id, seq, kind, recipient_email, recipient,
+                    status, next_attempt_at, created_at, updated_at, feishu_message_id)
+                 VALUES ('d-pr', 'e-pr', 0, 'notify', 'a@example.com', '{}', 'sent', 0, 0, 4242, 'om_1')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path, Sealer::ephemeral()).unwrap();
+        let (subjects, sent_at) = store
+            .with(|c| {
+                let mut stmt = c.prepare("SELECT id, subject FROM events ORDER BY id")?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })?;
+                let subjects = rows.collect::<Result<Vec<_>, _>>()?;
+                let sent_at: Option<i64> = c.query_row(
+                    "SELECT sent_at FROM deliveries WHERE id = 'd-pr'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                Ok((subjects, sent_at))
+            })
+            .unwrap();
+        assert_eq!(
+            subjects,
+            [
+                ("e-pay".to_string(), Some("payment:pay-3".to_string())),
+                ("e-po".to_string(), None),
+                ("e-pr".to_string(), Some("pr:pr-7".to_string())),
+            ]
+        );
+        assert_eq!(sent_at, Some(4242), "sent when it was last updated");
     }
 }

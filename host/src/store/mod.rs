@@ -20,6 +20,7 @@ mod migrations;
 mod owners;
 mod params;
 mod plugins;
+mod redraws;
 pub mod sealer;
 
 pub use approvals::{Approval, CurrentApproval, HistoryEntry, Instance, StatusChange};
@@ -27,11 +28,12 @@ pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
 pub use deliveries::{
     Candidate, Claimed, Completion, Delivery, DeliveryStatus, ErrorKind, Outcome, Verdict,
 };
-pub use events::{InsertedEvent, NewDelivery};
+pub use events::{InsertedEvent, NewDelivery, NewEvent};
 pub use kv::{KvEntry, KvError, KvSpace, MAX_ENTRIES_PER_PLUGIN};
 pub use owners::{Claim, Owned, OwnedElsewhere};
 pub use params::{Param, ParamSpec, ParamValues, check_type};
 pub use plugins::PluginVersion;
+pub use redraws::Settles;
 pub use sealer::Sealer;
 
 use anyhow::Context;

@@ -66,6 +66,16 @@ pub struct Words {
     pub digest_title: &'static str,
     pub digest_empty: &'static str,
     pub open_dashboard: &'static str,
+    /// Redrawn cards: when it was decided, and where a payment's approval stands.
+    pub decided_at: &'static str,
+    pub approval_status: &'static str,
+    pub changed_at: &'static str,
+    pub status_pending: &'static str,
+    pub status_canceled: &'static str,
+    pub status_deleted: &'static str,
+    pub status_reverted: &'static str,
+    pub status_overtime_close: &'static str,
+    pub status_overtime_recover: &'static str,
 }
 
 const ZH: Words = Words {
@@ -116,6 +126,15 @@ const ZH: Words = Words {
     digest_title: "每日摘要（{date}）",
     digest_empty: "今天没有需要关注的事项。",
     open_dashboard: "打开 Mica 工作台",
+    decided_at: "审批时间",
+    approval_status: "飞书审批",
+    changed_at: "更新时间",
+    status_pending: "审批中",
+    status_canceled: "已撤回",
+    status_deleted: "已删除",
+    status_reverted: "已撤销",
+    status_overtime_close: "超时关闭",
+    status_overtime_recover: "超时恢复，审批中",
 };
 
 const EN: Words = Words {
@@ -166,6 +185,15 @@ const EN: Words = Words {
     digest_title: "Daily digest for {date}",
     digest_empty: "Nothing needs your attention today.",
     open_dashboard: "Open the Mica dashboard",
+    decided_at: "Decided at",
+    approval_status: "Feishu approval",
+    changed_at: "Updated at",
+    status_pending: "Waiting for approval",
+    status_canceled: "Withdrawn",
+    status_deleted: "Deleted",
+    status_reverted: "Revoked",
+    status_overtime_close: "Closed: overdue",
+    status_overtime_recover: "Reopened after being overdue",
 };
 
 pub fn words(locale: Locale) -> &'static Words {

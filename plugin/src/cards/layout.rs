@@ -54,6 +54,8 @@ pub enum Colour {
     Orange,
     Turquoise,
     Yellow,
+    /// Closed without a decision (withdrawn, deleted, timed out).
+    Grey,
 }
 
 impl Colour {
@@ -76,6 +78,7 @@ impl Colour {
             Colour::Orange => "orange",
             Colour::Turquoise => "turquoise",
             Colour::Yellow => "yellow",
+            Colour::Grey => "grey",
         }
     }
 }
@@ -196,6 +199,13 @@ impl CardBuilder {
     /// A coloured tag beside the title (our own label).
     pub fn tag(mut self, label: &str, colour: Colour) -> Self {
         self.tag = Some((label.to_string(), colour));
+        self
+    }
+
+    /// The card's state changed (a redrawn card): a new header colour and tag.
+    pub fn restyle(mut self, colour: Colour, tag: &str) -> Self {
+        self.colour = colour;
+        self.tag = Some((tag.to_string(), colour));
         self
     }
 

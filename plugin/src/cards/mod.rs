@@ -1,4 +1,5 @@
-//! The five Feishu cards, rendered from a domain event in the recipient's locale.
+//! The five Feishu cards, rendered from a domain event in the recipient's locale, and redrawn
+//! once what they asked for is settled (`settled`).
 //!
 //! Cards use Feishu card JSON 2.0. Every user-supplied string is escaped for markdown by `layout`,
 //! and the serialized card is kept under Feishu's size limit by shrinking free text.
@@ -8,10 +9,11 @@ pub mod layout;
 pub mod markdown;
 pub mod money;
 pub mod notices;
+pub mod settled;
 
 use crate::model::{
-    ApprovalDecided, ContractExpiring, Decision, DomainEvent, PaymentPending, PoCreated,
-    PrSubmitted,
+    ApprovalDecided, ContractExpiring, DomainEvent, PaymentPending, PoCreated, PrSubmitted,
+    Settlement,
 };
 use i18n::{Locale, Words, words};
 use layout::{Card, CardBuilder, Colour, Limits};
@@ -23,9 +25,18 @@ pub const MAX_CARD_BYTES: usize = 28 * 1024;
 /// The card for `event` in `locale` as the JSON text that is sent, shrinking free text until it
 /// fits `MAX_CARD_BYTES`.
 pub fn render_json(event: &DomainEvent, locale: Locale) -> String {
+    render_fitted(event, None, locale)
+}
+
+/// The card for `event` redrawn to show what settled it (`settled`), the same way.
+pub fn render_settled_json(event: &DomainEvent, settlement: &Settlement, locale: Locale) -> String {
+    render_fitted(event, Some(settlement), locale)
+}
+
+fn render_fitted(event: &DomainEvent, settlement: Option<&Settlement>, locale: Locale) -> String {
     let mut limits = Limits::DEFAULT;
     loop {
-        let text = serde_json::to_string(&render_with(event, locale, limits))
+        let text = serde_json::to_string(&render_with(event, settlement, locale, limits))
             .expect("a card always serializes");
         if text.len() <= MAX_CARD_BYTES || limits.long <= 32 {
             return text;
@@ -40,36 +51,52 @@ pub fn render(event: &DomainEvent, locale: Locale) -> serde_json::Value {
     serde_json::from_str(&render_json(event, locale)).expect("a card is JSON")
 }
 
-fn render_with(event: &DomainEvent, locale: Locale, limits: Limits) -> Card {
+/// A card's content up to its button, and the button: a settlement is drawn between the two.
+struct Draft {
+    card: CardBuilder,
+    button: &'static str,
+    url: String,
+}
+
+fn render_with(
+    event: &DomainEvent,
+    settlement: Option<&Settlement>,
+    locale: Locale,
+    limits: Limits,
+) -> Card {
     let w = words(locale);
-    match event {
+    let draft = match event {
         DomainEvent::PrSubmitted(e) => pr_submitted(e, w, limits),
         DomainEvent::ApprovalDecided(e) => approval_decided(e, w, limits),
         DomainEvent::PoCreated(e) => po_created(e, w, limits),
         DomainEvent::PaymentPending(e) => payment_pending(e, w, limits),
         DomainEvent::ContractExpiring(e) => contract_expiring(e, w, limits),
-    }
+    };
+    let card = match settlement {
+        Some(s) => settled::draw(draft.card, s, w),
+        None => draft.card,
+    };
+    card.link_button(draft.button, &draft.url).finish(w.footer)
 }
 
-fn pr_submitted(e: &PrSubmitted, w: &Words, limits: Limits) -> Card {
-    CardBuilder::new(limits, Colour::Blue, w.pr_submitted_title)
+fn pr_submitted(e: &PrSubmitted, w: &Words, limits: Limits) -> Draft {
+    let card = CardBuilder::new(limits, Colour::Blue, w.pr_submitted_title)
         .subtitle(&e.pr_number)
         .field(w.requisition, &e.pr_number)
         .title_field(w.title, &e.title)
         .field(w.applicant, &e.applicant.name)
         .field(w.department, &e.department)
         .fact(w.amount, &money::format(&e.amount))
-        .fact(w.lines, &e.line_count.to_string())
-        .link_button(w.view_requisition, &e.url)
-        .finish(w.footer)
+        .fact(w.lines, &e.line_count.to_string());
+    Draft {
+        card,
+        button: w.view_requisition,
+        url: e.url.clone(),
+    }
 }
 
-fn approval_decided(e: &ApprovalDecided, w: &Words, limits: Limits) -> Card {
-    let (label, colour) = match e.result {
-        Decision::Approved => (w.approved, Colour::Green),
-        Decision::Rejected => (w.rejected, Colour::Red),
-        Decision::Returned => (w.returned, Colour::Orange),
-    };
+fn approval_decided(e: &ApprovalDecided, w: &Words, limits: Limits) -> Draft {
+    let (label, colour) = settled::decision_look(e.result, w);
     let title = format!("{}: {label}", w.approval_title);
     let mut card = CardBuilder::new(limits, colour, &title)
         .subtitle(&e.pr_number)
@@ -81,22 +108,28 @@ fn approval_decided(e: &ApprovalDecided, w: &Words, limits: Limits) -> Card {
     if let Some(comment) = e.comment.as_deref().filter(|c| !c.trim().is_empty()) {
         card = card.paragraph(w.comment, comment);
     }
-    card.link_button(w.view_requisition, &e.url)
-        .finish(w.footer)
+    Draft {
+        card,
+        button: w.view_requisition,
+        url: e.url.clone(),
+    }
 }
 
-fn po_created(e: &PoCreated, w: &Words, limits: Limits) -> Card {
-    CardBuilder::new(limits, Colour::Turquoise, w.po_created_title)
+fn po_created(e: &PoCreated, w: &Words, limits: Limits) -> Draft {
+    let card = CardBuilder::new(limits, Colour::Turquoise, w.po_created_title)
         .subtitle(&e.po_number)
         .field(w.purchase_order, &e.po_number)
         .field(w.supplier, &e.supplier)
         .fact(w.amount, &money::format(&e.amount))
-        .title_field(w.requisition, &e.pr_title)
-        .link_button(w.view_order, &e.url)
-        .finish(w.footer)
+        .title_field(w.requisition, &e.pr_title);
+    Draft {
+        card,
+        button: w.view_order,
+        url: e.url.clone(),
+    }
 }
 
-fn payment_pending(e: &PaymentPending, w: &Words, limits: Limits) -> Card {
+fn payment_pending(e: &PaymentPending, w: &Words, limits: Limits) -> Draft {
     let mut card = CardBuilder::new(limits, Colour::Yellow, w.payment_pending_title)
         .subtitle(&e.payment_number)
         .field(w.payment, &e.payment_number)
@@ -109,7 +142,11 @@ fn payment_pending(e: &PaymentPending, w: &Words, limits: Limits) -> Card {
     if let Some(text) = e.description.as_deref().filter(|d| !d.trim().is_empty()) {
         card = card.paragraph(w.description, text);
     }
-    card.link_button(w.view_payment, &e.url).finish(w.footer)
+    Draft {
+        card,
+        button: w.view_payment,
+        url: e.url.clone(),
+    }
 }
 
 /// Red when a week or less remains, orange otherwise.
@@ -121,14 +158,14 @@ pub fn contract_colour(days_remaining: i32) -> Colour {
     }
 }
 
-fn contract_expiring(e: &ContractExpiring, w: &Words, limits: Limits) -> Card {
+fn contract_expiring(e: &ContractExpiring, w: &Words, limits: Limits) -> Draft {
     let colour = contract_colour(e.days_remaining);
     let days = if e.days_remaining <= 0 {
         w.expired.to_string()
     } else {
         w.days.replace("{n}", &e.days_remaining.to_string())
     };
-    CardBuilder::new(limits, colour, w.contract_expiring_title)
+    let card = CardBuilder::new(limits, colour, w.contract_expiring_title)
         .subtitle(&e.contract_number)
         .tag(&days, colour)
         .field(w.contract, &e.contract_number)
@@ -136,9 +173,12 @@ fn contract_expiring(e: &ContractExpiring, w: &Words, limits: Limits) -> Card {
         .field(w.expiry_date, &e.expiry_date)
         .fact(w.days_remaining, &days)
         .fact(w.total_amount, &money::format(&e.total_amount))
-        .fact(w.used_amount, &money::format(&e.used_amount))
-        .link_button(w.view_contract, &e.url)
-        .finish(w.footer)
+        .fact(w.used_amount, &money::format(&e.used_amount));
+    Draft {
+        card,
+        button: w.view_contract,
+        url: e.url.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -132,3 +132,91 @@ fn huge_text_is_truncated_to_fit_feishu_limit() {
     assert!(size <= MAX_CARD_BYTES, "card is {size} bytes");
     assert!(markdown_text(&card).contains('…'));
 }
+
+fn settled_json(event: &DomainEvent, settlement: &Settlement, locale: Locale) -> Value {
+    serde_json::from_str(&render_settled_json(event, settlement, locale)).unwrap()
+}
+
+#[test]
+fn a_settled_card_is_the_same_card_recoloured_with_who_decided_and_when() {
+    let event = samples::event(EventKind::PrSubmitted);
+    let settlement = Settlement::Decided(Decided {
+        result: Decision::Approved,
+        decider: Person {
+            name: "Wang *Fang*".into(),
+            email: "wang.fang@example.com".into(),
+        },
+        comment: Some("OK for Q4".into()),
+        decided_at: "2026-11-25T10:14:22+08:00".into(),
+    });
+    for locale in [Locale::ZhCn, Locale::EnUs] {
+        let before = render(&event, locale);
+        let after = settled_json(&event, &settlement, locale);
+        assert_eq!(
+            after["config"]["update_multi"], true,
+            "Feishu needs it in both"
+        );
+        assert_eq!(after["header"]["title"], before["header"]["title"]);
+        assert_eq!(after["header"]["template"], "green");
+        assert_eq!(button_url(&after), button_url(&before));
+        let text = markdown_text(&after);
+        assert!(text.contains(&markdown_text(&before)[..20]), "{text}");
+        assert!(text.contains("Wang &#42;Fang&#42;"), "escaped: {text}");
+        assert!(text.contains("2026-11-25 10:14 UTC+08:00"), "{text}");
+        assert!(text.contains("OK for Q4"), "{text}");
+    }
+    let en = settled_json(&event, &settlement, Locale::EnUs);
+    assert_eq!(
+        en["header"]["text_tag_list"][0]["text"]["content"],
+        "Approved"
+    );
+    let zh = settled_json(&event, &settlement, Locale::ZhCn);
+    assert_eq!(
+        zh["header"]["text_tag_list"][0]["text"]["content"],
+        "已通过"
+    );
+}
+
+#[test]
+fn a_payment_card_shows_every_approval_status_and_any_card_stays_under_the_limit() {
+    let payment = samples::event(EventKind::PaymentPending);
+    let looks = [
+        (ApprovalStatus::Approved, "green", "Approved"),
+        (ApprovalStatus::Rejected, "red", "Rejected"),
+        (ApprovalStatus::Canceled, "grey", "Withdrawn"),
+        (ApprovalStatus::Deleted, "grey", "Deleted"),
+        (ApprovalStatus::Reverted, "orange", "Revoked"),
+        (ApprovalStatus::OvertimeClose, "grey", "Closed: overdue"),
+        (
+            ApprovalStatus::OvertimeRecover,
+            "yellow",
+            "Reopened after being overdue",
+        ),
+        (ApprovalStatus::Pending, "yellow", "Waiting for approval"),
+    ];
+    for (status, colour, label) in looks {
+        let s = Settlement::Approval(ApprovalState {
+            status,
+            changed_at: "2026-11-25T02:14:22Z".into(),
+        });
+        let card = settled_json(&payment, &s, Locale::EnUs);
+        assert_eq!(card["header"]["template"], colour, "{status:?}");
+        assert_eq!(card["header"]["text_tag_list"][0]["text"]["content"], label);
+        assert!(markdown_text(&card).contains(&format!("**Feishu approval:** {label}")));
+    }
+    // Whatever the input's size, the redrawn card still fits.
+    let huge = "x".repeat(200_000);
+    let big = Settlement::Decided(Decided {
+        result: Decision::Rejected,
+        decider: Person {
+            name: huge.clone(),
+            email: "a@example.com".into(),
+        },
+        comment: Some(huge.clone()),
+        decided_at: huge.clone(),
+    });
+    for kind in samples::ALL_KINDS {
+        let text = render_settled_json(&samples::event(kind), &big, Locale::ZhCn);
+        assert!(text.len() <= MAX_CARD_BYTES, "{kind:?}: {}", text.len());
+    }
+}

@@ -192,6 +192,11 @@ fn by_code(
             "recipient unreachable: {why} (code {code})"
         )));
     }
+    if let Some(why) = codes::card_not_updatable(code) {
+        return PluginError::Permanent(failure(format!(
+            "the card cannot be updated: {why} (code {code})"
+        )));
+    }
     if codes::RETRYABLE.contains(&code) {
         return PluginError::Transient(failure(format!(
             "Feishu asked to try again (code {code}: {msg})"

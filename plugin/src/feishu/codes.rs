@@ -33,3 +33,12 @@ pub fn unreachable_recipient(code: i64) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// A sent card Feishu will no longer change, with what to tell an administrator.
+pub fn card_not_updatable(code: i64) -> Option<&'static str> {
+    Some(match code {
+        230011 => "the message was recalled",
+        230031 => "the message was sent more than 14 days ago",
+        _ => return None,
+    })
+}

@@ -1,6 +1,7 @@
 //! Conversions between generated WIT types and the core's model.
 
 use super::exports::mica::plugin::approvals as wit_approvals;
+use super::exports::mica::plugin::card_updates as wit_updates;
 use super::exports::mica::plugin::connection as wit_connection;
 use super::exports::mica::plugin::notices as wit_notices;
 use super::exports::mica::plugin::notifications as wit_notify;
@@ -35,6 +36,14 @@ pub fn recipient(r: wit::Recipient) -> Recipient {
     }
 }
 
+fn decision(d: wit::Decision) -> Decision {
+    match d {
+        wit::Decision::Approved => Decision::Approved,
+        wit::Decision::Rejected => Decision::Rejected,
+        wit::Decision::Returned => Decision::Returned,
+    }
+}
+
 pub fn event(e: wit::DomainEvent) -> DomainEvent {
     match e {
         wit::DomainEvent::PrSubmitted(e) => DomainEvent::PrSubmitted(PrSubmitted {
@@ -52,11 +61,7 @@ pub fn event(e: wit::DomainEvent) -> DomainEvent {
             pr_number: e.pr_number,
             title: e.title,
             decider: person(e.decider),
-            result: match e.result {
-                wit::Decision::Approved => Decision::Approved,
-                wit::Decision::Rejected => Decision::Rejected,
-                wit::Decision::Returned => Decision::Returned,
-            },
+            result: decision(e.result),
             comment: e.comment,
             url: e.url,
         }),
@@ -258,6 +263,52 @@ pub fn payment(e: wit::PaymentPending) -> PaymentPending {
         description: e.description,
         url: e.url,
         submitter: recipient(e.submitter),
+    }
+}
+
+fn status_from(s: wit::ApprovalStatus) -> ApprovalStatus {
+    match s {
+        wit::ApprovalStatus::Pending => ApprovalStatus::Pending,
+        wit::ApprovalStatus::Approved => ApprovalStatus::Approved,
+        wit::ApprovalStatus::Rejected => ApprovalStatus::Rejected,
+        wit::ApprovalStatus::Canceled => ApprovalStatus::Canceled,
+        wit::ApprovalStatus::Deleted => ApprovalStatus::Deleted,
+        wit::ApprovalStatus::Reverted => ApprovalStatus::Reverted,
+        wit::ApprovalStatus::OvertimeClose => ApprovalStatus::OvertimeClose,
+        wit::ApprovalStatus::OvertimeRecover => ApprovalStatus::OvertimeRecover,
+    }
+}
+
+pub fn settlement(s: wit_updates::Settlement) -> Settlement {
+    match s {
+        wit_updates::Settlement::Decided(d) => Settlement::Decided(Decided {
+            result: decision(d.result),
+            decider: person(d.decider),
+            comment: d.comment,
+            decided_at: d.decided_at,
+        }),
+        wit_updates::Settlement::Approval(a) => Settlement::Approval(ApprovalState {
+            status: status_from(a.status),
+            changed_at: a.changed_at,
+        }),
+    }
+}
+
+pub fn update_request(r: wit_updates::UpdateRequest) -> UpdateRequest {
+    UpdateRequest {
+        idempotency_key: r.idempotency_key,
+        message_id: r.message_id,
+        event: event(r.event),
+        settlement: settlement(r.settlement),
+        recipient: recipient(r.recipient),
+        attempt: r.attempt,
+    }
+}
+
+pub fn update_receipt(r: Receipt) -> wit_updates::UpdateReceipt {
+    wit_updates::UpdateReceipt {
+        message_id: r.message_id,
+        log_id: r.log_id,
     }
 }
 

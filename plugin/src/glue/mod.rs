@@ -21,6 +21,7 @@ wit_bindgen::generate!({
 use exports::mica::plugin::approvals::{
     self, ApprovalRef, CreateRequest, WebhookOutcome, WebhookRequest,
 };
+use exports::mica::plugin::card_updates::{self, Settlement, UpdateReceipt, UpdateRequest};
 use exports::mica::plugin::connection::{self, ConnectionCheck, TestRequest};
 use exports::mica::plugin::notices::{self, Message, MessageReceipt, MessageRequest};
 use exports::mica::plugin::notifications::{self, NotifyRequest, Receipt};
@@ -78,6 +79,27 @@ impl notices::Guest for Component {
     fn render(message: Message, locale: String) -> Result<String, PluginError> {
         Ok(crate::preview::message_card_json(
             &convert::message(message),
+            &locale,
+        ))
+    }
+}
+
+impl card_updates::Guest for Component {
+    fn update(request: UpdateRequest) -> Result<UpdateReceipt, PluginError> {
+        let request = convert::update_request(request);
+        ports::with_env(|env| crate::redraw::update(env, &request))
+            .map(convert::update_receipt)
+            .map_err(convert::plugin_error)
+    }
+
+    fn render(
+        event: DomainEvent,
+        settlement: Settlement,
+        locale: String,
+    ) -> Result<String, PluginError> {
+        Ok(crate::preview::settled_card_json(
+            &convert::event(event),
+            &convert::settlement(settlement),
             &locale,
         ))
     }

@@ -33,7 +33,7 @@ async fn messages(State(state): State<Shared>) -> Json<Value> {
         .iter()
         .map(|m| {
             json!({"message_id": m.message_id, "receive_id_type": m.receive_id_type,
-                   "receive_id": m.receive_id, "uuid": m.uuid, "card": m.card})
+                   "receive_id": m.receive_id, "uuid": m.uuid, "card": m.card, "updates": m.updates})
         })
         .collect();
     Json(json!({"messages": list}))

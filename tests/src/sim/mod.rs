@@ -10,6 +10,7 @@ mod control;
 mod listener;
 mod routes;
 mod state;
+mod update;
 
 pub use state::{Fault, Hostility, SentMessage, SimState};
 

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{patch, post};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,7 @@ use std::time::Instant;
 type Shared = Arc<Mutex<SimState>>;
 
 /// Feishu refuses card messages whose request body is over 30 KB.
-const MAX_CARD_REQUEST_BYTES: usize = 30 * 1024;
+pub(super) const MAX_CARD_REQUEST_BYTES: usize = 30 * 1024;
 
 pub fn router(state: Shared) -> Router {
     Router::new()
@@ -25,6 +25,10 @@ pub fn router(state: Shared) -> Router {
             post(token),
         )
         .route("/open-apis/im/v1/messages", post(send_message))
+        .route(
+            "/open-apis/im/v1/messages/{message_id}",
+            patch(super::update::update_message),
+        )
         .merge(super::approval_routes::router())
         .with_state(state)
 }
@@ -205,22 +209,9 @@ async fn send_message(
             "Your request contains an invalid request parameter. ext=msg_type",
         );
     }
-    let Some(content) = req["content"].as_str() else {
-        return error(
-            400,
-            230001,
-            "Your request contains an invalid request parameter. ext=content must be a string",
-        );
-    };
-    let card = match card::validate(content) {
+    let card = match card_content(&req) {
         Ok(card) => card,
-        Err(why) => {
-            return error(
-                400,
-                230099,
-                &format!("Failed to create card content, ext=ErrCode: 200621; ErrMsg: {why}"),
-            );
-        }
+        Err(refused) => return *refused,
     };
     let uuid = req["uuid"].as_str().map(str::to_string);
     if let Some(u) = &uuid
@@ -257,6 +248,7 @@ async fn send_message(
         receive_id,
         uuid: uuid.clone(),
         card,
+        updates: 0,
     };
     s.messages.push(message.clone());
     if let Some(u) = uuid {
@@ -270,6 +262,24 @@ async fn send_message(
         200,
         json!({"code": 0, "msg": "success", "data": message_data(&message)}),
     )
+}
+
+/// The card a send or an update carries in `content` (a JSON string), or Feishu's refusal of it.
+pub(super) fn card_content(req: &Value) -> Result<Value, Box<Response>> {
+    let Some(content) = req["content"].as_str() else {
+        return Err(Box::new(error(
+            400,
+            230001,
+            "Your request contains an invalid request parameter. ext=content must be a string",
+        )));
+    };
+    card::validate(content).map_err(|why| {
+        Box::new(error(
+            400,
+            230099,
+            &format!("Failed to create card content, ext=ErrCode: 200621; ErrMsg: {why}"),
+        ))
+    })
 }
 
 /// Which trouble, if any, this request gets.

@@ -41,7 +41,10 @@ pub struct SentMessage {
     pub receive_id_type: String,
     pub receive_id: String,
     pub uuid: Option<String>,
+    /// The card as it shows now (replaced by each update).
     pub card: serde_json::Value,
+    /// How many times it was updated in place (message PATCH).
+    pub updates: usize,
 }
 
 pub struct SimState {
@@ -92,6 +95,12 @@ pub struct SimState {
     pub arrivals: Vec<(Instant, String)>,
     /// Rate-limit answers given.
     pub rate_limited: usize,
+    /// Failures to inject into the next message updates (PATCH), in order.
+    pub update_faults: VecDeque<Fault>,
+    /// Every update request (refused ones too): when, and for which message.
+    pub update_arrivals: Vec<(Instant, String)>,
+    /// Messages recalled by their sender: updating them answers 230011.
+    pub recalled: HashSet<String>,
     /// Random trouble (none by default).
     pub hostility: Hostility,
     /// What the hostility did, by kind.
@@ -143,6 +152,9 @@ impl SimState {
             enforce_rate_limits: false,
             arrivals: Vec::new(),
             rate_limited: 0,
+            update_faults: VecDeque::new(),
+            update_arrivals: Vec::new(),
+            recalled: HashSet::new(),
             hostility: Hostility::default(),
             trouble: HashMap::new(),
             next_id: 0,
