@@ -113,27 +113,8 @@ async fn send_message(
         _ => {}
     }
     let lose_answer = trouble == Some("lose_response");
-    match fault {
-        Some(Fault::Status(status)) => {
-            return (
-                StatusCode::from_u16(status).unwrap(),
-                "<html>upstream error</html>",
-            )
-                .into_response();
-        }
-        Some(Fault::RateLimit { reset_secs }) => {
-            let mut resp = error(429, 99991400, "request trigger frequency limit");
-            let h = resp.headers_mut();
-            h.insert("x-ogw-ratelimit-limit", HeaderValue::from_static("50"));
-            h.insert(
-                "x-ogw-ratelimit-reset",
-                HeaderValue::from_str(&reset_secs.to_string()).unwrap(),
-            );
-            return resp;
-        }
-        Some(Fault::Code(status, code, msg)) => return error(status, code, &msg),
-        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        None => {}
+    if let Some(answer) = injected(fault).await {
+        return answer;
     }
     let mut s = state.lock().unwrap();
     if let Some(refused) = refusal(&s, &headers) {
@@ -280,6 +261,34 @@ pub(super) fn card_content(req: &Value) -> Result<Value, Box<Response>> {
             &format!("Failed to create card content, ext=ErrCode: 200621; ErrMsg: {why}"),
         ))
     })
+}
+
+/// The answer an injected fault gives instead of Feishu's (a delay only holds the request up).
+pub(super) async fn injected(fault: Option<Fault>) -> Option<Response> {
+    match fault? {
+        Fault::Status(status) => Some(
+            (
+                StatusCode::from_u16(status).unwrap(),
+                "<html>upstream error</html>",
+            )
+                .into_response(),
+        ),
+        Fault::RateLimit { reset_secs } => {
+            let mut resp = error(429, 99991400, "request trigger frequency limit");
+            let h = resp.headers_mut();
+            h.insert("x-ogw-ratelimit-limit", HeaderValue::from_static("50"));
+            h.insert(
+                "x-ogw-ratelimit-reset",
+                HeaderValue::from_str(&reset_secs.to_string()).unwrap(),
+            );
+            Some(resp)
+        }
+        Fault::Code(status, code, msg) => Some(error(status, code, &msg)),
+        Fault::Delay(d) => {
+            tokio::time::sleep(d).await;
+            None
+        }
+    }
 }
 
 /// Which trouble, if any, this request gets.

@@ -2,12 +2,12 @@
 //! rules (FEISHU_API.md §3.3): the whole card replaced, `update_multi` in the old card and the new,
 //! a recalled message refused, at most 5 updates a second per message.
 
-use super::routes::{MAX_CARD_REQUEST_BYTES, card_content, error, feishu, refusal};
-use super::state::{Fault, SimState};
+use super::routes::{MAX_CARD_REQUEST_BYTES, card_content, error, feishu, injected, refusal};
+use super::state::SimState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,25 +32,8 @@ pub async fn update_message(
         s.update_arrivals.push((Instant::now(), message_id.clone()));
         s.update_faults.pop_front()
     };
-    match fault {
-        Some(Fault::Status(status)) => {
-            return (
-                StatusCode::from_u16(status).unwrap(),
-                "<html>upstream error</html>",
-            )
-                .into_response();
-        }
-        Some(Fault::RateLimit { reset_secs }) => {
-            let mut resp = error(429, 99991400, "request trigger frequency limit");
-            resp.headers_mut().insert(
-                "x-ogw-ratelimit-reset",
-                HeaderValue::from_str(&reset_secs.to_string()).unwrap(),
-            );
-            return resp;
-        }
-        Some(Fault::Code(status, code, msg)) => return error(status, code, &msg),
-        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        None => {}
+    if let Some(answer) = injected(fault).await {
+        return answer;
     }
     let mut s = state.lock().unwrap();
     if let Some(refused) = refusal(&s, &headers) {
