@@ -3,8 +3,8 @@
 
 use crate::feishu_answers::answer;
 use bytes::Bytes;
+use mica_host::domain::NotifyRequest;
 use mica_host::events::{Payload, parse_recipient, parse_stored_event, sample_events};
-use mica_host::runtime::bindings::notifications::NotifyRequest;
 use mica_host::runtime::{LoadedPlugin, Runtime, SandboxLimits};
 use mica_host::store::Store;
 use mica_host::store::sealer::Sealer;
@@ -50,7 +50,7 @@ impl ComponentBench {
     }
 }
 
-/// The WIT request for the sample event of `kind` (an index into `EVENT_TYPES`, one of the five
+/// The notify request for the sample event of `kind` (an index into `EventType::ALL`, one of the five
 /// domain events) to one reader.
 pub fn request(kind: usize, locale: &str) -> NotifyRequest {
     let sample = &sample_events()[kind];

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod delivery;
+pub mod domain;
 pub mod events;
 pub mod metrics;
 pub mod net;

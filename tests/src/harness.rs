@@ -313,9 +313,9 @@ pub fn check<'a>(answer: &'a Value, name: &str) -> &'a Value {
 
 /// A `po_created` notify call whose `supplier` is `supplier` (the misbehaving fixture reads its
 /// command from it).
-pub fn po_request(supplier: &str) -> mica_host::runtime::bindings::notifications::NotifyRequest {
-    use mica_host::runtime::bindings::types::{DomainEvent, Money, PoCreated, Recipient};
-    mica_host::runtime::bindings::notifications::NotifyRequest {
+pub fn po_request(supplier: &str) -> mica_host::domain::NotifyRequest {
+    use mica_host::domain::{DomainEvent, Money, PoCreated, Recipient};
+    mica_host::domain::NotifyRequest {
         idempotency_key: format!("k-{supplier}"),
         event_id: "e".into(),
         occurred_at: "2026-11-25T02:14:22Z".into(),

@@ -4,9 +4,9 @@
 use super::events::json_body;
 use super::{ApiError, AppState, read_body};
 use crate::capabilities::http::allowed_origin;
+use crate::domain::Recipient;
 use crate::events::parse_recipient;
 use crate::runtime::LoadedPlugin;
-use crate::runtime::bindings::types::Recipient;
 use crate::settings_form::{Field, fields, parse, render, secrets_left_behind};
 use axum::Json;
 use axum::body::Bytes;

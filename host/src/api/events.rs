@@ -3,9 +3,9 @@
 
 use super::{ApiError, AppState, read_body};
 use crate::delivery::{Class, Kind};
+use crate::domain::DomainEvent;
 use crate::events::{Payload, approval_job_id, delivery_id, parse_event, recipient_json};
 use crate::runtime::World;
-use crate::runtime::bindings::types::DomainEvent;
 use crate::store::{NewDelivery, NewEvent, Settles};
 use axum::Json;
 use axum::body::Bytes;
@@ -46,7 +46,7 @@ pub async fn post_event(
     let mut event = parse_event(&body)?;
     let class = match &event.payload {
         Payload::Message(message) => message.class(),
-        Payload::Domain(_) => Class::of(Kind::Notify, event.kind),
+        Payload::Domain(_) => Class::of(Kind::Notify, event.kind.as_str()),
     };
     let mut deliveries: Vec<NewDelivery> = event
         .recipients
@@ -67,13 +67,17 @@ pub async fn post_event(
         deliveries.push(NewDelivery {
             id: approval_job_id(&event.id),
             kind: Kind::Approval,
-            class: Class::of(Kind::Approval, event.kind),
+            class: Class::of(Kind::Approval, event.kind.as_str()),
             recipient_email: p.submitter.email.clone(),
             recipient: recipient_json(&p.submitter).to_string(),
         });
     }
     let warnings = std::mem::take(&mut event.warnings);
-    let (id, kind, occurred_at) = (event.id.clone(), event.kind, event.occurred_at.clone());
+    let (id, kind, occurred_at) = (
+        event.id.clone(),
+        event.kind.as_str(),
+        event.occurred_at.clone(),
+    );
     let subject = event.subject();
     // A decision settles the requisition's cards: they are redrawn to show it.
     let settles = event.settlement();

@@ -4,8 +4,8 @@
 
 use super::{ApiError, AppState, read_body};
 use crate::approvals::Status;
-use crate::runtime::bindings::approvals::WebhookRequest;
-use crate::store::StatusChange;
+use crate::domain::WebhookRequest;
+use crate::store::{ChangeSource, StatusChange};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -111,7 +111,7 @@ pub async fn receive(
                 instance_code: u.instance_code.clone(),
                 status: Status(u.status),
                 status_time_ms: u.operate_time_ms,
-                source: "webhook",
+                source: ChangeSource::Webhook,
             })
             .collect();
         let (plugin_id, event_id, notify) = (

@@ -1,9 +1,9 @@
 //! Re-read approvals whose decision has not arrived: a callback lost beyond Feishu's retry window
 //! (15 s, 5 min, 1 h, 6 h) still reaches Mica.
 
+use crate::domain::PluginError;
 use crate::registry::Registry;
-use crate::runtime::bindings::types::PluginError;
-use crate::store::{StatusChange, Store, now_ms};
+use crate::store::{ChangeSource, StatusChange, Store, now_ms};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -57,7 +57,7 @@ impl Reconciler {
                         instance_code: instance.clone(),
                         status: Status(found.status),
                         status_time_ms: observed_at,
-                        source: "reconcile",
+                        source: ChangeSource::Reconcile,
                     };
                     let notify = self.notify_mica;
                     if self

@@ -6,7 +6,7 @@
 //! - PENDING never overwrites a decision (a late PENDING after APPROVED is stale);
 //! - REVERTED and OVERTIME_RECOVER reopen a decided instance, after which anything newer applies.
 
-use crate::runtime::bindings::types::ApprovalStatus;
+use crate::domain::ApprovalStatus;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Status(pub ApprovalStatus);
@@ -140,16 +140,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for x in [
-            Pending,
-            Approved,
-            Rejected,
-            Canceled,
-            Deleted,
-            Reverted,
-            OvertimeClose,
-            OvertimeRecover,
-        ] {
+        for x in ApprovalStatus::ALL {
             assert_eq!(Status::parse(s(x).as_str()), Some(s(x)));
         }
     }

@@ -4,12 +4,10 @@ use super::outcome;
 use super::rate::Ticket;
 use super::worker::{Shared, Worker};
 use crate::approvals::Status;
+use crate::domain::{ApprovalStatus, CreateRequest, DomainEvent, PluginError, Receipt, Recipient};
 use crate::events::{approval_key, parse_recipient};
-use crate::runtime::bindings::approvals::CreateRequest;
-use crate::runtime::bindings::notifications::Receipt;
-use crate::runtime::bindings::types::{ApprovalStatus, DomainEvent, Failure, PluginError};
 use crate::runtime::{CallError, LoadedPlugin};
-use crate::store::{Claimed, Outcome, StatusChange, now_ms};
+use crate::store::{ChangeSource, Claimed, Outcome, StatusChange, now_ms};
 
 /// The idempotency key of a payment's approval in a round: the first round keeps the key it
 /// always had (so an instance created before rounds existed is found again by its uuid); later
@@ -20,14 +18,6 @@ fn round_key(payment_id: &str, first_round: bool, job_id: &str) -> String {
     } else {
         format!("{}:{job_id}", approval_key(payment_id))
     }
-}
-
-fn permanent(message: String) -> PluginError {
-    PluginError::Permanent(Failure {
-        message,
-        remote_code: None,
-        log_id: None,
-    })
 }
 
 impl Worker {
@@ -51,26 +41,20 @@ impl Worker {
         let current = match self.store.call(move |s| s.current_approval(&id)).await {
             Ok(c) => c,
             Err(e) => {
-                return Ok(Err(PluginError::Transient(Failure {
-                    message: format!("the store could not be read: {e:#}"),
-                    remote_code: None,
-                    log_id: None,
-                })));
+                return Ok(Err(PluginError::transient(format!(
+                    "the store could not be read: {e:#}"
+                ))));
             }
         };
         let first_round = match &current {
             None => true,
             // This job already created and recorded it (the outcome was not written).
             Some(c) if c.job_id.as_deref() == Some(d.id.as_str()) => {
-                return Ok(Ok(Receipt {
-                    message_id: c.instance_code.clone(),
-                    chat_id: None,
-                    log_id: None,
-                }));
+                return Ok(Ok(Receipt::of(c.instance_code.clone())));
             }
             Some(c) if c.status.allows_new_round() => false,
             Some(c) => {
-                return Ok(Err(permanent(format!(
+                return Ok(Err(PluginError::permanent(format!(
                     "payment {payment_id} already has approval {} ({}): cancel it (POST /api/v1/approvals/{payment_id}/cancel) before sending the payment for approval again",
                     c.instance_code,
                     c.status.as_str()
@@ -90,7 +74,7 @@ impl Worker {
             instance_code: created.instance_code.clone(),
             status: Status(created.status),
             status_time_ms: now_ms() as u64,
-            source: "create",
+            source: ChangeSource::Create,
         };
         let (plugin_id, notify, job) = (plugin.id().to_string(), self.notify_mica, d.id.clone());
         let recorded = self
@@ -101,17 +85,11 @@ impl Worker {
             .await;
         if let Err(e) = recorded {
             tracing::error!(delivery_id = %d.id, error = %format!("{e:#}"), "could not record an approval");
-            return Ok(Err(PluginError::Transient(Failure {
-                message: "the approval was created but could not be recorded; retrying".into(),
-                remote_code: None,
-                log_id: None,
-            })));
+            return Ok(Err(PluginError::transient(
+                "the approval was created but could not be recorded; retrying",
+            )));
         }
-        Ok(Ok(Receipt {
-            message_id: created.instance_code,
-            chat_id: None,
-            log_id: None,
-        }))
+        Ok(Ok(Receipt::of(created.instance_code)))
     }
 
     /// Cancel the instance named by the job's event, unless it is no longer open.
@@ -142,7 +120,7 @@ impl Worker {
                     instance_code: instance_code.clone(),
                     status: Status(ApprovalStatus::Canceled),
                     status_time_ms: now_ms() as u64,
-                    source: "cancel",
+                    source: ChangeSource::Cancel,
                 };
                 let notify = self.notify_mica;
                 match self
@@ -150,16 +128,10 @@ impl Worker {
                     .call(move |s| s.apply_status(&change, notify))
                     .await
                 {
-                    Ok(_) => Ok(Ok(Receipt {
-                        message_id: instance_code,
-                        chat_id: None,
-                        log_id: None,
-                    })),
-                    Err(e) => Ok(Err(PluginError::Transient(Failure {
-                        message: format!("cancelled in Feishu but not recorded ({e:#}); retrying"),
-                        remote_code: None,
-                        log_id: None,
-                    }))),
+                    Ok(_) => Ok(Ok(Receipt::of(instance_code))),
+                    Err(e) => Ok(Err(PluginError::transient(format!(
+                        "cancelled in Feishu but not recorded ({e:#}); retrying"
+                    )))),
                 }
             }
             Ok(Err(e)) => Ok(Err(e)),
@@ -173,10 +145,7 @@ impl Worker {
 
     /// The payment, instance and initiator a cancel job is for; an outcome instead when there is
     /// nothing (left) to cancel.
-    async fn cancel_target(
-        &self,
-        d: &Claimed,
-    ) -> Result<(String, String, crate::runtime::bindings::types::Recipient), Outcome> {
+    async fn cancel_target(&self, d: &Claimed) -> Result<(String, String, Recipient), Outcome> {
         let failed = Outcome::unusable;
         let event_id = d.event_id.clone();
         let payload = self

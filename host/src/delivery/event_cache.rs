@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 /// What a delivery needs of its event.
 pub struct EventForDelivery {
-    pub kind: &'static str,
+    pub kind: crate::domain::EventType,
     pub occurred_at: String,
     pub payload: Payload,
 }

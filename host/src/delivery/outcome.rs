@@ -1,9 +1,8 @@
 //! From a plugin's answer to what the store records.
 
 use super::retry::RetryPolicy;
+use crate::domain::{Failure, PluginError, Receipt};
 use crate::runtime::CallError;
-use crate::runtime::bindings::notifications::Receipt;
-use crate::runtime::bindings::types::{Failure, PluginError};
 use crate::store::{ErrorKind, Outcome, now_ms};
 
 /// The longest a plugin's "slow down" may pause sending (every delivery waits for it): a plugin
@@ -109,17 +108,13 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::types::RateLimited;
+    use crate::domain::RateLimited;
 
     #[test]
     fn a_huge_rate_limit_delay_is_capped_not_wrapped() {
         let result = Ok(Err(PluginError::RateLimited(RateLimited {
             retry_after_ms: u64::MAX,
-            failure: Failure {
-                message: "slow down".into(),
-                remote_code: None,
-                log_id: None,
-            },
+            failure: Failure::message("slow down"),
         })));
         let before = now_ms();
         let Outcome::Retry { retry_at_ms, .. } = decide(&result, 1, 0, &RetryPolicy::default())

@@ -4,21 +4,13 @@
 //! whose card it redraws; this module decides, from that card's state, whether it can go now.
 
 use crate::approvals::Status;
+use crate::domain::Decision;
 use crate::store::DeliveryStatus;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Feishu changes a message for 14 days after it was sent (FEISHU_API.md §3.3).
 pub const UPDATE_WINDOW_MS: i64 = 14 * 24 * 3600 * 1000;
-
-/// A requisition's decision, as an `approval_decided` event gives it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Approved,
-    Rejected,
-    Returned,
-}
 
 /// What settled a card's question, stored with the redraw (JSON in `deliveries.settlement`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 use super::outcome;
 use super::rate::Ticket;
 use super::redraw::{Plan, Settlement, plan};
-use super::worker::{Shared, Worker};
+use super::worker::{PLUGIN_WAIT_MS, Shared, Worker};
 use crate::events::{Payload, parse_recipient};
 use crate::runtime::{CardUpdateCall, LoadedPlugin};
 use crate::store::{Claimed, ErrorKind, Outcome, now_ms};
@@ -70,7 +70,9 @@ impl Worker {
                 plugin.id(),
                 plugin.version()
             );
-            return self.put_back(d, 5_000, reason, ErrorKind::NoPlugin).await;
+            return self
+                .put_back(d, PLUGIN_WAIT_MS, reason, ErrorKind::NoPlugin)
+                .await;
         }
         let loaded = shared.events.get(&self.store, &target.original_event_id);
         let built = loaded

@@ -6,11 +6,10 @@ use super::outcome;
 use super::outcome_writer::OutcomeWriter;
 use super::rate::{Limiter, Quota, Scope, Ticket};
 use super::retry::RetryPolicy;
+use crate::domain::{NotifyRequest, Recipient};
 use crate::events::{Payload, parse_recipient};
 use crate::registry::Registry;
 use crate::runtime::MessageCall;
-use crate::runtime::bindings::notifications::NotifyRequest;
-use crate::runtime::bindings::types::Recipient;
 use crate::store::{Claimed, Completion, ErrorKind, Outcome, Store, Verdict, now_ms};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,6 +67,10 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Due deliveries one claim looks at, at most: enough to pass a few people's backlogs (each
 /// limited to 5 cards a second) to reach everyone queued behind them.
 const CLAIM_SCAN: usize = 500;
+
+/// How long a delivery the active plugin cannot take (none serves its world, or the version is
+/// too old for it) waits before it is looked at again; it spends no attempt.
+pub(super) const PLUGIN_WAIT_MS: i64 = 5_000;
 
 /// What a claim took (each with its rate-limit slot), and how soon what it left could go.
 struct Claim {
@@ -243,7 +246,9 @@ impl Worker {
             Err(unserved) => {
                 self.release(ticket);
                 let reason = format!("waiting: {unserved}");
-                return self.put_back(&d, 5_000, reason, ErrorKind::NoPlugin).await;
+                return self
+                    .put_back(&d, PLUGIN_WAIT_MS, reason, ErrorKind::NoPlugin)
+                    .await;
             }
         };
         if kind == Kind::Cancel {
@@ -254,7 +259,10 @@ impl Worker {
         }
         let loaded = shared.events.get(&self.store, &d.event_id);
         let built = build_request(&d, &loaded);
-        let event_type = built.as_ref().map(|(e, _)| e.kind).unwrap_or("unknown");
+        let event_type = built
+            .as_ref()
+            .map(|(e, _)| e.kind.as_str())
+            .unwrap_or("unknown");
         let ticket = match built {
             Ok(_) => ticket,
             Err(_) => {
@@ -274,7 +282,9 @@ impl Worker {
                 plugin.id(),
                 plugin.version()
             );
-            return self.put_back(&d, 5_000, reason, ErrorKind::NoPlugin).await;
+            return self
+                .put_back(&d, PLUGIN_WAIT_MS, reason, ErrorKind::NoPlugin)
+                .await;
         }
         let outcome = match built {
             Ok((event, _)) if kind == Kind::Approval => match &event.payload {

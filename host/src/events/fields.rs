@@ -1,6 +1,6 @@
 //! Reading a JSON object field by field, every error naming the field's full path.
 
-use crate::runtime::bindings::types::{Money, Person};
+use crate::domain::{Money, Person};
 use serde_json::{Map, Value};
 
 /// A problem with one field of the input.

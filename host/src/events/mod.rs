@@ -1,5 +1,5 @@
 //! Mica's domain events as the host accepts them (CONTRACT.md), validated field by field into the
-//! WIT types the plugins receive.
+//! host's domain types (`crate::domain`), which the runtime hands to the plugins.
 
 mod fields;
 pub mod messages;
@@ -8,11 +8,10 @@ mod samples;
 mod subject;
 
 pub use fields::FieldError;
-pub use parse::{
-    EVENT_TYPES, Payload, ValidEvent, parse_event, parse_recipient, parse_stored_event,
-};
+pub use parse::{Payload, ValidEvent, parse_event, parse_recipient, parse_stored_event};
 pub use samples::sample_events;
 
+use crate::domain::Recipient;
 use sha2::{Digest, Sha256};
 
 /// A delivery's id: the same event and recipient always give the same id, so the idempotency key
@@ -29,8 +28,6 @@ pub fn delivery_id(event_id: &str, recipient_email: &str) -> String {
         hex::encode(&recipient[..6])
     )
 }
-
-use crate::runtime::bindings::types::Recipient;
 
 /// The outbox job that creates a payment's approval (one per event).
 pub fn approval_job_id(event_id: &str) -> String {

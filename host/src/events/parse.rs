@@ -1,18 +1,11 @@
 //! The event envelope, the five `data` shapes of CONTRACT.md, and the notice and digest.
 
 use super::fields::{FieldError, Obj, Result, error};
-use crate::runtime::bindings::types::*;
+use crate::domain::{
+    ApprovalDecided, ContractExpiring, Decision, DomainEvent, EventType, PaymentPending, PoCreated,
+    PrSubmitted, Recipient,
+};
 use serde_json::Value;
-
-pub const EVENT_TYPES: [&str; 7] = [
-    "pr_submitted",
-    "approval_decided",
-    "po_created",
-    "payment_pending",
-    "contract_expiring",
-    "notice",
-    "digest",
-];
 
 /// What an event carries: one of the five domain events (the `notifications` interface), or a
 /// notice or digest (the `notices` interface, since mica:plugin 0.1.2).
@@ -29,7 +22,7 @@ const MAX_RECIPIENTS: usize = 1000;
 /// An accepted event.
 pub struct ValidEvent {
     pub id: String,
-    pub kind: &'static str,
+    pub kind: EventType,
     pub occurred_at: String,
     /// Unique by email (a person listed twice gets one card).
     pub recipients: Vec<Recipient>,
@@ -75,15 +68,13 @@ pub fn parse_stored_event(body: &Value) -> Result<ValidEvent> {
         return Err(error("id", "must be at most 200 characters"));
     }
     let type_name = root.str("type")?;
-    let kind = EVENT_TYPES
-        .into_iter()
-        .find(|t| *t == type_name)
-        .ok_or_else(|| {
-            error(
-                "type",
-                format!("{type_name:?} is not one of {}", EVENT_TYPES.join(", ")),
-            )
-        })?;
+    let kind = EventType::parse(&type_name).ok_or_else(|| {
+        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        error(
+            "type",
+            format!("{type_name:?} is not one of {}", names.join(", ")),
+        )
+    })?;
     let occurred_at = root.str("occurred_at")?;
     if chrono::DateTime::parse_from_rfc3339(occurred_at.trim()).is_err() {
         return Err(error(
@@ -95,13 +86,13 @@ pub fn parse_stored_event(body: &Value) -> Result<ValidEvent> {
     }
     let data = root.obj("data")?;
     let payload = match kind {
-        "notice" => Payload::Message(super::messages::Message::Notice(super::messages::notice(
-            &data,
-        )?)),
-        "digest" => Payload::Message(super::messages::Message::Digest(super::messages::digest(
-            &data,
-        )?)),
-        _ => Payload::Domain(parse_data(kind, &data)?),
+        EventType::Notice => Payload::Message(super::messages::Message::Notice(
+            super::messages::notice(&data)?,
+        )),
+        EventType::Digest => Payload::Message(super::messages::Message::Digest(
+            super::messages::digest(&data)?,
+        )),
+        domain => Payload::Domain(parse_data(domain, &data)?),
     };
     Ok(ValidEvent {
         id,
@@ -162,9 +153,9 @@ fn locale_warning(value: &Value, path: &str) -> Option<String> {
     })
 }
 
-fn parse_data(kind: &str, d: &Obj) -> Result<DomainEvent> {
+fn parse_data(kind: EventType, d: &Obj) -> Result<DomainEvent> {
     Ok(match kind {
-        "pr_submitted" => DomainEvent::PrSubmitted(PrSubmitted {
+        EventType::PrSubmitted => DomainEvent::PrSubmitted(PrSubmitted {
             pr_id: d.str("pr_id")?,
             pr_number: d.str("pr_number")?,
             title: d.str("title")?,
@@ -174,7 +165,7 @@ fn parse_data(kind: &str, d: &Obj) -> Result<DomainEvent> {
             line_count: d.int("line_count", 0, u32::MAX as i64)? as u32,
             url: d.url("url")?,
         }),
-        "approval_decided" => DomainEvent::ApprovalDecided(ApprovalDecided {
+        EventType::ApprovalDecided => DomainEvent::ApprovalDecided(ApprovalDecided {
             pr_id: d.str("pr_id")?,
             pr_number: d.str("pr_number")?,
             title: d.str("title")?,
@@ -193,7 +184,7 @@ fn parse_data(kind: &str, d: &Obj) -> Result<DomainEvent> {
             comment: d.opt_str("comment")?,
             url: d.url("url")?,
         }),
-        "po_created" => DomainEvent::PoCreated(PoCreated {
+        EventType::PoCreated => DomainEvent::PoCreated(PoCreated {
             po_id: d.str("po_id")?,
             po_number: d.str("po_number")?,
             supplier: d.str("supplier")?,
@@ -201,7 +192,7 @@ fn parse_data(kind: &str, d: &Obj) -> Result<DomainEvent> {
             pr_title: d.opt_str("pr_title")?.unwrap_or_default(),
             url: d.url("url")?,
         }),
-        "payment_pending" => DomainEvent::PaymentPending(PaymentPending {
+        EventType::PaymentPending => DomainEvent::PaymentPending(PaymentPending {
             payment_id: d.str("payment_id")?,
             payment_number: d.str("payment_number")?,
             po_number: d.str("po_number")?,
@@ -215,7 +206,7 @@ fn parse_data(kind: &str, d: &Obj) -> Result<DomainEvent> {
                 None => return Err(error(d.field("submitter"), "is required")),
             },
         }),
-        "contract_expiring" => DomainEvent::ContractExpiring(ContractExpiring {
+        EventType::ContractExpiring => DomainEvent::ContractExpiring(ContractExpiring {
             contract_id: d.str("contract_id")?,
             contract_number: d.str("contract_number")?,
             supplier: d.str("supplier")?,
@@ -225,7 +216,9 @@ fn parse_data(kind: &str, d: &Obj) -> Result<DomainEvent> {
             used_amount: d.money("used_amount")?,
             url: d.url("url")?,
         }),
-        _ => unreachable!("kind comes from EVENT_TYPES"),
+        EventType::Notice | EventType::Digest => {
+            unreachable!("notices and digests are parsed by events::messages")
+        }
     })
 }
 

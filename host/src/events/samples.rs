@@ -17,7 +17,7 @@ fn envelope(kind: &str, data: Value) -> Value {
     })
 }
 
-/// The sample for each of `EVENT_TYPES`, in that order.
+/// The sample for each of `EventType::ALL`, in that order.
 pub fn sample_events() -> Vec<Value> {
     vec![
         envelope(
@@ -99,13 +99,14 @@ pub fn sample_events() -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{EVENT_TYPES, parse_stored_event};
+    use crate::domain::EventType;
+    use crate::events::parse_stored_event;
 
     #[test]
     fn every_sample_is_a_valid_event_of_its_type_in_order() {
         let samples = sample_events();
-        assert_eq!(samples.len(), EVENT_TYPES.len());
-        for (sample, kind) in samples.iter().zip(EVENT_TYPES) {
+        assert_eq!(samples.len(), EventType::ALL.len());
+        for (sample, kind) in samples.iter().zip(EventType::ALL) {
             let parsed = parse_stored_event(sample).unwrap_or_else(|e| panic!("{kind}: {e}"));
             assert_eq!(parsed.kind, kind);
         }

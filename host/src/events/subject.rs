@@ -1,8 +1,8 @@
 //! What an event is about, and what it settles: how a decision finds the cards it redraws.
 
 use super::{Payload, ValidEvent};
-use crate::delivery::redraw::{Decision, Settlement};
-use crate::runtime::bindings::types::{self as wit, DomainEvent};
+use crate::delivery::redraw::Settlement;
+use crate::domain::DomainEvent;
 
 impl ValidEvent {
     /// `pr:<id>` for a requisition's events, `payment:<id>` for a payment's; None for the rest.
@@ -27,11 +27,7 @@ impl ValidEvent {
             .map(|t| t.timestamp_millis())
             .unwrap_or_default();
         let settlement = Settlement::Decided {
-            result: match e.result {
-                wit::Decision::Approved => Decision::Approved,
-                wit::Decision::Rejected => Decision::Rejected,
-                wit::Decision::Returned => Decision::Returned,
-            },
+            result: e.result,
             decider_name: e.decider.name.clone(),
             decider_email: e.decider.email.clone(),
             comment: e.comment.clone(),

@@ -3,9 +3,11 @@
 //! at the runtime's edge.
 
 use super::bindings::card_updates as wit;
-use super::bindings::{notifications, types};
+use super::bindings::types;
+use super::convert::answer;
 use super::loaded::{CallError, LoadedPlugin};
-use crate::delivery::redraw::{Decision, Settlement};
+use crate::delivery::redraw::Settlement;
+use crate::domain::{DomainEvent, PluginError, Receipt, Recipient};
 use crate::store::Store;
 
 fn settlement(s: &Settlement) -> wit::Settlement {
@@ -17,11 +19,7 @@ fn settlement(s: &Settlement) -> wit::Settlement {
             comment,
             decided_at,
         } => wit::Settlement::Decided(wit::Decided {
-            result: match result {
-                Decision::Approved => types::Decision::Approved,
-                Decision::Rejected => types::Decision::Rejected,
-                Decision::Returned => types::Decision::Returned,
-            },
+            result: (*result).into(),
             decider: types::Person {
                 name: decider_name.clone(),
                 email: decider_email.clone(),
@@ -31,7 +29,7 @@ fn settlement(s: &Settlement) -> wit::Settlement {
         }),
         Settlement::Approval { status, changed_at } => {
             wit::Settlement::Approval(wit::ApprovalState {
-                status: status.0,
+                status: status.0.into(),
                 changed_at: changed_at.clone(),
             })
         }
@@ -43,9 +41,9 @@ pub struct CardUpdateCall<'a> {
     pub idempotency_key: String,
     pub message_id: String,
     /// The event the card was sent for.
-    pub event: &'a types::DomainEvent,
+    pub event: &'a DomainEvent,
     pub settlement: &'a Settlement,
-    pub recipient: types::Recipient,
+    pub recipient: Recipient,
     pub attempt: u32,
 }
 
@@ -60,7 +58,7 @@ impl LoadedPlugin {
         &self,
         db: &Store,
         call: &CardUpdateCall<'_>,
-    ) -> Result<Result<notifications::Receipt, types::PluginError>, CallError> {
+    ) -> Result<Result<Receipt, PluginError>, CallError> {
         let idx = self
             .card_updates
             .as_ref()
@@ -68,9 +66,9 @@ impl LoadedPlugin {
         let request = wit::UpdateRequest {
             idempotency_key: call.idempotency_key.clone(),
             message_id: call.message_id.clone(),
-            event: call.event.clone(),
+            event: call.event.clone().into(),
             settlement: settlement(call.settlement),
-            recipient: call.recipient.clone(),
+            recipient: call.recipient.clone().into(),
             attempt: call.attempt,
         };
         let updated = self
@@ -80,30 +78,34 @@ impl LoadedPlugin {
                     .await
             })
             .await?;
-        Ok(updated.map(|r| notifications::Receipt {
-            message_id: r.message_id,
-            chat_id: None,
-            log_id: r.log_id,
-        }))
+        Ok(updated
+            .map(|r| Receipt {
+                message_id: r.message_id,
+                chat_id: None,
+                log_id: r.log_id,
+            })
+            .map_err(Into::into))
     }
 
     /// The redrawn card `update_card` would send to a reader in `locale` (the console's preview).
     pub async fn render_settled(
         &self,
-        event: &types::DomainEvent,
+        event: &DomainEvent,
         settled: &Settlement,
         locale: &str,
-    ) -> Result<Result<String, types::PluginError>, CallError> {
+    ) -> Result<Result<String, PluginError>, CallError> {
         let idx = self
             .card_updates
             .as_ref()
             .ok_or(CallError::NotImplemented("mica:plugin/card-updates"))?;
         let settled = settlement(settled);
+        let event = types::DomainEvent::from(event.clone());
         self.call("preview", None, async |store, instance| {
             idx.load(&mut *store, instance)?
-                .call_render(store, event, &settled, locale)
+                .call_render(store, &event, &settled, locale)
                 .await
         })
         .await
+        .map(answer)
     }
 }

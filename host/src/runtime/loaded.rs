@@ -2,11 +2,16 @@
 //! declared, and the calls into it, each in a fresh store under the sandbox limits.
 
 use super::bindings::{
-    approvals, card_updates, connection, notices, notifications, plugin, previews, types,
+    approvals, card_updates, connection, notices, notifications, plugin, previews,
 };
+use super::convert::answer;
 use super::engine::Runtime;
 use super::state::{CallState, PluginContext};
 use crate::capabilities::http::OutboundHooks;
+use crate::domain::{
+    ApprovalRef, CreateRequest, DomainEvent, NotifyRequest, PluginError, Receipt, Recipient,
+    WebhookOutcome, WebhookRequest,
+};
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -382,10 +387,12 @@ impl LoadedPlugin {
     pub async fn test_connection(
         &self,
         db: &Store,
-        to: Option<types::Recipient>,
+        to: Option<Recipient>,
     ) -> Result<Vec<Check>, CallError> {
         if let Some(idx) = &self.connection {
-            let request = connection::TestRequest { recipient: to };
+            let request = connection::TestRequest {
+                recipient: to.map(Into::into),
+            };
             let checks = self
                 .call("test_connection", Some(db), async |store, instance| {
                     idx.load(&mut *store, instance)?
@@ -412,18 +419,20 @@ impl LoadedPlugin {
     pub async fn notify(
         &self,
         db: &Store,
-        request: &notifications::NotifyRequest,
-    ) -> Result<Result<notifications::Receipt, types::PluginError>, CallError> {
+        request: &NotifyRequest,
+    ) -> Result<Result<Receipt, PluginError>, CallError> {
         let idx = self
             .notifications
             .as_ref()
             .ok_or(CallError::NotImplemented("mica:plugin/notifications"))?;
+        let request = notifications::NotifyRequest::from(request.clone());
         self.call("notify", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
-                .call_notify(store, request)
+                .call_notify(store, &request)
                 .await
         })
         .await
+        .map(answer)
     }
 
     /// Whether the plugin sends Mica's notices and digests (exports `notices`, since 0.1.2).
@@ -437,7 +446,7 @@ impl LoadedPlugin {
         &self,
         db: &Store,
         request: &MessageCall<'_>,
-    ) -> Result<Result<notifications::Receipt, types::PluginError>, CallError> {
+    ) -> Result<Result<Receipt, PluginError>, CallError> {
         let idx = self
             .notices
             .as_ref()
@@ -447,7 +456,7 @@ impl LoadedPlugin {
             event_id: request.event_id.clone(),
             occurred_at: request.occurred_at.clone(),
             message: super::messages::message(request.message),
-            recipient: request.recipient.clone(),
+            recipient: request.recipient.clone().into(),
             attempt: request.attempt,
         };
         let sent = self
@@ -457,11 +466,13 @@ impl LoadedPlugin {
                     .await
             })
             .await?;
-        Ok(sent.map(|r| notifications::Receipt {
-            message_id: r.message_id,
-            chat_id: r.chat_id,
-            log_id: r.log_id,
-        }))
+        Ok(sent
+            .map(|r| Receipt {
+                message_id: r.message_id,
+                chat_id: r.chat_id,
+                log_id: r.log_id,
+            })
+            .map_err(Into::into))
     }
 
     fn approvals(&self) -> Result<&approvals::GuestIndices, CallError> {
@@ -473,37 +484,41 @@ impl LoadedPlugin {
     pub async fn create_approval(
         &self,
         db: &Store,
-        request: &approvals::CreateRequest,
-    ) -> Result<Result<approvals::ApprovalRef, types::PluginError>, CallError> {
+        request: &CreateRequest,
+    ) -> Result<Result<ApprovalRef, PluginError>, CallError> {
         let idx = self.approvals()?;
+        let request = approvals::CreateRequest::from(request.clone());
         self.call("create", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
-                .call_create(store, request)
+                .call_create(store, &request)
                 .await
         })
         .await
+        .map(answer)
     }
 
     pub async fn cancel_approval(
         &self,
         db: &Store,
         instance_code: &str,
-        initiator: &types::Recipient,
-    ) -> Result<Result<(), types::PluginError>, CallError> {
+        initiator: &Recipient,
+    ) -> Result<Result<(), PluginError>, CallError> {
         let idx = self.approvals()?;
+        let initiator = initiator.clone().into();
         self.call("cancel", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
-                .call_cancel(store, instance_code, initiator)
+                .call_cancel(store, instance_code, &initiator)
                 .await
         })
         .await
+        .map(answer)
     }
 
     pub async fn get_approval(
         &self,
         db: &Store,
         instance_code: &str,
-    ) -> Result<Result<approvals::ApprovalRef, types::PluginError>, CallError> {
+    ) -> Result<Result<ApprovalRef, PluginError>, CallError> {
         let idx = self.approvals()?;
         self.call("get", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
@@ -511,20 +526,23 @@ impl LoadedPlugin {
                 .await
         })
         .await
+        .map(answer)
     }
 
     pub async fn handle_webhook(
         &self,
         db: &Store,
-        request: &approvals::WebhookRequest,
-    ) -> Result<Result<approvals::WebhookOutcome, types::PluginError>, CallError> {
+        request: &WebhookRequest,
+    ) -> Result<Result<WebhookOutcome, PluginError>, CallError> {
         let idx = self.approvals()?;
+        let request = approvals::WebhookRequest::from(request.clone());
         self.call("handle_webhook", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
-                .call_handle_webhook(store, request)
+                .call_handle_webhook(store, &request)
                 .await
         })
         .await
+        .map(answer)
     }
 
     /// Whether the plugin can show what it would send (exports `mica:plugin/previews`).
@@ -537,7 +555,7 @@ impl LoadedPlugin {
         &self,
         payload: &crate::events::Payload,
         locale: &str,
-    ) -> Result<Result<String, types::PluginError>, CallError> {
+    ) -> Result<Result<String, PluginError>, CallError> {
         use crate::events::Payload;
         match payload {
             Payload::Domain(event) => {
@@ -545,12 +563,14 @@ impl LoadedPlugin {
                     .previews
                     .as_ref()
                     .ok_or(CallError::NotImplemented("mica:plugin/previews"))?;
+                let event = DomainEvent::clone(event).into();
                 self.call("preview", None, async |store, instance| {
                     idx.load(&mut *store, instance)?
-                        .call_render(store, event, locale)
+                        .call_render(store, &event, locale)
                         .await
                 })
                 .await
+                .map(answer)
             }
             Payload::Message(message) => {
                 let idx = self
@@ -564,6 +584,7 @@ impl LoadedPlugin {
                         .await
                 })
                 .await
+                .map(answer)
             }
         }
     }
@@ -575,6 +596,6 @@ pub struct MessageCall<'a> {
     pub event_id: String,
     pub occurred_at: String,
     pub message: &'a crate::events::messages::Message,
-    pub recipient: types::Recipient,
+    pub recipient: Recipient,
     pub attempt: u32,
 }

@@ -1,9 +1,10 @@
 //! The WebAssembly runtime: one engine, compiled components cached on disk, a fresh sandboxed
 //! store for every call.
 
-pub mod bindings;
+pub(crate) mod bindings;
 mod card_updates;
 mod compile_cache;
+mod convert;
 mod engine;
 #[cfg(test)]
 mod frozen_wit;

@@ -14,8 +14,42 @@ pub struct StatusChange {
     pub instance_code: String,
     pub status: Status,
     pub status_time_ms: u64,
-    /// "webhook", "reconcile" or "create".
-    pub source: &'static str,
+    pub source: ChangeSource,
+}
+
+/// Where the host learned of a status change (the `approval_history.source` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeSource {
+    /// Feishu's callback.
+    Webhook,
+    /// Re-reading an instance whose callback did not come.
+    Reconcile,
+    /// The answer to creating the instance.
+    Create,
+    /// The host cancelled it.
+    Cancel,
+}
+
+impl ChangeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeSource::Webhook => "webhook",
+            ChangeSource::Reconcile => "reconcile",
+            ChangeSource::Create => "create",
+            ChangeSource::Cancel => "cancel",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ChangeSource> {
+        [
+            ChangeSource::Webhook,
+            ChangeSource::Reconcile,
+            ChangeSource::Create,
+            ChangeSource::Cancel,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -84,7 +118,7 @@ fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::
     };
     let current = Status::parse(&status).unwrap_or(change.status);
     if !accepts(current, time as u64, change.status, change.status_time_ms) {
-        tracing::info!(%payment_id, from = status, to = change.status.as_str(), source = change.source, "status change not applied (repeat, stale or out of order)");
+        tracing::info!(%payment_id, from = status, to = change.status.as_str(), source = change.source.as_str(), "status change not applied (repeat, stale or out of order)");
         tx.execute(
             "UPDATE approvals SET checked_at = ?2 WHERE payment_id = ?1",
             params![payment_id, now],
@@ -106,7 +140,7 @@ fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::
         )?;
     }
     redraw_payment_cards(tx, &payment_id, change, now)?;
-    tracing::info!(%payment_id, from = status, to = change.status.as_str(), source = change.source, "approval status changed");
+    tracing::info!(%payment_id, from = status, to = change.status.as_str(), source = change.source.as_str(), "approval status changed");
     Ok(true)
 }
 
@@ -145,7 +179,7 @@ fn history(
         "INSERT INTO approval_history (payment_id, instance_code, status, status_time_ms, source, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![payment_id, change.instance_code, change.status.as_str(),
-                change.status_time_ms as i64, change.source, now],
+                change.status_time_ms as i64, change.source.as_str(), now],
     )?;
     Ok(())
 }
@@ -272,7 +306,7 @@ impl Store {
                     Ok(CurrentApproval {
                         instance_code: r.get(0)?,
                         status: Status::parse(&status).unwrap_or(Status(
-                            crate::runtime::bindings::types::ApprovalStatus::Pending,
+                            crate::domain::ApprovalStatus::Pending,
                         )),
                         plugin_id: r.get(2)?,
                         initiator: r.get(3)?,

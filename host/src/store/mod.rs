@@ -23,7 +23,9 @@ mod plugins;
 mod redraws;
 pub mod sealer;
 
-pub use approvals::{Approval, CurrentApproval, HistoryEntry, Instance, StatusChange};
+pub use approvals::{
+    Approval, ChangeSource, CurrentApproval, HistoryEntry, Instance, StatusChange,
+};
 pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
 pub use deliveries::{
     Candidate, Claimed, Completion, Delivery, DeliveryStatus, ErrorKind, Outcome, Verdict,

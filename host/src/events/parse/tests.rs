@@ -25,7 +25,7 @@ fn field_of(body: Value) -> String {
 #[test]
 fn a_valid_event_parses_with_recipients_deduplicated_and_normalised() {
     let e = parse_event(&pr()).unwrap();
-    assert_eq!(e.kind, "pr_submitted");
+    assert_eq!(e.kind, EventType::PrSubmitted);
     assert_eq!(e.recipients.len(), 2);
     assert_eq!(e.recipients[1].locale, "en-US");
     assert_eq!(e.recipients[1].feishu_open_id.as_deref(), Some("ou_1"));
