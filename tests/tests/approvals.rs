@@ -226,6 +226,47 @@ async fn a_create_whose_answer_was_lost_is_found_by_its_uuid() {
     t.host.host.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_that_arrives_before_the_create_answer_is_applied_once_recorded() {
+    // An auto-approved template: Feishu reports the instance APPROVED before it answers the
+    // request that created it, so the callback names an instance the host has not recorded yet.
+    let t = setup(true, HostOptions::default()).await;
+    t.sim.with(|s| s.decide_on_create = Some("APPROVED".into()));
+    let (status, body) = t
+        .host
+        .post_event(&payment_event(
+            "evt-pay-auto",
+            "pay-auto",
+            Some("ou_submitter"),
+        ))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let approval = t.wait_status("pay-auto", "APPROVED").await;
+    assert_eq!(
+        statuses(&approval),
+        vec![
+            ("PENDING".into(), "create".into()),
+            ("APPROVED".into(), "webhook".into())
+        ],
+        "applied from the callback, not left for the reconciler"
+    );
+    let callbacks = t.sim.with(|s| s.callback_log.clone());
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    assert_eq!(
+        callbacks[0].1, 200,
+        "acknowledged: Feishu will not send it again"
+    );
+    let notices = t.wait_notices(2).await;
+    let told: Vec<&str> = notices
+        .iter()
+        .map(|(n, _)| n["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(told, vec!["PENDING", "APPROVED"]);
+    t.host.settled("evt-pay-auto").await;
+    assert_eq!(t.mica.notices().len(), 2, "nothing doubled");
+    t.host.host.stop().await;
+}
+
 async fn failed_job(t: &mica_tests::approvals::ApprovalSetup, event_id: &str) -> Value {
     t.host
         .settled(event_id)

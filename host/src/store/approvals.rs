@@ -52,6 +52,11 @@ impl ChangeSource {
     }
 }
 
+/// How long a change for an instance the host has not recorded is kept for it. A create whose
+/// answer was lost is retried for well under a day; anything older was about an instance this
+/// host never creates (people may start approvals on the same template in Feishu itself).
+const EARLY_CHANGE_TTL_MS: i64 = 24 * 3600 * 1000;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct HistoryEntry {
     pub status: String,
@@ -112,7 +117,10 @@ fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::
         if earlier {
             tracing::info!(instance = %change.instance_code, status = change.status.as_str(), "status for an earlier round's instance; the payment has a newer one, ignored");
         } else {
-            tracing::warn!(instance = %change.instance_code, "status for an instance this host did not create; ignored");
+            // Feishu may report an instance before the answer to creating it has arrived (an
+            // auto-approved template): kept, and applied once the instance is recorded.
+            tracing::info!(instance = %change.instance_code, status = change.status.as_str(), "status for an instance not recorded yet; kept until it is");
+            park(tx, change, now)?;
         }
         return Ok(false);
     };
@@ -185,6 +193,64 @@ fn history(
 }
 
 /// A new instance's first status: its history line and, for Mica, its notice.
+fn park(tx: &Transaction, change: &StatusChange, now: i64) -> anyhow::Result<()> {
+    tx.execute(
+        "DELETE FROM early_changes WHERE received_at < ?1",
+        [now - EARLY_CHANGE_TTL_MS],
+    )?;
+    tx.execute(
+        "INSERT INTO early_changes (instance_code, status, status_time_ms, source, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            change.instance_code,
+            change.status.as_str(),
+            change.status_time_ms as i64,
+            change.source.as_str(),
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// Apply, oldest first, what was reported about `instance_code` before it was recorded. The
+/// instance existed before anything Feishu says about it, so the time recorded with its first
+/// status (when the create answer arrived, later than those reports) is moved back to the
+/// earliest report, which then applies in order like any other.
+fn replay_early(tx: &Transaction, instance_code: &str, notify_mica: bool) -> anyhow::Result<()> {
+    let mut stmt = tx.prepare(
+        "SELECT status, status_time_ms, source FROM early_changes WHERE instance_code = ?1
+         ORDER BY status_time_ms, id",
+    )?;
+    let early: Vec<(String, i64, String)> = stmt
+        .query_map([instance_code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    let Some(earliest) = early.iter().map(|(_, at, _)| *at).min() else {
+        return Ok(());
+    };
+    tx.execute(
+        "DELETE FROM early_changes WHERE instance_code = ?1",
+        [instance_code],
+    )?;
+    tx.execute(
+        "UPDATE approvals SET status_time_ms = MIN(status_time_ms, ?2) WHERE instance_code = ?1",
+        params![instance_code, earliest],
+    )?;
+    for (status, at, source) in early {
+        let Some(status) = Status::parse(&status) else {
+            continue;
+        };
+        let change = StatusChange {
+            instance_code: instance_code.to_string(),
+            status,
+            status_time_ms: at as u64,
+            source: ChangeSource::parse(&source).unwrap_or(ChangeSource::Webhook),
+        };
+        apply(tx, &change, notify_mica)?;
+    }
+    Ok(())
+}
+
 fn started(
     tx: &Transaction,
     payment_id: &str,
@@ -290,6 +356,7 @@ impl Store {
                     started(&tx, payment_id, change, now, notify_mica)?;
                 }
             }
+            replay_early(&tx, &change.instance_code, notify_mica)?;
             tx.commit()?;
             Ok(())
         })
@@ -468,5 +535,95 @@ impl Store {
             )?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ApprovalStatus::{Approved, Pending, Rejected};
+    use crate::store::Sealer;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
+        (dir, store)
+    }
+
+    fn change(
+        status: crate::domain::ApprovalStatus,
+        at: u64,
+        source: ChangeSource,
+    ) -> StatusChange {
+        StatusChange {
+            instance_code: "I-1".into(),
+            status: Status(status),
+            status_time_ms: at,
+            source,
+        }
+    }
+
+    fn early_count(s: &Store) -> i64 {
+        s.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM early_changes", [], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_change_before_its_instance_is_recorded_is_applied_when_it_is() {
+        let (_dir, s) = store();
+        let early = change(Approved, 1_000, ChangeSource::Webhook);
+        assert!(
+            s.apply_callback("feishu", Some("evt-1"), &[early], false)
+                .unwrap()
+        );
+        assert!(s.approval("pay-1").unwrap().is_none());
+        assert_eq!(early_count(&s), 1, "kept, not dropped");
+        // The create answer arrives later than Feishu's report of the decision.
+        let created = change(Pending, 5_000, ChangeSource::Create);
+        s.record_approval("pay-1", "feishu", "{}", &created, false, "job-1")
+            .unwrap();
+        let a = s.approval("pay-1").unwrap().unwrap();
+        assert_eq!(a.status, "APPROVED");
+        let sources: Vec<(&str, &str)> = a
+            .history
+            .iter()
+            .map(|h| (h.status.as_str(), h.source.as_str()))
+            .collect();
+        assert_eq!(
+            sources,
+            vec![("PENDING", "create"), ("APPROVED", "webhook")]
+        );
+        assert_eq!(early_count(&s), 0, "applied once, then forgotten");
+        // A later, genuinely newer change still applies on top.
+        let later = change(Rejected, 9_000, ChangeSource::Reconcile);
+        assert!(s.apply_status(&later, false).unwrap());
+    }
+
+    #[test]
+    fn changes_for_instances_never_recorded_are_forgotten_after_a_day() {
+        let (_dir, s) = store();
+        let stranger = StatusChange {
+            instance_code: "NOT-OURS".into(),
+            ..change(Approved, 1_000, ChangeSource::Webhook)
+        };
+        s.apply_status(&stranger, false).unwrap();
+        s.with(|c| {
+            c.execute(
+                "UPDATE early_changes SET received_at = received_at - ?1",
+                [EARLY_CHANGE_TTL_MS + 1],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        s.apply_status(&change(Approved, 2_000, ChangeSource::Webhook), false)
+            .unwrap();
+        let kept: Vec<String> = s
+            .with(|c| {
+                let mut stmt = c.prepare("SELECT instance_code FROM early_changes")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .unwrap();
+        assert_eq!(kept, vec!["I-1".to_string()]);
     }
 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, RATE_GRANTS),
     (13, RATE_LIMITED_COUNT),
     (14, CARD_REDRAWS),
+    (15, EARLY_CHANGES),
 ];
 
 const INITIAL: &str = r#"
@@ -286,6 +287,22 @@ ALTER TABLE deliveries ADD COLUMN settled_at_ms INTEGER;
 ALTER TABLE deliveries ADD COLUMN sent_at INTEGER;
 UPDATE deliveries SET sent_at = updated_at WHERE status = 'sent';
 CREATE INDEX deliveries_redraws ON deliveries (redraws, settled_at_ms) WHERE redraws IS NOT NULL;
+"#;
+
+/// A verified status change for an instance the host has not recorded yet (an auto-approved
+/// template decides before the create answer arrives): kept until the instance is recorded, then
+/// applied (`store::approvals`), instead of being dropped with its callback's id used up.
+const EARLY_CHANGES: &str = r#"
+CREATE TABLE early_changes (
+    id INTEGER PRIMARY KEY,
+    instance_code TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_time_ms INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX early_changes_instance ON early_changes (instance_code);
+CREATE INDEX early_changes_received ON early_changes (received_at);
 "#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {

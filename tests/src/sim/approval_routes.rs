@@ -84,50 +84,72 @@ fn instance_scope_refusal(s: &SimState) -> Option<Response> {
 }
 
 async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let (answer, decided) = create_now(&state, &headers, &body);
+    if let Some((instance_code, status)) = decided {
+        super::decide_now(&state, &instance_code, &status).await;
+    }
+    answer
+}
+
+/// The create answer, and the instance to decide before sending it (`decide_on_create`).
+fn create_now(
+    state: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (Response, Option<(String, String)>) {
+    let answer = |r: Response| (r, None);
     let mut s = state.lock().unwrap();
-    if let Some(r) = refusal(&s, &headers) {
-        return r;
+    if let Some(r) = refusal(&s, headers) {
+        return answer(r);
     }
     s.create_calls += 1;
     // Like Feishu's gateway, the permission is checked before the request is looked at.
     if let Some(r) = instance_scope_refusal(&s) {
-        return r;
+        return answer(r);
     }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return error(400, 1390001, "param is invalid");
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return answer(error(400, 1390001, "param is invalid"));
     };
     let code = req["approval_code"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     let Some(definition) = s.definitions.get(&code).cloned() else {
-        return error(400, 1390002, "approval code not found");
+        return answer(error(400, 1390002, "approval code not found"));
     };
     let initiator = match (req["open_id"].as_str(), req["user_id"].as_str()) {
         (_, Some(u)) => ("user_id".to_string(), u.to_string()),
         (Some(o), None) => ("open_id".to_string(), o.to_string()),
         (None, None) => {
-            return error(
+            return answer(error(
                 400,
                 1390001,
                 "param is invalid: user_id or open_id is required",
-            );
+            ));
         }
     };
     let Some(form_text) = req["form"].as_str() else {
-        return error(400, 1390001, "param is invalid: form must be a string");
+        return answer(error(
+            400,
+            1390001,
+            "param is invalid: form must be a string",
+        ));
     };
     let Ok(form) = serde_json::from_str::<Vec<Value>>(form_text) else {
-        return error(400, 1390001, "param is invalid: form is not a JSON array");
+        return answer(error(
+            400,
+            1390001,
+            "param is invalid: form is not a JSON array",
+        ));
     };
     if let Err(why) = validate_form(&definition, &form) {
-        return error(400, 1390001, &format!("param is invalid: {why}"));
+        return answer(error(400, 1390001, &format!("param is invalid: {why}")));
     }
     let uuid = req["uuid"].as_str().map(str::to_string);
     if let Some(u) = &uuid
         && s.instances.iter().any(|i| i.uuid.as_deref() == Some(u))
     {
-        return error(400, 60012, "uuid conflict");
+        return answer(error(400, 60012, "uuid conflict"));
     }
     let n = s.next_id();
     let instance_code = format!("SIM{n:05}-93AF-92D6-7425-01A5D67C4E71");
@@ -139,14 +161,20 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
         initiator,
         form,
     });
+    let decided = s
+        .decide_on_create
+        .clone()
+        .filter(|_| s.callback.is_some())
+        .map(|status| (instance_code.clone(), status));
     if s.lose_create_answers > 0 {
         s.lose_create_answers -= 1;
-        return error(500, 1395001, "server error");
+        return (error(500, 1395001, "server error"), decided);
     }
-    feishu(
+    let created = feishu(
         200,
         json!({"code": 0, "msg": "success", "data": {"instance_code": instance_code}}),
-    )
+    );
+    (created, decided)
 }
 
 async fn read(

@@ -133,40 +133,73 @@ impl FeishuSim {
 
 /// [`FeishuSim::decide`] on shared state: `None` when the instance is unknown.
 fn decide(state: &Arc<Mutex<SimState>>, instance_code: &str, status: &str) -> Option<String> {
-    let event_id = format!("evt-sim-{:016x}", rand::random::<u64>());
-    let now = chrono::Utc::now().timestamp_millis() as u64;
-    let (config, payload, lost, twice) = {
-        let mut s = state.lock().unwrap();
-        let config = s.callback.clone().expect("send_callbacks_to was called");
-        let instance = s
-            .instances
-            .iter_mut()
-            .find(|i| i.instance_code == instance_code)?;
-        instance.status = status.into();
-        let payload = callbacks::approval_event(
-            &event_id,
-            &config.verification_token,
-            &instance.approval_code,
-            instance_code,
-            status,
-            now,
-        );
-        let lost = s.lose_callbacks > 0;
-        if lost {
-            s.lose_callbacks -= 1;
-        }
-        (config, payload, lost, s.duplicate_callbacks)
-    };
-    if !lost {
+    let (event_id, callback) = decision(state, instance_code, status)?;
+    if let Some(callback) = callback {
         let state = state.clone();
-        let id = event_id.clone();
-        tokio::spawn(async move {
-            for _ in 0..if twice { 2 } else { 1 } {
-                deliver_with_retries(&state, &config, &id, &payload).await;
-            }
-        });
+        tokio::spawn(async move { callback.deliver(&state).await });
     }
     Some(event_id)
+}
+
+/// Decide an instance now and deliver its callback before returning (an auto-approved template:
+/// Feishu calls back before it answers the create request).
+pub(super) async fn decide_now(state: &Arc<Mutex<SimState>>, instance_code: &str, status: &str) {
+    if let Some((_, Some(callback))) = decision(state, instance_code, status) {
+        callback.deliver(state).await;
+    }
+}
+
+/// A decision's callback, as Feishu will send it.
+struct Callback {
+    config: callbacks::CallbackConfig,
+    event_id: String,
+    payload: serde_json::Value,
+    twice: bool,
+}
+
+impl Callback {
+    async fn deliver(self, state: &Arc<Mutex<SimState>>) {
+        for _ in 0..if self.twice { 2 } else { 1 } {
+            deliver_with_retries(state, &self.config, &self.event_id, &self.payload).await;
+        }
+    }
+}
+
+/// Change the instance's status; its event id, and the callback unless the knobs lose it.
+fn decision(
+    state: &Arc<Mutex<SimState>>,
+    instance_code: &str,
+    status: &str,
+) -> Option<(String, Option<Callback>)> {
+    let event_id = format!("evt-sim-{:016x}", rand::random::<u64>());
+    let now = chrono::Utc::now().timestamp_millis() as u64;
+    let mut s = state.lock().unwrap();
+    let config = s.callback.clone().expect("send_callbacks_to was called");
+    let instance = s
+        .instances
+        .iter_mut()
+        .find(|i| i.instance_code == instance_code)?;
+    instance.status = status.into();
+    let payload = callbacks::approval_event(
+        &event_id,
+        &config.verification_token,
+        &instance.approval_code,
+        instance_code,
+        status,
+        now,
+    );
+    let lost = s.lose_callbacks > 0;
+    if lost {
+        s.lose_callbacks -= 1;
+        return Some((event_id, None));
+    }
+    let callback = Callback {
+        config,
+        event_id: event_id.clone(),
+        payload,
+        twice: s.duplicate_callbacks,
+    };
+    Some((event_id, Some(callback)))
 }
 
 async fn deliver_with_retries(

@@ -80,6 +80,9 @@ pub struct SimState {
     pub create_calls: usize,
     /// Create the instance but answer 500, as if the answer were lost on the way.
     pub lose_create_answers: usize,
+    /// An auto-approved template: each new instance is decided with this status as it is
+    /// created, and its callback reaches the host before the create answer does.
+    pub decide_on_create: Option<String>,
     /// How callbacks reach the host (None: none are sent).
     pub callback: Option<super::callbacks::CallbackConfig>,
     /// Every callback attempt: (event id, HTTP status; 0 = unreachable).
@@ -142,6 +145,7 @@ impl SimState {
             subscribe_calls: 0,
             create_calls: 0,
             lose_create_answers: 0,
+            decide_on_create: None,
             callback: None,
             callback_log: Vec::new(),
             lose_callbacks: 0,
