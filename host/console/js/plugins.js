@@ -35,10 +35,18 @@ export async function pluginsPage(root) {
     e.preventDefault();
     const chosen = file.files[0];
     if (!chosen) return;
-    const bytes = await chosen.arrayBuffer();
-    const path = `/api/v1/admin/plugins${activateAfter.checked ? "?activate=true" : ""}`;
-    await act(path, bytes, (r) => t(r.active ? "activated" : "installed", r), "application/wasm");
-    file.value = "";
+    // The host compiles the component before it answers: say so, and take no second click.
+    const submit = uploadForm.querySelector("button[type=submit]");
+    submit.disabled = true;
+    say("info", t("installing", { name: chosen.name }));
+    try {
+      const bytes = await chosen.arrayBuffer();
+      const path = `/api/v1/admin/plugins${activateAfter.checked ? "?activate=true" : ""}`;
+      await act(path, bytes, (r) => t(r.active ? "activated" : "installed", r), "application/wasm");
+      file.value = "";
+    } finally {
+      submit.disabled = false;
+    }
   }
 
   async function load() {
