@@ -3,7 +3,7 @@
 //! before it sent.
 
 use mica_tests::harness::{ADMIN_TOKEN, event, host_binary, plugin_wasm, recipient};
-use mica_tests::sim::{APP_ID, APP_SECRET, FeishuSim};
+use mica_tests::sim::{APP_ID, APP_SECRET, Fault, FeishuSim};
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -59,37 +59,215 @@ fn kill(child: &mut Child) {
     child.wait().unwrap();
 }
 
+/// A host process on its own data directory, with the plugin installed and pointed at `sim`.
+struct Running {
+    dir: tempfile::TempDir,
+    port: u16,
+    base: String,
+    http: reqwest::Client,
+    child: Child,
+    runs: usize,
+}
+
+impl Running {
+    async fn start(sim: &FeishuSim) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        cli(
+            d,
+            &[
+                "plugin",
+                "install",
+                plugin_wasm().to_str().unwrap(),
+                "--activate",
+            ],
+        );
+        for (key, value) in [
+            ("auth.feishu.base_url", sim.base_url()),
+            ("auth.feishu.app_id", APP_ID.to_string()),
+            ("auth.feishu.app_secret", APP_SECRET.to_string()),
+            ("auth.feishu.enabled", "true".to_string()),
+        ] {
+            cli(d, &["param", "set", key, &value]);
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let child = serve(d, port, 0);
+        healthy(&http, &base).await;
+        Running {
+            dir,
+            port,
+            base,
+            http,
+            child,
+            runs: 0,
+        }
+    }
+
+    /// Start the host again on the same directory and port (after it was stopped or killed).
+    async fn restart(&mut self) {
+        self.runs += 1;
+        self.child = serve(self.dir.path(), self.port, self.runs);
+        healthy(&self.http, &self.base).await;
+    }
+
+    async fn post(&self, event: &serde_json::Value) {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/events", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(event)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 202);
+    }
+
+    async fn deliveries(&self, event_id: &str) -> Vec<serde_json::Value> {
+        let body: serde_json::Value = self
+            .http
+            .get(format!(
+                "{}/api/v1/deliveries?event_id={event_id}",
+                self.base
+            ))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["deliveries"].as_array().unwrap().clone()
+    }
+
+    /// Wait until every delivery of `event_id` is sent.
+    async fn all_sent(&self, event_id: &str, count: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let deliveries = self.deliveries(event_id).await;
+            if deliveries.len() == count && deliveries.iter().all(|d| d["status"] == "sent") {
+                return deliveries;
+            }
+            assert!(Instant::now() < deadline, "{deliveries:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// Wait until `n` send requests have reached the simulator (held there by injected faults).
+async fn sends_in_flight(sim: &FeishuSim, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.with(|s| s.message_requests) < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} sends reached Feishu",
+            sim.with(|s| s.message_requests)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn people(prefix: &str, n: usize) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|r| recipient(&format!("{prefix}{r}@example.com"), "zh-CN"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_sends_in_flight_finish_and_nothing_is_sent_again() {
+    let sim = FeishuSim::start().await;
+    let mut host = Running::start(&sim).await;
+    // Three sends reach Feishu and are held there for a second and a half: well inside the
+    // 10 s the host gives calls in flight when it is asked to stop.
+    let held = 3;
+    sim.inject((0..held).map(|_| Fault::HoldAnswer(Duration::from_millis(1500))));
+    host.post(&event("po_created", "term", people("t", held)))
+        .await;
+    sends_in_flight(&sim, held).await;
+    host.signal("-TERM");
+    let exited = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(status) = host.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the host exits after SIGTERM");
+    assert!(exited.success(), "a clean exit: {exited:?}");
+    let log = std::fs::read_to_string(host.dir.path().join("host-0.log")).unwrap();
+    assert!(
+        !log.contains("still in flight at shutdown"),
+        "the held sends finished before the host exited:\n{log}"
+    );
+    host.restart().await;
+    // Recorded as sent before the first process exited, so the second has nothing to repeat.
+    let deliveries = host.all_sent("term", held).await;
+    assert!(
+        deliveries.iter().all(|d| d["attempts"] == 1),
+        "{deliveries:#?}"
+    );
+    assert_eq!(sim.messages().len(), held);
+    assert_eq!(sim.with(|s| s.message_requests), held, "no send repeated");
+    assert_eq!(sim.with(|s| s.duplicates_suppressed), 0);
+    host.signal("-TERM");
+    host.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_with_sends_held_in_flight_repeats_exactly_those_and_feishu_suppresses_them() {
+    let sim = FeishuSim::start().await;
+    let mut host = Running::start(&sim).await;
+    // Feishu records the cards, but its answers are still on the way when the host dies.
+    let held = 4;
+    sim.inject((0..held).map(|_| Fault::HoldAnswer(Duration::from_secs(5))));
+    host.post(&event("po_created", "kill", people("k", held)))
+        .await;
+    sends_in_flight(&sim, held).await;
+    kill(&mut host.child);
+    host.restart().await;
+    host.all_sent("kill", held).await;
+    assert_eq!(sim.messages().len(), held, "each card recorded once");
+    assert_eq!(
+        sim.with(|s| s.message_requests),
+        2 * held,
+        "each held send was repeated once, and nothing else"
+    );
+    assert_eq!(
+        sim.with(|s| s.duplicates_suppressed),
+        held,
+        "every repeat was recognised by its uuid"
+    );
+    host.signal("-TERM");
+    host.child.wait().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_burst_loses_nothing_and_doubles_nothing() {
     let sim = FeishuSim::start().await;
-    let dir = tempfile::tempdir().unwrap();
+    let Running {
+        dir,
+        port,
+        base,
+        http,
+        mut child,
+        ..
+    } = Running::start(&sim).await;
     let d = dir.path();
-    cli(
-        d,
-        &[
-            "plugin",
-            "install",
-            plugin_wasm().to_str().unwrap(),
-            "--activate",
-        ],
-    );
-    for (key, value) in [
-        ("auth.feishu.base_url", sim.base_url()),
-        ("auth.feishu.app_id", APP_ID.to_string()),
-        ("auth.feishu.app_secret", APP_SECRET.to_string()),
-        ("auth.feishu.enabled", "true".to_string()),
-    ] {
-        cli(d, &["param", "set", key, &value]);
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let mut child = serve(d, port, 0);
-    healthy(&http, &base).await;
 
     // 1,000 cards: 20 events of 50 recipients.
     let (events, per_event) = (20, 50);

@@ -113,11 +113,31 @@ async fn send_message(
         _ => {}
     }
     let lose_answer = trouble == Some("lose_response");
+    let (hold, fault) = match fault {
+        Some(Fault::HoldAnswer(d)) => (Some(d), None),
+        other => (None, other),
+    };
     if let Some(answer) = injected(fault).await {
         return answer;
     }
+    let answer = record_message(&state, &query, &headers, &body, lose_answer);
+    if let Some(d) = hold {
+        tokio::time::sleep(d).await;
+    }
+    answer
+}
+
+/// Feishu's handling of a send once it got past the injected trouble: every check, and the
+/// message recorded (once per `uuid`).
+fn record_message(
+    state: &Shared,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    lose_answer: bool,
+) -> Response {
     let mut s = state.lock().unwrap();
-    if let Some(refused) = refusal(&s, &headers) {
+    if let Some(refused) = refusal(&s, headers) {
         return refused;
     }
     if !s.bot_enabled {
@@ -141,7 +161,7 @@ async fn send_message(
             "The length of the message content reaches its limit.",
         );
     }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return error(
             400,
             230001,
@@ -284,7 +304,8 @@ pub(super) async fn injected(fault: Option<Fault>) -> Option<Response> {
             Some(resp)
         }
         Fault::Code(status, code, msg) => Some(error(status, code, &msg)),
-        Fault::Delay(d) => {
+        // A send holds its answer after recording (`send_message`); elsewhere it is a delay.
+        Fault::Delay(d) | Fault::HoldAnswer(d) => {
             tokio::time::sleep(d).await;
             None
         }

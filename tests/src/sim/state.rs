@@ -14,6 +14,9 @@ pub enum Fault {
     Code(u16, i64, String),
     /// Answer normally after this long.
     Delay(Duration),
+    /// Record the message, then hold the answer this long: an answer still on its way when the
+    /// host stops or dies (only the `uuid` keeps a retry from sending the card twice).
+    HoldAnswer(Duration),
 }
 
 /// Random trouble on message sends, each a probability from 0 to 1.
