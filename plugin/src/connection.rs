@@ -45,7 +45,7 @@ pub fn test_connection(env: &Env, test_recipient: Option<Recipient>) -> Vec<Chec
     let Ok(answer) = answer else {
         return checks;
     };
-    let credentials = token::parse_reply(&answer)
+    let credentials = token::parse_reply(&answer, &s.app_id)
         .map(|_| "Feishu accepted the App ID and App Secret".to_string())
         .map_err(|e| describe_error(&e));
     let stop = credentials.is_err();

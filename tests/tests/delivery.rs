@@ -209,44 +209,62 @@ async fn permanent_errors_are_recorded_with_their_reason() {
     host.host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_credentials_are_retried_then_delivered_once_fixed() {
+/// With `key` set to `wrong`, a card waits, retried, with an error naming `names` (and never the
+/// wrong value when it is the secret), and goes once the credentials are fixed.
+async fn retried_until_fixed(key: &str, wrong: &str, names: &str, event_id: &str) {
     let sim = FeishuSim::start().await;
     let host = TestHost::start(&sim).await;
-    host.set("auth.feishu.app_secret", json!("wrong-secret"));
+    host.set(key, json!(wrong));
     host.post_event(&event(
         "po_created",
-        "evt-cred",
+        event_id,
         vec![recipient("a@example.com", "en-US")],
     ))
     .await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let d = host.deliveries("evt-cred").await;
+        let d = host.deliveries(event_id).await;
         if d[0]["status"] == "retrying" {
-            assert_eq!(d[0]["error_kind"], "unauthorized");
-            assert!(
-                d[0]["last_error"].as_str().unwrap().contains("App Secret"),
-                "{}",
-                d[0]
-            );
-            assert!(
-                !d[0]["last_error"]
-                    .as_str()
-                    .unwrap()
-                    .contains("wrong-secret"),
-                "never the secret itself"
-            );
+            assert_eq!(d[0]["error_kind"], "unauthorized", "{}", d[0]);
+            let error = d[0]["last_error"].as_str().unwrap();
+            assert!(error.contains(names), "{}", d[0]);
+            if key.ends_with("secret") {
+                assert!(!error.contains(wrong), "never the secret itself");
+            }
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{d:#?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     host.configure_feishu(&sim);
-    let d = host.settled("evt-cred").await;
+    let d = host.settled(event_id).await;
     assert_eq!(d[0]["status"], "sent");
     assert_eq!(sim.messages().len(), 1);
     host.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_retried_then_delivered_once_fixed() {
+    retried_until_fixed(
+        "auth.feishu.app_secret",
+        "wrong-secret",
+        "App Secret",
+        "evt-cred",
+    )
+    .await;
+}
+
+/// A typo in the App ID is a credentials problem like a wrong secret: retried, named, not a card
+/// failed at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_app_id_is_retried_and_named_like_a_wrong_secret() {
+    retried_until_fixed(
+        "auth.feishu.app_id",
+        "cli_not_this_app",
+        "App ID",
+        "evt-app-id",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,6 +78,9 @@ async fn wrong_secret_unpublished_app_and_missing_scope_are_named() {
         "the secret is never echoed"
     );
     h.configure_feishu(&sim);
+    h.set("auth.feishu.app_id", json!("cli_not_this_app"));
+    failing(&h, "credentials_valid", "App ID").await;
+    h.configure_feishu(&sim);
 
     sim.with(|s| s.bot_enabled = false);
     failing(&h, "bot_and_messaging", "not published").await;

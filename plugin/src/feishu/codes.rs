@@ -11,6 +11,8 @@ pub const APP_UNUSABLE: &[i64] = &[99991662, 99991673];
 /// A required API scope is not granted.
 pub const SCOPE_MISSING: &[i64] = &[99991672, 99991676, 230027];
 pub const BOT_NOT_ENABLED: i64 = 230006;
+/// A request parameter Feishu could not accept (on the token endpoint: an unknown App ID).
+pub const INVALID_PARAM: i64 = 10003;
 /// Feishu is busy with the same message, or failed internally: worth retrying.
 pub const RETRYABLE: &[i64] = &[230049, 1395001];
 

@@ -5,6 +5,7 @@
 //! instead of all asking Feishu at once.
 
 use super::classify::{Rejection, classify, transport};
+use super::codes;
 use crate::model::{Failure, PluginError};
 use crate::ports::{Env, HttpRequest, HttpResponse, Level, Method};
 use crate::settings::FeishuSettings;
@@ -115,12 +116,27 @@ pub fn request(s: &FeishuSettings) -> HttpRequest {
     }
 }
 
-/// Feishu's token answer: (token, seconds it stays valid).
-pub fn parse_reply(resp: &HttpResponse) -> Result<(String, u64), PluginError> {
+/// Feishu's answer to the token request for `app_id`: (token, seconds it stays valid).
+pub fn parse_reply(resp: &HttpResponse, app_id: &str) -> Result<(String, u64), PluginError> {
     let reply = match classify(resp, "") {
         Ok(reply) => reply,
         // A token error from the token endpoint itself means the credentials are wrong.
         Err(Rejection::TokenInvalid(f)) => return Err(PluginError::Unauthorized(f)),
+        // The request has two fields and a wrong secret has codes of its own: "invalid param"
+        // here is an App ID Feishu does not know, a credentials problem like a wrong secret
+        // (retried until an administrator fixes it), not a card to fail at once.
+        Err(Rejection::Error(PluginError::Permanent(f)))
+            if f.remote_code == Some(codes::INVALID_PARAM) =>
+        {
+            return Err(PluginError::Unauthorized(Failure {
+                message: format!(
+                    "Feishu does not know the App ID {:?} (code {}: invalid param); check it for typos and extra spaces",
+                    app_id,
+                    codes::INVALID_PARAM
+                ),
+                ..f
+            }));
+        }
         Err(Rejection::Error(e)) => return Err(e),
     };
     let token = reply.body["tenant_access_token"].as_str().unwrap_or("");
@@ -139,7 +155,7 @@ pub fn parse_reply(resp: &HttpResponse) -> Result<(String, u64), PluginError> {
 pub fn fetch(env: &Env, s: &FeishuSettings) -> Result<(String, u64), PluginError> {
     s.require_credentials()?;
     let resp = env.http.send(&request(s)).map_err(|e| transport(&e))?;
-    parse_reply(&resp)
+    parse_reply(&resp, &s.app_id)
 }
 
 #[cfg(test)]
@@ -219,5 +235,33 @@ mod tests {
             None,
             "lease released"
         );
+    }
+
+    fn answer(body: &str) -> HttpResponse {
+        HttpResponse {
+            status: 400,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn an_unknown_app_id_is_a_credentials_problem_that_names_it() {
+        let e = parse_reply(
+            &answer(r#"{"code":10003,"msg":"invalid param"}"#),
+            "cli_typo",
+        )
+        .unwrap_err();
+        let PluginError::Unauthorized(f) = e else {
+            panic!("not a credentials problem: {e:?}")
+        };
+        assert!(f.message.contains("App ID \"cli_typo\""), "{}", f.message);
+        assert_eq!(f.remote_code, Some(10003));
+        let e = parse_reply(
+            &answer(r#"{"code":99991543,"msg":"login_user invalid"}"#),
+            "x",
+        )
+        .unwrap_err();
+        assert!(matches!(e, PluginError::Unauthorized(_)), "{e:?}");
     }
 }

@@ -53,8 +53,9 @@ async fn token(State(state): State<Shared>, body: Bytes) -> Response {
         return error(400, 9499, "Bad Request");
     };
     let mut s = state.lock().unwrap();
+    // No such app (FEISHU_API.md §1.6).
     if body["app_id"].as_str() != Some(s.app_id.as_str()) {
-        return error(400, 10003, "invalid param");
+        return error(400, 99991543, "login_user invalid");
     }
     if body["app_secret"].as_str() != Some(s.app_secret.as_str()) {
         return error(400, 10014, "app secret invalid");
