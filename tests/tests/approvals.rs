@@ -196,6 +196,45 @@ async fn a_lost_callback_is_recovered_by_reconciliation() {
     t.host.host.stop().await;
 }
 
+/// Without the scope to subscribe, Feishu sends no callbacks at all: Test Connection names the
+/// scope, and the decision still reaches Mica by re-reading the instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_subscription_the_decision_still_reaches_mica_by_re_reading() {
+    let options = HostOptions {
+        reconcile_after: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let t = setup(true, options).await;
+    t.sim.with(|s| s.subscribe_scope_granted = false);
+    let code = t.start_payment("pay-unsubscribed").await;
+    assert!(t.sim.with(|s| s.subscriptions.is_empty()));
+    let (status, answer) = t.host.test_connection(None).await;
+    assert_eq!(status, 422, "{answer}");
+    let subscription = mica_tests::harness::check(&answer, "approval_subscription");
+    assert_eq!(subscription["ok"], false, "{subscription}");
+    assert!(
+        subscription["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approval:approval"),
+        "{subscription}"
+    );
+    t.sim.decide(&code, "APPROVED");
+    let a = t.wait_status("pay-unsubscribed", "APPROVED").await;
+    assert_eq!(
+        statuses(&a).last().unwrap(),
+        &("APPROVED".to_string(), "reconcile".to_string())
+    );
+    assert!(
+        t.sim.with(|s| s.callback_log.is_empty()),
+        "Feishu sent no callback"
+    );
+    assert_eq!(t.sim.with(|s| s.unsubscribed_decisions), 1);
+    let notices = t.wait_notices(2).await;
+    assert_eq!(notices[1].0["status"], "APPROVED");
+    t.host.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_whose_answer_was_lost_is_found_by_its_uuid() {
     let t = setup(false, HostOptions::default()).await;

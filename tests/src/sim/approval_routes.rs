@@ -64,6 +64,13 @@ async fn subscribe(
         return r;
     }
     s.subscribe_calls += 1;
+    if !s.subscribe_scope_granted {
+        return error(
+            400,
+            99991672,
+            "Access denied. One of the following scopes is required: [approval:approval, approval:definition].",
+        );
+    }
     if !s.definitions.contains_key(&code) {
         return error(400, 1390002, "approval code not found");
     }

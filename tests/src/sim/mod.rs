@@ -180,14 +180,20 @@ fn decision(
         .iter_mut()
         .find(|i| i.instance_code == instance_code)?;
     instance.status = status.into();
+    let approval_code = instance.approval_code.clone();
     let payload = callbacks::approval_event(
         &event_id,
         &config.verification_token,
-        &instance.approval_code,
+        &approval_code,
         instance_code,
         status,
         now,
     );
+    // Feishu calls back only about templates the app subscribed to.
+    if !s.subscriptions.contains(&approval_code) {
+        s.unsubscribed_decisions += 1;
+        return Some((event_id, None));
+    }
     let lost = s.lose_callbacks > 0;
     if lost {
         s.lose_callbacks -= 1;

@@ -74,6 +74,10 @@ pub struct SimState {
     /// When false, reading an approval definition answers 99991672.
     pub approval_read_scope_granted: bool,
     /// When false, creating or cancelling an approval instance answers 99991672.
+    /// `approval:approval` (or `approval:definition`) for subscribing to a template's events.
+    pub subscribe_scope_granted: bool,
+    /// Decisions on templates nobody subscribed to (Feishu sends them no callback).
+    pub unsubscribed_decisions: usize,
     pub approval_instance_scope_granted: bool,
     /// Approval definitions: code → widgets (the `form` array).
     pub definitions: HashMap<String, serde_json::Value>,
@@ -141,6 +145,8 @@ impl SimState {
             send_scope_granted: true,
             bot_enabled: true,
             approval_read_scope_granted: true,
+            subscribe_scope_granted: true,
+            unsubscribed_decisions: 0,
             approval_instance_scope_granted: true,
             definitions: HashMap::new(),
             instances: Vec::new(),
