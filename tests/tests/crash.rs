@@ -128,8 +128,9 @@ impl Running {
         assert_eq!(resp.status(), 202);
     }
 
+    /// The event's deliveries; none when the host never stored the event (404).
     async fn deliveries(&self, event_id: &str) -> Vec<serde_json::Value> {
-        let body: serde_json::Value = self
+        let resp = self
             .http
             .get(format!(
                 "{}/api/v1/deliveries?event_id={event_id}",
@@ -138,11 +139,15 @@ impl Running {
             .bearer_auth(ADMIN_TOKEN)
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
-        body["deliveries"].as_array().unwrap().clone()
+        if resp.status() == 404 {
+            return Vec::new();
+        }
+        let body: serde_json::Value = resp.json().await.unwrap();
+        body["deliveries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .clone()
     }
 
     /// Wait until every delivery of `event_id` is sent.
@@ -251,6 +256,75 @@ async fn sigkill_with_sends_held_in_flight_repeats_exactly_those_and_feishu_supp
         sim.with(|s| s.duplicates_suppressed),
         held,
         "every repeat was recognised by its uuid"
+    );
+    host.signal("-TERM");
+    host.child.wait().unwrap();
+}
+
+/// An event is stored with all its deliveries in one transaction before its 202: a host killed
+/// while events are being posted has, after a restart, every event it acknowledged whole, and
+/// any it did not acknowledge either whole or not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_events_are_posted_keeps_every_acknowledged_event_whole() {
+    let sim = FeishuSim::start().await;
+    let mut host = Running::start(&sim).await;
+    let per_event = 40;
+    let posting = {
+        let (http, base) = (host.http.clone(), host.base.clone());
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut attempted = 0;
+            for e in 0.. {
+                let id = format!("posted-{e}");
+                let sent = http
+                    .post(format!("{base}/api/v1/events"))
+                    .bearer_auth(ADMIN_TOKEN)
+                    .json(&event(
+                        "po_created",
+                        &id,
+                        people(&format!("p{e}-"), per_event),
+                    ))
+                    .send()
+                    .await;
+                attempted = e + 1;
+                match sent {
+                    Ok(r) if r.status() == 202 => acknowledged.push(id),
+                    Ok(r) => panic!("{id}: {}", r.status()),
+                    // The host is gone.
+                    Err(_) => break,
+                }
+            }
+            (acknowledged, attempted)
+        })
+    };
+    // Kill it once a few events are in, while the posts keep coming.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.with(|s| s.message_requests) < 20 {
+        assert!(Instant::now() < deadline, "no cards went out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kill(&mut host.child);
+    let (acknowledged, attempted) = posting.await.unwrap();
+    assert!(!acknowledged.is_empty());
+    host.restart().await;
+    for id in &acknowledged {
+        let deliveries = host.deliveries(id).await;
+        assert_eq!(deliveries.len(), per_event, "{id} lost deliveries");
+    }
+    // The one in flight when the host died is all or nothing.
+    let unanswered = format!("posted-{}", attempted - 1);
+    let partial = host.deliveries(&unanswered).await.len();
+    assert!(
+        partial == 0 || partial == per_event,
+        "{unanswered} has {partial} of {per_event} deliveries"
+    );
+    for id in &acknowledged {
+        host.all_sent(id, per_event).await;
+    }
+    println!(
+        "{} events acknowledged before the kill, the one in flight stored {}",
+        acknowledged.len(),
+        if partial == 0 { "not at all" } else { "whole" }
     );
     host.signal("-TERM");
     host.child.wait().unwrap();
