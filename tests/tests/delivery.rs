@@ -364,3 +364,39 @@ async fn a_wrong_secret_is_not_retried_forever() {
     );
     host.host.stop().await;
 }
+
+/// The token endpoint fails in each way Feishu's gateways do: a gateway page, a timeout status,
+/// a rate limit, a server error with a JSON code, a bare 401. The card waits through all of them
+/// and is sent once; only the rate limit is not counted as an attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_endpoint_delays_the_card_but_sends_it_once() {
+    let sim = FeishuSim::start().await;
+    let host = quickly_retrying_host(&sim).await;
+    sim.with(|s| {
+        s.token_faults.extend([
+            Fault::Status(502),
+            Fault::Status(408),
+            Fault::RateLimit { reset_secs: 1 },
+            Fault::Code(500, 1395001, "internal error".into()),
+            Fault::Status(401),
+        ])
+    });
+    host.post_event(&event("po_created", "evt-token-faults", recipients(1)))
+        .await;
+    let d = host.settled("evt-token-faults").await;
+    assert_eq!(d[0]["status"], "sent", "{d:?}");
+    assert_eq!(
+        d[0]["attempts"], 5,
+        "four failed attempts, then the send: {d:?}"
+    );
+    assert_eq!(d[0]["rate_limited"], 1, "{d:?}");
+    assert_eq!(sim.with(|s| s.token_requests), 6);
+    assert_eq!(sim.with(|s| s.token_fetches), 1, "one token issued");
+    assert_eq!(
+        sim.with(|s| s.message_requests),
+        1,
+        "no send without a token"
+    );
+    assert_eq!(sim.messages().len(), 1);
+    host.host.stop().await;
+}

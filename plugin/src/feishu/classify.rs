@@ -145,6 +145,16 @@ fn judge(
         None if server_side(resp.status) => Err(Rejection::Error(PluginError::Transient(failure(
             said("Feishu is unavailable"),
         )))),
+        // A bare 401 or 403 comes from a gateway in front of Feishu, not from Feishu, which
+        // always says why in its envelope. A 401 did not take the credentials: a fresh token
+        // (or, at the token endpoint, the credentials) is the fix. A 403 is retried rather than
+        // losing the card to a gateway's passing refusal.
+        None if resp.status == 401 => Err(Rejection::TokenInvalid(failure(said(
+            "Feishu's gateway did not accept the request's credentials",
+        )))),
+        None if resp.status == 403 => Err(Rejection::Error(PluginError::Transient(failure(said(
+            "Feishu's gateway refused the request without saying why",
+        ))))),
         None if resp.status < 400 => Err(Rejection::Error(PluginError::Transient(failure(said(
             "Feishu sent an answer that is not its JSON envelope",
         ))))),

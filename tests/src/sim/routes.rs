@@ -49,6 +49,14 @@ pub(super) fn error(status: u16, code: i64, msg: &str) -> Response {
 }
 
 async fn token(State(state): State<Shared>, body: Bytes) -> Response {
+    let fault = {
+        let mut s = state.lock().unwrap();
+        s.token_requests += 1;
+        s.token_faults.pop_front()
+    };
+    if let Some(answer) = injected(fault).await {
+        return answer;
+    }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return error(400, 9499, "Bad Request");
     };

@@ -59,6 +59,8 @@ pub struct SimState {
     /// The token the endpoint hands out while it has 30 minutes or more left.
     pub current_token: Option<String>,
     pub token_fetches: usize,
+    /// Every request to the token endpoint, faulted or refused ones too.
+    pub token_requests: usize,
     pub connections: usize,
     pub message_requests: usize,
     pub messages: Vec<SentMessage>,
@@ -107,6 +109,8 @@ pub struct SimState {
     pub rate_limited: usize,
     /// Failures to inject into the next message updates (PATCH), in order.
     pub update_faults: VecDeque<Fault>,
+    /// Faults answered by the token endpoint, one per token request, before anything else.
+    pub token_faults: VecDeque<Fault>,
     /// Every update request (refused ones too): when, and for which message.
     pub update_arrivals: Vec<(Instant, String)>,
     /// Messages recalled by their sender: updating them answers 230011.
@@ -135,6 +139,7 @@ impl SimState {
             tokens: HashMap::new(),
             current_token: None,
             token_fetches: 0,
+            token_requests: 0,
             connections: 0,
             message_requests: 0,
             messages: Vec::new(),
@@ -166,6 +171,7 @@ impl SimState {
             arrivals: Vec::new(),
             rate_limited: 0,
             update_faults: VecDeque::new(),
+            token_faults: VecDeque::new(),
             update_arrivals: Vec::new(),
             recalled: HashSet::new(),
             hostility: Hostility::default(),

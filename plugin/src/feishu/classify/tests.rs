@@ -234,3 +234,27 @@ fn a_typed_answer_of_another_shape_is_classified_by_its_envelope() {
         Err(Rejection::Error(PluginError::Transient(_)))
     ));
 }
+
+#[test]
+fn a_gateways_bare_401_asks_for_fresh_credentials_and_a_bare_403_is_retried() {
+    for body in ["", "<html>401 Authorization Required</html>"] {
+        assert!(
+            matches!(
+                classify(&resp(401, body, &[]), ""),
+                Err(Rejection::TokenInvalid(_))
+            ),
+            "{body:?}"
+        );
+        assert!(
+            matches!(error(&resp(403, body, &[])), PluginError::Transient(_)),
+            "{body:?}"
+        );
+    }
+    // Feishu's own 401 or 403 says why, and is judged by its code.
+    let scope = resp(
+        403,
+        r#"{"code":99991672,"msg":"Access denied. One of the following scopes is required: [im:message]"}"#,
+        &[],
+    );
+    assert!(matches!(error(&scope), PluginError::Permanent(_)));
+}
