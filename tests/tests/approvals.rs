@@ -235,6 +235,48 @@ async fn without_a_subscription_the_decision_still_reaches_mica_by_re_reading() 
     t.host.host.stop().await;
 }
 
+/// Feishu's v2.0 event (`approval.instance.status_changed_v4`) is applied like the v1 one, and so
+/// are the statuses a template with time limits and deletion produces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_events_and_overtime_and_deleted_statuses_are_applied() {
+    let t = setup(true, HostOptions::default()).await;
+    t.sim.with(|s| s.v2_callbacks = true);
+    let approved = t.start_payment("pay-v2").await;
+    t.sim.decide(&approved, "APPROVED");
+    let a = t.wait_status("pay-v2", "APPROVED").await;
+    assert_eq!(
+        statuses(&a).last().unwrap(),
+        &("APPROVED".to_string(), "webhook".to_string())
+    );
+    let timed = t.start_payment("pay-overtime").await;
+    for (i, status) in ["OVERTIME_CLOSE", "OVERTIME_RECOVER", "DELETED"]
+        .into_iter()
+        .enumerate()
+    {
+        // Every other one as v1, so both shapes carry each kind of change.
+        t.sim.with(|s| s.v2_callbacks = i % 2 == 0);
+        // Feishu's operate times are in milliseconds: keep each change later than the last.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        t.sim.decide(&timed, status);
+        t.wait_status("pay-overtime", status).await;
+    }
+    let a = t.wait_status("pay-overtime", "DELETED").await;
+    let history: Vec<String> = statuses(&a).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(
+        history,
+        vec!["PENDING", "OVERTIME_CLOSE", "OVERTIME_RECOVER", "DELETED"]
+    );
+    let told: Vec<String> = t
+        .wait_notices(6)
+        .await
+        .iter()
+        .filter(|(n, _)| n["payment_id"] == "pay-overtime")
+        .map(|(n, _)| n["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(told, history, "Mica is told each change, in order");
+    t.host.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_whose_answer_was_lost_is_found_by_its_uuid() {
     let t = setup(false, HostOptions::default()).await;

@@ -65,6 +65,30 @@ pub fn approval_event(
     })
 }
 
+/// The same change as a v2.0 `approval.instance.status_changed_v4` event.
+pub fn approval_event_v2(
+    event_id: &str,
+    token: &str,
+    approval_code: &str,
+    instance_code: &str,
+    status: &str,
+    operate_time_ms: u64,
+) -> Value {
+    json!({
+        "schema": "2.0",
+        "header": {
+            "event_id": event_id, "token": token, "create_time": operate_time_ms.to_string(),
+            "event_type": "approval.instance.status_changed_v4", "tenant_key": "sim-tenant",
+            "app_id": super::APP_ID
+        },
+        "event": {
+            "approval_code": approval_code, "instance_code": instance_code, "external_id": "",
+            "status": status, "operate_time": operate_time_ms.to_string(),
+            "start_user": {"union_id": "on_sim", "user_id": "", "open_id": "ou_submitter"}
+        }
+    })
+}
+
 /// The HTTP request Feishu would send for `payload`: (body, headers).
 pub fn wire(config: &CallbackConfig, payload: &Value) -> (Vec<u8>, Vec<(String, String)>) {
     let body = match &config.encrypt_key {

@@ -181,7 +181,12 @@ fn decision(
         .find(|i| i.instance_code == instance_code)?;
     instance.status = status.into();
     let approval_code = instance.approval_code.clone();
-    let payload = callbacks::approval_event(
+    let event = if s.v2_callbacks {
+        callbacks::approval_event_v2
+    } else {
+        callbacks::approval_event
+    };
+    let payload = event(
         &event_id,
         &config.verification_token,
         &approval_code,

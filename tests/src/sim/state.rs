@@ -100,6 +100,8 @@ pub struct SimState {
     pub lose_callbacks: usize,
     /// Deliver every callback twice (Feishu is at-least-once).
     pub duplicate_callbacks: bool,
+    /// Send v2.0 `approval.instance.status_changed_v4` events instead of v1 `approval_instance`.
+    pub v2_callbacks: bool,
     /// Answer like Feishu when more than 50 sends arrive in a second or 1,000 in a minute (429,
     /// 99991400), or more than 5 to one person in a second (230020).
     pub enforce_rate_limits: bool,
@@ -164,6 +166,7 @@ impl SimState {
             callback_log: Vec::new(),
             lose_callbacks: 0,
             duplicate_callbacks: false,
+            v2_callbacks: false,
             instance_read_delay: Duration::ZERO,
             instance_reads_in_flight: 0,
             max_instance_reads_in_flight: 0,
