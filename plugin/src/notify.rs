@@ -1,9 +1,10 @@
 //! The notifier use case: decide whether to send, render the card, send it exactly once.
 
 use crate::feishu::classify::Answer;
-use crate::feishu::{client, message_uuid, recipient::receive_id};
+use crate::feishu::recipient::{id_not_usable, receive_ids};
+use crate::feishu::{client, message_uuid};
 use crate::model::{Failure, MessageRequest, NotifyRequest, PluginError, Receipt, Recipient};
-use crate::ports::{Env, Method};
+use crate::ports::{Env, Level, Method};
 use crate::settings::{ENABLED, FeishuSettings};
 use serde::{Deserialize, Serialize};
 
@@ -83,22 +84,50 @@ pub fn send_card(
     card: &str,
     uuid: &str,
 ) -> Result<Receipt, PluginError> {
-    let target = receive_id(recipient).ok_or_else(|| {
-        PluginError::InvalidInput("the recipient has no email and no Feishu id".into())
-    })?;
-    let body = serde_json::to_vec(&SendMessage {
-        receive_id: &target.id,
-        msg_type: "interactive",
-        content: card,
-        uuid,
-    })
-    .expect("a message always serializes");
-    let path = format!(
-        "/open-apis/im/v1/messages?receive_id_type={}",
-        target.id_type
-    );
-    let reply =
-        client::call::<Answer<SentData>>(env, s, Method::Post, &path, Some(&body), SEND_SCOPE)?;
+    let targets = receive_ids(recipient);
+    if targets.is_empty() {
+        return Err(PluginError::InvalidInput(
+            "the recipient has no email and no Feishu id".into(),
+        ));
+    }
+    let mut refused = Vec::new();
+    let reply = loop {
+        let target = &targets[refused.len()];
+        let body = serde_json::to_vec(&SendMessage {
+            receive_id: &target.id,
+            msg_type: "interactive",
+            content: card,
+            uuid,
+        })
+        .expect("a message always serializes");
+        let path = format!(
+            "/open-apis/im/v1/messages?receive_id_type={}",
+            target.id_type
+        );
+        match client::call::<Answer<SentData>>(env, s, Method::Post, &path, Some(&body), SEND_SCOPE)
+        {
+            Ok(reply) => break reply,
+            // A stale or foreign id: the same person by their next id (a refused send created
+            // no message, so the uuid stays the card's).
+            Err(PluginError::Permanent(f))
+                if refused.len() + 1 < targets.len()
+                    && f.remote_code
+                        .is_some_and(|c| id_not_usable(target.id_type, c)) =>
+            {
+                env.log.log(
+                    Level::Warn,
+                    &format!(
+                        "Feishu refused the recipient's {} ({}); trying their {}",
+                        target.id_type,
+                        f.message,
+                        targets[refused.len() + 1].id_type
+                    ),
+                );
+                refused.push(target.id_type);
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let data = reply.body.data.unwrap_or_default();
     let message_id = data.message_id.unwrap_or_default();
     if message_id.is_empty() {
@@ -163,6 +192,42 @@ mod tests {
             card["header"]["title"]["content"],
             "Purchase requisition submitted"
         );
+    }
+
+    #[test]
+    fn a_foreign_open_id_falls_back_to_the_email_and_an_unreachable_person_does_not() {
+        let s = MapSettings::configured();
+        let mut req = request(EventKind::PoCreated);
+        req.recipient.feishu_open_id = Some("ou_other_app".into());
+        let http = ScriptedHttp::default()
+            .token("t-1")
+            .reply(400, r#"{"code":99992361,"msg":"open_id cross app"}"#)
+            .reply(
+                200,
+                r#"{"code":0,"msg":"success","data":{"message_id":"om_2"}}"#,
+            );
+        let kv = MemKv::default();
+        let receipt = notify(&env(&s, &kv, &http), &req).unwrap();
+        assert_eq!(receipt.message_id, "om_2");
+        let seen = http.seen.borrow();
+        assert!(seen[1].url.ends_with("receive_id_type=open_id"));
+        assert!(seen[2].url.ends_with("receive_id_type=email"));
+        let uuid = |i: usize| {
+            serde_json::from_slice::<serde_json::Value>(&seen[i].body).unwrap()["uuid"].clone()
+        };
+        assert_eq!(uuid(1), uuid(2), "one card, one uuid");
+        drop(seen);
+        // A person outside the app's availability is unreachable by any id: no second try.
+        let http = ScriptedHttp::default().token("t-1").reply(
+            400,
+            r#"{"code":230013,"msg":"Bot has NO availability to this user."}"#,
+        );
+        let kv = MemKv::default();
+        assert!(matches!(
+            notify(&env(&s, &kv, &http), &req),
+            Err(PluginError::Permanent(_))
+        ));
+        assert_eq!(http.seen.borrow().len(), 2, "the token and one send");
     }
 
     #[test]

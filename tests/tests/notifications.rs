@@ -160,6 +160,62 @@ async fn recipients_are_addressed_by_union_then_open_then_user_id_then_email() {
     host.host.stop().await;
 }
 
+/// Mica may hold a Feishu id that no longer works for this app (an open_id from another app, one
+/// that was deleted, an invalid id): the card goes to the same person's next id instead of being
+/// lost, while a person the app cannot reach at all is still a failure with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_or_foreign_feishu_id_falls_back_to_the_persons_next_id() {
+    let sim = FeishuSim::start().await;
+    let host = TestHost::start(&sim).await;
+    sim.with(|s| {
+        s.refused_ids.insert("ou_other_app".into(), 99992361);
+        s.refused_ids.insert("ou_deleted".into(), 99992351);
+        s.refused_ids.insert("on_invalid".into(), 230034);
+        s.unreachable.insert("gone@example.com".into());
+    });
+    let mut foreign = recipient("foreign@example.com", "zh-CN");
+    foreign["feishu_open_id"] = json!("ou_other_app");
+    let mut invalid = recipient("invalid@example.com", "en-US");
+    invalid["feishu_union_id"] = json!("on_invalid");
+    invalid["feishu_open_id"] = json!("ou_deleted");
+    invalid["feishu_user_id"] = json!("u_valid");
+    let mut gone = recipient("gone@example.com", "zh-CN");
+    gone["feishu_open_id"] = json!("ou_deleted");
+    let (status, _) = host
+        .post_event(&event("po_created", "evt-stale", vec![foreign, invalid, gone]))
+        .await;
+    assert_eq!(status, 202);
+    let deliveries = host.settled("evt-stale").await;
+    let status_of = |email: &str| {
+        deliveries
+            .iter()
+            .find(|d| d["recipient"] == email)
+            .unwrap_or_else(|| panic!("{email}: {deliveries:#?}"))
+            .clone()
+    };
+    assert_eq!(status_of("foreign@example.com")["status"], "sent");
+    assert_eq!(status_of("invalid@example.com")["status"], "sent");
+    let gone = status_of("gone@example.com");
+    assert_eq!(gone["status"], "failed", "{gone}");
+    assert_eq!(gone["feishu_code"], 230013, "{gone}");
+    let mut got: Vec<(String, String)> = sim
+        .messages()
+        .into_iter()
+        .map(|m| (m.receive_id_type, m.receive_id))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("email".to_string(), "foreign@example.com".to_string()),
+            ("user_id".into(), "u_valid".into()),
+        ]
+    );
+    // foreign: open_id, email; invalid: union_id, open_id, user_id; gone: open_id, email.
+    assert_eq!(sim.with(|s| s.message_requests), 7);
+    host.host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switches_turn_notifications_off() {
     let sim = FeishuSim::start().await;

@@ -233,6 +233,15 @@ fn record_message(
             "field validation failed: uuid longer than 50",
         );
     }
+    if let Some(&code) = s.refused_ids.get(&receive_id) {
+        let msg = match code {
+            99992361 => "open_id cross app",
+            99992351 => "these open ids not existed",
+            230034 => "The receive_id is invalid.",
+            _ => "refused",
+        };
+        return error(400, code, msg);
+    }
     // No such account in the tenant.
     if receive_id_type == "email" && receive_id.ends_with(".invalid") {
         return error(400, 99992402, "field validation failed");

@@ -100,6 +100,9 @@ pub struct SimState {
     pub lose_callbacks: usize,
     /// Deliver every callback twice (Feishu is at-least-once).
     pub duplicate_callbacks: bool,
+    /// Recipient ids Feishu refuses, with its code: 99992361 (an open_id of another app),
+    /// 99992351 (an open_id that does not exist), 230034 (an invalid receive_id).
+    pub refused_ids: HashMap<String, i64>,
     /// Send v2.0 `approval.instance.status_changed_v4` events instead of v1 `approval_instance`.
     pub v2_callbacks: bool,
     /// Answer like Feishu when more than 50 sends arrive in a second or 1,000 in a minute (429,
@@ -167,6 +170,7 @@ impl SimState {
             lose_callbacks: 0,
             duplicate_callbacks: false,
             v2_callbacks: false,
+            refused_ids: HashMap::new(),
             instance_read_delay: Duration::ZERO,
             instance_reads_in_flight: 0,
             max_instance_reads_in_flight: 0,
