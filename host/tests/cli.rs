@@ -41,7 +41,7 @@ fn stderr(o: &Output) -> String {
 }
 
 /// The version the bundled plugin declares (`plugin/Cargo.toml`).
-const PLUGIN_VERSION: &str = "0.1.3";
+const PLUGIN_VERSION: &str = "0.1.4";
 
 /// A deployment script configures the host before it has ever run: `param` on a fresh store
 /// installs the bundled plugin first (as `serve` would), so its parameters are known.

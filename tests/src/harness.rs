@@ -18,7 +18,7 @@ fn workspace_target() -> PathBuf {
 }
 
 /// The version the plugin built from `plugin/` declares.
-pub const PLUGIN_VERSION: &str = "0.1.3";
+pub const PLUGIN_VERSION: &str = "0.1.4";
 
 /// The plugin component built by `scripts/build-plugin.sh`.
 pub fn plugin_wasm() -> PathBuf {
