@@ -163,6 +163,27 @@ async fn duplicate_and_out_of_order_callbacks_change_nothing() {
     );
     assert_eq!(t.sim.push(&late_pending).await, 200);
     assert_eq!(t.sim.push(&old_rejected).await, 200);
+    // The decision's own event id again, now claiming a newer REJECTED: deduplicated by its id.
+    let now = chrono::Utc::now().timestamp_millis() as u64;
+    let replayed = approval_event(
+        &event_id,
+        VERIFICATION_TOKEN,
+        APPROVAL_CODE,
+        &code,
+        "REJECTED",
+        now,
+    );
+    // A PENDING newer than the decision: only REVERTED or OVERTIME_RECOVER reopen a decision.
+    let newer_pending = approval_event(
+        "evt-late-3",
+        VERIFICATION_TOKEN,
+        APPROVAL_CODE,
+        &code,
+        "PENDING",
+        now + 1,
+    );
+    assert_eq!(t.sim.push(&replayed).await, 200);
+    assert_eq!(t.sim.push(&newer_pending).await, 200);
     let a = t.wait_status("pay-d", "APPROVED").await;
     let history: Vec<String> = statuses(&a).into_iter().map(|(s, _)| s).collect();
     assert_eq!(history, vec!["PENDING", "APPROVED"]);

@@ -182,7 +182,11 @@ async fn a_stale_or_foreign_feishu_id_falls_back_to_the_persons_next_id() {
     let mut gone = recipient("gone@example.com", "zh-CN");
     gone["feishu_open_id"] = json!("ou_deleted");
     let (status, _) = host
-        .post_event(&event("po_created", "evt-stale", vec![foreign, invalid, gone]))
+        .post_event(&event(
+            "po_created",
+            "evt-stale",
+            vec![foreign, invalid, gone],
+        ))
         .await;
     assert_eq!(status, 202);
     let deliveries = host.settled("evt-stale").await;
