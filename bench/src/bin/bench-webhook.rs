@@ -139,6 +139,16 @@ async fn main() -> anyhow::Result<()> {
         args.rate,
         failures.len(),
     );
+    // What docs/benchmarks.md claims, checked on every run (`--smoke` in CI included).
+    anyhow::ensure!(
+        failures.is_empty(),
+        "{} callbacks failed: {failures:?}",
+        failures.len()
+    );
+    anyhow::ensure!(
+        approved == total,
+        "{approved} of {total} approvals persisted APPROVED"
+    );
     println!(
         "latency request → persisted: p50 {:?}  p90 {:?}  p99 {:?}  max {:?}",
         percentile(&sorted, 0.50),

@@ -148,6 +148,13 @@ async fn main() -> anyhow::Result<()> {
         }
         None => 0,
     };
+    // What docs/benchmarks.md claims, checked on every run (`--smoke` in CI included): each card
+    // recorded once, none repeated.
+    let (recorded, repeated) = sim.with(|s| (s.messages.len(), s.duplicates_suppressed));
+    anyhow::ensure!(
+        recorded == total,
+        "{recorded} cards recorded for {total} deliveries"
+    );
     let per_thousand = |n: usize| n as f64 * 1000.0 / total as f64;
     println!(
         "{total} cards in {elapsed:.2?} ({:.0} cards/s; events accepted in {accepted:.2?}), concurrency {}",
@@ -158,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
         "per 1,000 cards: {:.1} TCP connections, {:.1} token fetches; duplicates suppressed: {}",
         per_thousand(sim.connections()),
         per_thousand(sim.token_fetches()),
-        sim.with(|s| s.duplicates_suppressed)
+        repeated
     );
     if swaps > 0 {
         // Every delivery's record: how it ended and which version made it.
@@ -183,6 +190,10 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "swap under load: {swaps} switches every {} ms; deliveries failed or unfinished: {failed}; by status {by_status:?}; by version {by_version:?}",
             args.swap_every_ms
+        );
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} deliveries failed or unfinished across the swaps"
         );
     }
     // Lifecycle: switching between installed versions (compile cache warm).

@@ -127,6 +127,12 @@ async fn main() -> anyhow::Result<()> {
         samples.len(),
         args.every
     );
+    // What docs/benchmarks.md claims, checked on every run (`--smoke` in CI included): every card
+    // accepted once, no rate-limit answer, never more than Feishu's 50 sends in a second.
+    let recorded = sim.with(|s| s.messages.len());
+    anyhow::ensure!(recorded == total, "{recorded} cards recorded for {total}");
+    anyhow::ensure!(rate_limited == 0, "{rate_limited} rate-limit answers");
+    anyhow::ensure!(most_in_second <= 50, "{most_in_second} sends in one second");
     report("approval card latency, all", samples_all(&early, &late));
     report("  posted while bulk was sending", early);
     report("  posted after bulk had used its share of the minute", late);
