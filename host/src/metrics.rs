@@ -31,6 +31,8 @@ pub struct Metrics {
     pub notices_failed: IntGauge,
     /// Plugin log lines dropped, by plugin and why (quota, queue_full).
     pub plugin_log_dropped: IntCounterVec,
+    /// `serve --watch` reloads of the watched file, by outcome (`watch::Reload`).
+    pub watch_reloads: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -127,6 +129,12 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "mica_plugin_log_dropped_total",
             "Plugin log lines dropped (over a call's quota, or the log queue full), by plugin",
             &["plugin", "why"],
+        ),
+        watch_reloads: counter(
+            &registry,
+            "mica_watch_reloads_total",
+            "serve --watch reloads of the watched plugin file, by outcome (reloaded, invalid, not_activated)",
+            &["outcome"],
         ),
         plugin_calls,
         queue_depth,

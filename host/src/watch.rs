@@ -11,6 +11,34 @@ use tokio::task::JoinHandle;
 
 const POLL: Duration = Duration::from_millis(300);
 
+/// How a reload of the watched file ended (the `mica_watch_reloads_total` outcome).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reload {
+    /// Installed and activated: the new build serves.
+    Reloaded,
+    /// Not a valid plugin: the running version keeps serving.
+    Invalid,
+    /// Installed, but activation failed: the running version keeps serving.
+    NotActivated,
+}
+
+impl Reload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reload::Reloaded => "reloaded",
+            Reload::Invalid => "invalid",
+            Reload::NotActivated => "not_activated",
+        }
+    }
+}
+
+fn counted(outcome: Reload) {
+    crate::metrics::METRICS
+        .watch_reloads
+        .with_label_values(&[outcome.as_str()])
+        .inc();
+}
+
 fn stamp(path: &PathBuf) -> Option<(SystemTime, u64)> {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
@@ -47,15 +75,18 @@ pub fn start(path: PathBuf, registry: Arc<Registry>) -> (watch::Sender<bool>, Jo
                     }
                     match registry.activate(plugin.clone()).await {
                         Ok(()) => {
-                            tracing::info!(plugin = %plugin.id(), version = %plugin.version(), "reloaded from the watched file")
+                            tracing::info!(plugin = %plugin.id(), version = %plugin.version(), "reloaded from the watched file");
+                            counted(Reload::Reloaded);
                         }
                         Err(e) => {
-                            tracing::error!(error = %format!("{e:#}"), "activation failed; the previous version keeps serving")
+                            tracing::error!(error = %format!("{e:#}"), "activation failed; the previous version keeps serving");
+                            counted(Reload::NotActivated);
                         }
                     }
                 }
                 Err(e) => {
-                    tracing::error!(path = %path.display(), error = %format!("{e:#}"), "the rebuilt plugin is not valid; the previous version keeps serving")
+                    tracing::error!(path = %path.display(), error = %format!("{e:#}"), "the rebuilt plugin is not valid; the previous version keeps serving");
+                    counted(Reload::Invalid);
                 }
             }
         }

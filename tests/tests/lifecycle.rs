@@ -387,9 +387,19 @@ async fn watch_reloads_a_rebuilt_plugin_and_keeps_serving_through_a_broken_one()
         card_footer_now(&h, &sim, "evt-watch-v2").await,
         "Sent by Mica Procurement · v2"
     );
-    // A broken build lands: the running version keeps serving.
+    // A broken build lands: it is refused (the watch loop counts it) and the running version
+    // keeps serving. The only watching host in this test binary is this one.
+    let refused = "mica_watch_reloads_total{outcome=\"invalid\"}";
+    let before = h.metric(refused).await.unwrap_or(0.0);
     std::fs::write(&watched, b"\0asm broken build").unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while h.metric(refused).await.unwrap_or(0.0) == before {
+        assert!(
+            Instant::now() < deadline,
+            "the broken build was never looked at"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(version(&h), V2);
     assert_eq!(
         card_footer_now(&h, &sim, "evt-watch-broken").await,
