@@ -116,7 +116,14 @@ impl Browser {
 
     /// Wait until the text of `css` contains `needle`; returns the whole text.
     pub async fn wait_text(&self, css: &str, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
+        self.wait_text_within(css, needle, PATIENCE).await
+    }
+
+    /// `wait_text` for something that takes long on its own: installing a component compiles
+    /// it, about 10 s of two cores in a debug build when the compile cache is cold, longer
+    /// while other tests run.
+    pub async fn wait_text_within(&self, css: &str, needle: &str, patience: Duration) -> String {
+        let deadline = Instant::now() + patience;
         loop {
             let text = match self.client.find(Locator::Css(css)).await {
                 Ok(el) => el.text().await.unwrap_or_default(),

@@ -347,7 +347,12 @@ async fn plugins_are_uploaded_activated_and_rolled_back_from_the_page() {
         .unwrap();
     b.click("#plugin-activate").await;
     b.click("#page form.upload button[type=submit]").await;
-    b.wait_text("#plugins-status", "0.2.0-fixture").await;
+    b.wait_text_within(
+        "#plugins-status",
+        "0.2.0-fixture",
+        std::time::Duration::from_secs(120),
+    )
+    .await;
     b.find("#plugins tr[data-version='0.2.0-fixture'][data-active=true]")
         .await;
     b.shot("12-plugins-upgraded").await;
