@@ -59,6 +59,11 @@ fn kill(child: &mut Child) {
     child.wait().unwrap();
 }
 
+/// One test at a time: each runs host processes on two cores, and the burst test counts
+/// Feishu's per-second limit where the cards arrive, so another test's load would bunch its
+/// arrivals and prove nothing about the host.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A host process on its own data directory, with the plugin installed and pointed at `sim`.
 struct Running {
     dir: tempfile::TempDir,
@@ -193,6 +198,7 @@ fn people(prefix: &str, n: usize) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_sends_in_flight_finish_and_nothing_is_sent_again() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let sim = FeishuSim::start().await;
     let mut host = Running::start(&sim).await;
     // Three sends reach Feishu and are held there for a second and a half: well inside the
@@ -235,6 +241,7 @@ async fn sigterm_lets_the_sends_in_flight_finish_and_nothing_is_sent_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_with_sends_held_in_flight_repeats_exactly_those_and_feishu_suppresses_them() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let sim = FeishuSim::start().await;
     let mut host = Running::start(&sim).await;
     // Feishu records the cards, but its answers are still on the way when the host dies.
@@ -266,6 +273,7 @@ async fn sigkill_with_sends_held_in_flight_repeats_exactly_those_and_feishu_supp
 /// any it did not acknowledge either whole or not at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_while_events_are_posted_keeps_every_acknowledged_event_whole() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let sim = FeishuSim::start().await;
     let mut host = Running::start(&sim).await;
     let per_event = 40;
@@ -332,6 +340,7 @@ async fn sigkill_while_events_are_posted_keeps_every_acknowledged_event_whole() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_burst_loses_nothing_and_doubles_nothing() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let sim = FeishuSim::start().await;
     let Running {
         dir,
