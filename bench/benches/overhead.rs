@@ -38,9 +38,13 @@ fn overhead(c: &mut Criterion) {
     let wit_requests: Vec<_> = (0..5).map(|i| request(i, "zh-CN")).collect();
     // Warm both token caches so each iteration is one card, as in steady state.
     native.notify(&native_requests[0]).unwrap();
-    rt.block_on(component.plugin.notify(&component.store, &wit_requests[0]))
-        .unwrap()
-        .unwrap();
+    rt.block_on(
+        component
+            .plugin
+            .notify(&component.store, wit_requests[0].clone()),
+    )
+    .unwrap()
+    .unwrap();
 
     let mut group = c.benchmark_group("notify");
     let mut i = 0;
@@ -64,7 +68,7 @@ fn overhead(c: &mut Criterion) {
                     for j in 0..iters as usize {
                         let receipt = component
                             .plugin
-                            .notify(&component.store, &requests[j % 5])
+                            .notify(&component.store, requests[j % 5].clone())
                             .await;
                         black_box(receipt.unwrap().unwrap());
                     }

@@ -212,7 +212,7 @@ async fn a_secret_stays_a_secret_whatever_a_later_version_declares() {
 
 async fn peek(h: &TestHost, plugin: &mica_host::runtime::LoadedPlugin) -> String {
     plugin
-        .notify(&h.host.store, &po_request("peek"))
+        .notify(&h.host.store, po_request("peek"))
         .await
         .unwrap()
         .unwrap()

@@ -35,7 +35,7 @@ async fn host() -> TestHost {
 async fn call(h: &TestHost, supplier: &str) -> (Result<String, CallError>, Duration) {
     let plugin = h.host.registry.active("misbehave").unwrap();
     let started = Instant::now();
-    let result = plugin.notify(&h.host.store, &po_request(supplier)).await;
+    let result = plugin.notify(&h.host.store, po_request(supplier)).await;
     let elapsed = started.elapsed();
     (
         result.map(|r| r.map(|r| r.message_id).unwrap_or_else(|e| format!("{e:?}"))),
@@ -54,7 +54,7 @@ async fn a_looping_plugin_is_stopped_at_its_deadline_while_the_host_keeps_servin
         let store = h.host.store.clone();
         async move {
             let started = Instant::now();
-            let r = plugin.notify(&store, &po_request("loop")).await;
+            let r = plugin.notify(&store, po_request("loop")).await;
             (r.map(|_| ()), started.elapsed())
         }
     });

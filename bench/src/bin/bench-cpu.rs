@@ -65,12 +65,15 @@ async fn run() -> anyhow::Result<()> {
     let wasm = std::fs::read(mica_tests::harness::plugin_wasm())?;
     let component = ComponentBench::new(wasm).await?;
     let wit: Vec<_> = (0..5).map(|i| request(i, "zh-CN")).collect();
-    component.plugin.notify(&component.store, &wit[0]).await??;
+    component
+        .plugin
+        .notify(&component.store, wit[0].clone())
+        .await??;
     let (t, c) = (Instant::now(), process_cpu_seconds());
     for i in 0..args.cards {
         component
             .plugin
-            .notify(&component.store, &wit[i % 5])
+            .notify(&component.store, wit[i % 5].clone())
             .await??;
     }
     let (_, component_cpu) = per_card(

@@ -75,7 +75,7 @@ pub async fn receive(
     };
     let outcome = match tokio::time::timeout(
         state.webhook_deadline,
-        plugin.handle_webhook(&state.store, &request),
+        plugin.handle_webhook(&state.store, request),
     )
     .await
     {

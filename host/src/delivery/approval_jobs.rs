@@ -66,7 +66,7 @@ impl Worker {
             idempotency_key: round_key(&payment_id, first_round, &d.id),
             payment,
         };
-        let created = match plugin.create_approval(&self.store, &request).await? {
+        let created = match plugin.create_approval(&self.store, request).await? {
             Ok(created) => created,
             Err(e) => return Ok(Err(e)),
         };

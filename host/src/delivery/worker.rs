@@ -310,7 +310,7 @@ impl Worker {
                             recipient,
                             attempt: d.attempt,
                         };
-                        plugin.notify(&self.store, &request).await
+                        plugin.notify(&self.store, request).await
                     }
                     Payload::Message(message) => {
                         let request = MessageCall {

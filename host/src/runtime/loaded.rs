@@ -419,13 +419,13 @@ impl LoadedPlugin {
     pub async fn notify(
         &self,
         db: &Store,
-        request: &NotifyRequest,
+        request: NotifyRequest,
     ) -> Result<Result<Receipt, PluginError>, CallError> {
         let idx = self
             .notifications
             .as_ref()
             .ok_or(CallError::NotImplemented("mica:plugin/notifications"))?;
-        let request = notifications::NotifyRequest::from(request.clone());
+        let request = notifications::NotifyRequest::from(request);
         self.call("notify", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_notify(store, &request)
@@ -484,10 +484,10 @@ impl LoadedPlugin {
     pub async fn create_approval(
         &self,
         db: &Store,
-        request: &CreateRequest,
+        request: CreateRequest,
     ) -> Result<Result<ApprovalRef, PluginError>, CallError> {
         let idx = self.approvals()?;
-        let request = approvals::CreateRequest::from(request.clone());
+        let request = approvals::CreateRequest::from(request);
         self.call("create", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_create(store, &request)
@@ -532,10 +532,10 @@ impl LoadedPlugin {
     pub async fn handle_webhook(
         &self,
         db: &Store,
-        request: &WebhookRequest,
+        request: WebhookRequest,
     ) -> Result<Result<WebhookOutcome, PluginError>, CallError> {
         let idx = self.approvals()?;
-        let request = approvals::WebhookRequest::from(request.clone());
+        let request = approvals::WebhookRequest::from(request);
         self.call("handle_webhook", Some(db), async |store, instance| {
             idx.load(&mut *store, instance)?
                 .call_handle_webhook(store, &request)
