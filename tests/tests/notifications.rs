@@ -5,6 +5,17 @@ use mica_tests::harness::{TestHost, card_text as text, event, recipient};
 use mica_tests::sim::FeishuSim;
 use serde_json::{Value, json};
 
+/// (receive_id_type, receive_id) of every card the simulator recorded, sorted.
+fn addressed_by(sim: &FeishuSim) -> Vec<(String, String)> {
+    let mut got: Vec<(String, String)> = sim
+        .messages()
+        .into_iter()
+        .map(|m| (m.receive_id_type, m.receive_id))
+        .collect();
+    got.sort();
+    got
+}
+
 fn title(card: &Value) -> &str {
     card["header"]["title"]["content"].as_str().unwrap()
 }
@@ -142,12 +153,7 @@ async fn recipients_are_addressed_by_union_then_open_then_user_id_then_email() {
         .await;
     assert_eq!(status, 202);
     host.settled("evt-ids").await;
-    let mut got: Vec<(String, String)> = sim
-        .messages()
-        .into_iter()
-        .map(|m| (m.receive_id_type, m.receive_id))
-        .collect();
-    got.sort();
+    let got = addressed_by(&sim);
     assert_eq!(
         got,
         vec![
@@ -202,12 +208,7 @@ async fn a_stale_or_foreign_feishu_id_falls_back_to_the_persons_next_id() {
     let gone = status_of("gone@example.com");
     assert_eq!(gone["status"], "failed", "{gone}");
     assert_eq!(gone["feishu_code"], 230013, "{gone}");
-    let mut got: Vec<(String, String)> = sim
-        .messages()
-        .into_iter()
-        .map(|m| (m.receive_id_type, m.receive_id))
-        .collect();
-    got.sort();
+    let got = addressed_by(&sim);
     assert_eq!(
         got,
         vec![

@@ -542,13 +542,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::domain::ApprovalStatus::{Approved, Pending, Rejected};
-    use crate::store::Sealer;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
-        (dir, store)
-    }
+    use crate::store::temporary as store;
 
     fn change(
         status: crate::domain::ApprovalStatus,

@@ -419,12 +419,7 @@ mod tests {
     use super::*;
     use crate::capabilities::kv::MAX_VALUE_BYTES;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            Store::open(&dir.path().join("t.db"), super::super::Sealer::ephemeral()).unwrap();
-        (dir, store)
-    }
+    use crate::store::temporary as store;
 
     #[test]
     fn a_namespace_holds_a_bounded_number_of_entries_but_may_always_overwrite() {

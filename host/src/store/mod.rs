@@ -191,3 +191,11 @@ pub fn rfc3339(ms: i64) -> String {
 pub(crate) fn write_transaction(c: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
+
+/// A store of its own in a fresh temporary directory, for the store's tests.
+#[cfg(test)]
+pub(crate) fn temporary() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).expect("a new store");
+    (dir, store)
+}

@@ -180,13 +180,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Sealer;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
-        (dir, store)
-    }
+    use crate::store::temporary as store;
 
     fn claim_all(store: &Store, plugin: &str, claims: &[Claim]) -> anyhow::Result<()> {
         store.with(|c| claim(c, plugin, claims, 1))
