@@ -95,6 +95,10 @@ impl Host {
             &config.data_dir,
         )?;
         let wake = Arc::new(Notify::new());
+        let seal_store = store.clone();
+        let card_seal = store
+            .call(move |_| crate::actions::CardSeal::load(&seal_store))
+            .await?;
         let worker = (config.delivery_concurrency > 0).then(|| {
             Worker {
                 store: store.clone(),
@@ -103,6 +107,8 @@ impl Host {
                 concurrency: config.delivery_concurrency,
                 lease: config.lease(),
                 notify_mica: config.callback_url.is_some(),
+                // Decision buttons only when a decision can be relayed to Mica.
+                card_seal: config.callback_url.is_some().then(|| card_seal.clone()),
                 limiter: std::sync::Mutex::new(limiter),
             }
             .start(wake.clone())
@@ -151,6 +157,7 @@ impl Host {
                 crate::api::WEBHOOK_MAX_IN_FLIGHT,
             )),
             net: Arc::new(config.net.clone()),
+            card_seal,
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

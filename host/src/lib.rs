@@ -1,6 +1,7 @@
 //! Mica's extension host: loads plugin components, gives them capabilities, calls them on Mica's
 //! domain events, and keeps everything durable.
 
+pub mod actions;
 pub mod api;
 pub mod app;
 pub mod approvals;

@@ -4,6 +4,7 @@
 //! client, response classification. It runs natively in unit tests and benchmarks. `glue` (compiled
 //! only for `wasm32`) adapts it to the `mica:plugin` WIT contract and the host's imports.
 
+pub mod actions;
 pub mod approvals;
 pub mod cards;
 pub mod connection;

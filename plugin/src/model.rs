@@ -352,3 +352,108 @@ pub struct UpdateRequest {
     pub recipient: Recipient,
     pub attempt: u32,
 }
+
+/// What a card's button asks for (the `card-actions` interface, since mica:plugin 0.1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Approve,
+    Reject,
+}
+
+impl Action {
+    /// The name in a button's value and in Feishu's callback.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Approve => "approve",
+            Action::Reject => "reject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Action> {
+        [Action::Approve, Action::Reject]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+
+    /// The decision the button takes.
+    pub fn decision(self) -> Decision {
+        match self {
+            Action::Approve => Decision::Approved,
+            Action::Reject => Decision::Rejected,
+        }
+    }
+}
+
+/// The buttons a card is to carry, under the host's seal (put in every button value unchanged).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    pub seal: String,
+    pub actions: Vec<Action>,
+}
+
+/// Who pressed a button, as Feishu identifies them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Clicker {
+    pub open_id: String,
+    pub union_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+/// A verified `card.action.trigger` callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Click {
+    pub event_id: String,
+    pub seal: String,
+    pub action: Action,
+    pub comment: Option<String>,
+    pub clicker: Clicker,
+    pub message_id: Option<String>,
+}
+
+/// A callback as the plugin read it: a click, or anything else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Callback {
+    Other(WebhookOutcome),
+    Click(Click),
+}
+
+/// A decision taken on a card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Taken {
+    pub result: Decision,
+    pub decider: Person,
+    pub comment: Option<String>,
+    /// ISO 8601 date-time.
+    pub decided_at: String,
+}
+
+/// Where a decision taken on a card stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Recorded by the host, on its way to Mica.
+    Recorded(Taken),
+    Applied(Taken),
+    Refused {
+        taken: Taken,
+        reason: String,
+    },
+}
+
+/// Why a click was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Forged,
+    NotYours,
+    NotActionable,
+}
+
+/// The host's request to redraw a card a decision was taken on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgressUpdate {
+    pub idempotency_key: String,
+    pub message_id: String,
+    pub event: DomainEvent,
+    pub progress: Progress,
+    pub recipient: Recipient,
+    pub attempt: u32,
+}

@@ -3,7 +3,9 @@
 use crate::feishu::classify::Answer;
 use crate::feishu::recipient::{id_not_usable, receive_ids};
 use crate::feishu::{client, message_uuid};
-use crate::model::{Failure, MessageRequest, NotifyRequest, PluginError, Receipt, Recipient};
+use crate::model::{
+    Failure, MessageRequest, NotifyRequest, Offer, PluginError, Receipt, Recipient,
+};
 use crate::ports::{Env, Level, Method};
 use crate::settings::{ENABLED, FeishuSettings};
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,16 @@ struct SendMessage<'a> {
 }
 
 pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
+    notify_with(env, req, None)
+}
+
+/// `notify`, with decision buttons under `offer` when the host asks for them and clicks can be
+/// verified (signed callbacks need the Encrypt Key; without it the card goes without buttons).
+pub fn notify_with(
+    env: &Env,
+    req: &NotifyRequest,
+    offer: Option<&Offer>,
+) -> Result<Receipt, PluginError> {
     let s = FeishuSettings::read(env.settings);
     if !s.enabled {
         return Err(PluginError::Skipped(format!(
@@ -41,7 +53,20 @@ pub fn notify(env: &Env, req: &NotifyRequest) -> Result<Receipt, PluginError> {
         )));
     }
     s.require_credentials()?;
-    let card = crate::preview::card_json(&req.event, &req.recipient.locale);
+    let offer = offer.filter(|_| {
+        let signed = s.callbacks_signed(env.settings);
+        if !signed {
+            env.log.log(
+                Level::Info,
+                "the card goes without decision buttons: clicks cannot be verified until auth.feishu.encrypt_key is set",
+            );
+        }
+        signed
+    });
+    let card = match offer {
+        Some(offer) => crate::preview::offer_card_json(&req.event, offer, &req.recipient.locale),
+        None => crate::preview::card_json(&req.event, &req.recipient.locale),
+    };
     send_card(
         env,
         &s,

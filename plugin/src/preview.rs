@@ -2,7 +2,7 @@
 //! renders through the same function, so a preview cannot drift from what is sent.
 
 use crate::cards::{self, i18n::Locale};
-use crate::model::{DomainEvent, Message, Settlement};
+use crate::model::{DomainEvent, Message, Offer, Progress, Settlement};
 
 /// The interactive card for `event` as a reader in `locale` (Mica's tag, e.g. "en-US") sees it,
 /// as the JSON text that is sent and that the `previews.render` export returns.
@@ -19,6 +19,16 @@ pub fn message_card_json(message: &Message, locale: &str) -> String {
 /// and `card-updates.update` sends it).
 pub fn settled_card_json(event: &DomainEvent, settlement: &Settlement, locale: &str) -> String {
     cards::render_settled_json(event, settlement, Locale::from_tag(locale))
+}
+
+/// The card for `event` with decision buttons under `offer` (`card-actions.notify` sends it).
+pub fn offer_card_json(event: &DomainEvent, offer: &Offer, locale: &str) -> String {
+    cards::render_offer_json(event, offer, Locale::from_tag(locale))
+}
+
+/// The card for `event` redrawn to show where a decision taken on it stands (`card-actions`).
+pub fn progress_card_json(event: &DomainEvent, progress: &Progress, locale: &str) -> String {
+    cards::render_progress_json(event, progress, Locale::from_tag(locale))
 }
 
 #[cfg(test)]

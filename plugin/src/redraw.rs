@@ -32,37 +32,53 @@ fn valid_message_id(id: &str) -> bool {
 /// Redraw the card: only the integration's main switch is consulted. A notification type switched
 /// off since the card went out stops new cards, not the truth of the ones already sent.
 pub fn update(env: &Env, req: &UpdateRequest) -> Result<Receipt, PluginError> {
-    let s = FeishuSettings::read(env.settings);
-    if !s.enabled {
-        return Err(PluginError::Skipped(format!(
-            "the Feishu integration is switched off ({ENABLED})"
-        )));
-    }
-    if !valid_message_id(&req.message_id) {
-        return Err(PluginError::InvalidInput(format!(
-            "{:?} is not a Feishu message id",
-            req.message_id
-        )));
-    }
-    s.require_credentials()?;
+    let s = ready(env, &req.message_id)?;
     let card =
         crate::preview::settled_card_json(&req.event, &req.settlement, &req.recipient.locale);
-    let body = serde_json::to_vec(&PatchMessage { content: &card })
+    patch_card(env, &s, &req.message_id, &card)
+}
+
+/// Replace the sent message `message_id` by `card` (card JSON text).
+pub fn patch_card(
+    env: &Env,
+    s: &FeishuSettings,
+    message_id: &str,
+    card: &str,
+) -> Result<Receipt, PluginError> {
+    let body = serde_json::to_vec(&PatchMessage { content: card })
         .expect("a card update always serializes");
-    let path = format!("/open-apis/im/v1/messages/{}", req.message_id);
+    let path = format!("/open-apis/im/v1/messages/{message_id}");
     let reply = client::call::<Answer<serde_json::Value>>(
         env,
-        &s,
+        s,
         Method::Patch,
         &path,
         Some(&body),
         UPDATE_SCOPE,
     )?;
     Ok(Receipt {
-        message_id: req.message_id.clone(),
+        message_id: message_id.to_string(),
         chat_id: None,
         log_id: reply.log_id,
     })
+}
+
+/// The checks every redraw makes before calling Feishu: the main switch, the message id, the
+/// credentials.
+pub fn ready(env: &Env, message_id: &str) -> Result<FeishuSettings, PluginError> {
+    let s = FeishuSettings::read(env.settings);
+    if !s.enabled {
+        return Err(PluginError::Skipped(format!(
+            "the Feishu integration is switched off ({ENABLED})"
+        )));
+    }
+    if !valid_message_id(message_id) {
+        return Err(PluginError::InvalidInput(format!(
+            "{message_id:?} is not a Feishu message id"
+        )));
+    }
+    s.require_credentials()?;
+    Ok(s)
 }
 
 #[cfg(test)]

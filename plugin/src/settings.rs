@@ -282,6 +282,16 @@ impl FeishuSettings {
         }
     }
 
+    /// Whether Feishu's callbacks come signed: only then is a card click known to be Feishu's
+    /// (a token-only one could come from anyone who has seen the Verification Token).
+    pub fn callbacks_signed(&self, port: &dyn SettingsPort) -> bool {
+        port.secret(ENCRYPT_KEY)
+            .is_some_and(|key| !key.trim().is_empty())
+            && port
+                .secret(VERIFICATION_TOKEN)
+                .is_some_and(|token| !token.trim().is_empty())
+    }
+
     /// Credentials present, or a not-configured error naming what is missing.
     pub fn require_credentials(&self) -> Result<(), PluginError> {
         let mut missing = Vec::new();

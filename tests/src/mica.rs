@@ -24,6 +24,8 @@ pub struct Received {
     pub refused: usize,
     /// `X-Mica-Notice-Id` of every request, refused ones included, in arrival order.
     pub notice_ids: Vec<String>,
+    /// The JSON answered to a `pr.decision` notice (none: 204, which says it was applied).
+    pub decision_answer: Option<Value>,
 }
 
 pub struct MicaReceiver {
@@ -53,7 +55,17 @@ async fn receive(
     State(state): State<Arc<Mutex<Received>>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    answer(&state, &headers, &body).into_response()
+}
+
+fn answer(
+    state: &Mutex<Received>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (StatusCode, axum::Json<Value>) {
+    let empty = || axum::Json(Value::Null);
     let mut s = state.lock().unwrap();
     let id = headers
         .get("x-mica-notice-id")
@@ -62,15 +74,20 @@ async fn receive(
     s.notice_ids.push(id.to_string());
     if s.refused < s.refuse {
         s.refused += 1;
-        return s
+        let status = s
             .refuse_with
             .and_then(|code| StatusCode::from_u16(code).ok())
             .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return (status, empty());
     }
-    let ok = verify(&headers, &body);
-    s.notices
-        .push((serde_json::from_slice(&body).unwrap_or(Value::Null), ok));
-    StatusCode::NO_CONTENT
+    let ok = verify(headers, body);
+    let notice = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let decision = notice["type"] == "pr.decision";
+    s.notices.push((notice, ok));
+    match (&s.decision_answer, decision) {
+        (Some(answer), true) => (StatusCode::OK, axum::Json(answer.clone())),
+        _ => (StatusCode::NO_CONTENT, empty()),
+    }
 }
 
 impl MicaReceiver {

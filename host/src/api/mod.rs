@@ -49,6 +49,8 @@ pub struct AppState {
     /// Test Connection's probes of the public URL under way.
     pub probes: Arc<route_checks::Probes>,
     pub net: Arc<crate::net::NetConfig>,
+    /// Seals and opens the values of cards' decision buttons.
+    pub card_seal: crate::actions::CardSeal,
 }
 
 /// A request body, with an oversize or unreadable one reported in the API's error shape.

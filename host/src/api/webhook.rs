@@ -4,7 +4,8 @@
 
 use super::{ApiError, AppState, read_body};
 use crate::approvals::Status;
-use crate::domain::WebhookRequest;
+use crate::domain::{Callback, Click, WebhookRequest, WebhookResponse};
+use crate::runtime::LoadedPlugin;
 use crate::store::{ChangeSource, StatusChange};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -73,12 +74,16 @@ pub async fn receive(
             .with_label_values(&["failed"])
             .inc()
     };
-    let outcome = match tokio::time::timeout(
-        state.webhook_deadline,
-        plugin.handle_webhook(&state.store, request),
-    )
-    .await
-    {
+    // A plugin that takes card clicks reads every callback (clicks come to the same URL).
+    let read = async {
+        if plugin.takes_clicks() {
+            plugin.read_callback(&state.store, request).await
+        } else {
+            let outcome = plugin.handle_webhook(&state.store, request).await;
+            outcome.map(|o| o.map(Callback::Other))
+        }
+    };
+    let read = match tokio::time::timeout(state.webhook_deadline, read).await {
         Err(_) => {
             failed();
             return Err(ApiError::unavailable("the plugin did not answer in time"));
@@ -99,7 +104,11 @@ pub async fn receive(
                 "the plugin failed to handle the callback",
             ));
         }
-        Ok(Ok(Ok(outcome))) => outcome,
+        Ok(Ok(Ok(read))) => read,
+    };
+    let outcome = match read {
+        Callback::Other(outcome) => outcome,
+        Callback::Click(click) => return Ok(clicked(&state, &plugin, click).await),
     };
     let status =
         StatusCode::from_u16(outcome.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -138,13 +147,58 @@ pub async fn receive(
             .inc();
         tracing::warn!(plugin = %plugin.id(), status = status.as_u16(), body = %String::from_utf8_lossy(&outcome.response.body), "callback refused");
     }
+    Ok(plugin_answer(outcome.response))
+}
+
+/// The plugin's answer as the HTTP response Feishu gets.
+fn plugin_answer(answer: WebhookResponse) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = Response::builder()
         .status(status)
         .header(ANSWERED_BY, "plugin");
-    for (name, value) in &outcome.response.headers {
+    for (name, value) in &answer.headers {
         response = response.header(name.as_str(), value.as_str());
     }
-    Ok(response
-        .body(Body::from(outcome.response.body))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+    response
+        .body(Body::from(answer.body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A card click, taken (`actions::click`) within the callback deadline. A failure answers 500,
+/// so Feishu sends the click again and the stored decision, if any, answers it.
+async fn clicked(state: &AppState, plugin: &LoadedPlugin, click: Click) -> Response {
+    let taken = tokio::time::timeout(
+        state.webhook_deadline,
+        crate::actions::click::take(
+            &state.store,
+            &state.card_seal,
+            plugin,
+            click,
+            state.notify_mica,
+        ),
+    )
+    .await;
+    let label = match &taken {
+        Ok(Ok((taken, _))) => taken.label(),
+        _ => "failed",
+    };
+    crate::metrics::METRICS
+        .webhooks
+        .with_label_values(&[label])
+        .inc();
+    match taken {
+        Ok(Ok((taken, answer))) => {
+            tracing::info!(outcome = ?taken, "card click");
+            plugin_answer(answer)
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "a card click could not be taken");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the click could not be taken",
+            )
+            .into_response()
+        }
+        Err(_) => ApiError::unavailable("the click was not taken in time").into_response(),
+    }
 }

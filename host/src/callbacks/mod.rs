@@ -5,8 +5,12 @@
 //!   captured request cannot be replayed later),
 //! - `X-Mica-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` under
 //!   `MICA_CALLBACK_SECRET`.
+//!
+//! A `pr.decision` notice (a decision taken on a card) also reads Mica's answer: a 2xx body
+//! `{"outcome": "refused", "reason": "…"}` is a refusal shown on the card, any other 2xx says it
+//! was applied.
 
-use crate::store::{DueCallback, Store, now_ms};
+use crate::store::{DueCallback, MicaAnswer, Store, now_ms};
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http_body_util::Full;
@@ -117,9 +121,17 @@ impl CallbackSender {
         let id = notice.id;
         let notices = &crate::metrics::METRICS.notices;
         let recorded = match self.send(client, &notice.body).await {
-            Answer::Accepted => {
+            Answer::Accepted(body) => {
                 notices.with_label_values(&["delivered"]).inc();
-                self.store.call(move |s| s.callback_sent(id)).await
+                let decision = notice.decision_of.clone();
+                self.store
+                    .call(move |s| {
+                        if let Some(card) = decision {
+                            s.decision_answered(&card, &mica_answer(&body))?;
+                        }
+                        s.callback_sent(id)
+                    })
+                    .await
             }
             Answer::Unavailable(why) => {
                 notices.with_label_values(&["retried"]).inc();
@@ -177,7 +189,7 @@ impl CallbackSender {
         match tokio::time::timeout(Duration::from_secs(10), client.request(request)).await {
             Err(_) => Answer::Unavailable("timed out".into()),
             Ok(Err(e)) => Answer::Unavailable(format!("{e}")),
-            Ok(Ok(resp)) if resp.status().is_success() => Answer::Accepted,
+            Ok(Ok(resp)) if resp.status().is_success() => Answer::Accepted(read_answer(resp).await),
             // 408 and 429 say "later", like a 5xx.
             Ok(Ok(resp))
                 if resp.status().is_client_error()
@@ -190,9 +202,39 @@ impl CallbackSender {
     }
 }
 
+/// Mica's answer to a notice, up to 64 KiB (more is not an answer, and is not read).
+async fn read_answer(resp: http::Response<hyper::body::Incoming>) -> Bytes {
+    use http_body_util::{BodyExt, Limited};
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        Limited::new(resp.into_body(), 64 * 1024).collect(),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body.to_bytes(),
+        _ => Bytes::new(),
+    }
+}
+
+/// What Mica said of a decision, from its answer to the decision's notice.
+pub fn mica_answer(body: &[u8]) -> MicaAnswer {
+    let answer: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    if answer["outcome"] == "refused" {
+        let reason = answer["reason"]
+            .as_str()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("Mica refused the decision without saying why");
+        MicaAnswer::Refused(reason.chars().take(500).collect())
+    } else {
+        MicaAnswer::Applied
+    }
+}
+
 /// What Mica made of one attempt.
 enum Answer {
-    Accepted,
+    /// 2xx, with what Mica answered.
+    Accepted(Bytes),
     /// Down, slow, 5xx, 408, 429: retried for as long as it takes.
     Unavailable(String),
     /// 4xx: retried a few times, then a dead letter.
@@ -212,6 +254,22 @@ mod tests {
         let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
         assert_eq!(signature("Jefe", 1_700_000_000, b"{\"a\":1}"), expected);
         assert_ne!(signature("Jefe", 1_700_000_001, b"{\"a\":1}"), expected);
+    }
+
+    #[test]
+    fn a_decision_is_refused_only_when_mica_says_so() {
+        assert_eq!(
+            mica_answer(br#"{"outcome": "refused", "reason": "no longer an approver"}"#),
+            MicaAnswer::Refused("no longer an approver".into())
+        );
+        assert!(
+            matches!(mica_answer(br#"{"outcome": "refused"}"#), MicaAnswer::Refused(r) if r.contains("without saying"))
+        );
+        assert_eq!(
+            mica_answer(br#"{"outcome": "applied"}"#),
+            MicaAnswer::Applied
+        );
+        assert_eq!(mica_answer(b""), MicaAnswer::Applied);
     }
 
     #[test]

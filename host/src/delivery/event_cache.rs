@@ -66,7 +66,7 @@ impl EventCache {
     }
 }
 
-fn load(store: &Store, id: &str) -> Result<EventForDelivery, String> {
+pub fn load(store: &Store, id: &str) -> Result<EventForDelivery, String> {
     let payload = store
         .stored_event(id)
         .map_err(|e| format!("the stored event cannot be read: {e:#}"))?

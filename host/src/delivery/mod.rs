@@ -14,6 +14,7 @@ mod retry;
 mod worker;
 
 pub use class::Class;
+pub use event_cache::load as load_event;
 pub use kind::Kind;
 pub use rate::RateLimits;
 pub use retry::RetryPolicy;

@@ -31,13 +31,15 @@ pub enum Settlement {
         /// ISO 8601, Feishu's operate time.
         changed_at: String,
     },
+    /// A decision taken on the card itself reached Mica (applied or refused): redraws that card.
+    Deciding { progress: crate::domain::Progress },
 }
 
 impl Settlement {
     /// The event type whose cards it redraws.
     pub fn redraws_type(&self) -> &'static str {
         match self {
-            Settlement::Decided { .. } => "pr_submitted",
+            Settlement::Decided { .. } | Settlement::Deciding { .. } => "pr_submitted",
             Settlement::Approval { .. } => "payment_pending",
         }
     }

@@ -6,7 +6,7 @@ use super::rate::Ticket;
 use super::redraw::{Plan, Settlement, plan};
 use super::worker::{PLUGIN_WAIT_MS, Shared, Worker};
 use crate::events::{Payload, parse_recipient};
-use crate::runtime::{CardUpdateCall, LoadedPlugin};
+use crate::runtime::{CardUpdateCall, LoadedPlugin, ProgressCall};
 use crate::store::{Claimed, ErrorKind, Outcome, now_ms};
 
 /// How long a redraw whose card is not sent yet waits before looking again.
@@ -108,15 +108,31 @@ impl Worker {
                     .await;
             }
         };
-        let call = CardUpdateCall {
-            idempotency_key: d.id.clone(),
-            message_id,
-            event,
-            settlement: &settlement,
-            recipient,
-            attempt: d.attempt,
+        let result = match &settlement {
+            // A decision taken on the card: drawn by the interface that drew its buttons.
+            Settlement::Deciding { progress } => {
+                let call = ProgressCall {
+                    idempotency_key: d.id.clone(),
+                    message_id,
+                    event,
+                    progress,
+                    recipient,
+                    attempt: d.attempt,
+                };
+                plugin.update_progress(&self.store, &call).await
+            }
+            _ => {
+                let call = CardUpdateCall {
+                    idempotency_key: d.id.clone(),
+                    message_id,
+                    event,
+                    settlement: &settlement,
+                    recipient,
+                    attempt: d.attempt,
+                };
+                plugin.update_card(&self.store, &call).await
+            }
         };
-        let result = plugin.update_card(&self.store, &call).await;
         let outcome = outcome::decide(&result, d.attempt, d.rate_limited, &self.policy);
         self.finish(d, "card_update", &version, ticket, outcome, shared)
             .await

@@ -6,10 +6,10 @@ use super::outcome;
 use super::outcome_writer::OutcomeWriter;
 use super::rate::{Limiter, Quota, Scope, Ticket};
 use super::retry::RetryPolicy;
-use crate::domain::{NotifyRequest, Recipient};
+use crate::domain::{Action, DomainEvent, NotifyRequest, Offer, Recipient};
 use crate::events::{Payload, parse_recipient};
 use crate::registry::Registry;
-use crate::runtime::MessageCall;
+use crate::runtime::{LoadedPlugin, MessageCall};
 use crate::store::{Claimed, Completion, ErrorKind, Outcome, Store, Verdict, now_ms};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +26,9 @@ pub struct Worker {
     pub lease: Duration,
     /// Whether approval status changes are queued for Mica (MICA_CALLBACK_URL is set).
     pub notify_mica: bool,
+    /// Seals the decision buttons of requisition cards; none when decisions cannot reach Mica
+    /// (no MICA_CALLBACK_URL), and then cards go without buttons.
+    pub card_seal: Option<crate::actions::CardSeal>,
     /// Shapes calls to the remote service's rate limits.
     pub limiter: std::sync::Mutex<Limiter>,
 }
@@ -310,7 +313,12 @@ impl Worker {
                             recipient,
                             attempt: d.attempt,
                         };
-                        plugin.notify(&self.store, request).await
+                        match self.offer(&plugin, &d, domain) {
+                            Some(offer) => {
+                                plugin.notify_with_offer(&self.store, request, &offer).await
+                            }
+                            None => plugin.notify(&self.store, request).await,
+                        }
                     }
                     Payload::Message(message) => {
                         let request = MessageCall {
@@ -336,6 +344,16 @@ impl Worker {
         let version = plugin.version().to_string();
         self.finish(&d, event_type, &version, ticket, outcome, shared)
             .await
+    }
+
+    /// The decision buttons a card carries: a requisition card, from a plugin that takes clicks,
+    /// when decisions can reach Mica.
+    fn offer(&self, plugin: &LoadedPlugin, d: &Claimed, event: &DomainEvent) -> Option<Offer> {
+        let seal = self.card_seal.as_ref()?;
+        (matches!(event, DomainEvent::PrSubmitted(_)) && plugin.takes_clicks()).then(|| Offer {
+            seal: seal.seal(&d.id),
+            actions: vec![Action::Approve, Action::Reject],
+        })
     }
 
     /// Put a delivery back for `after_ms`, spending no attempt, because it cannot go now: the

@@ -4,10 +4,12 @@
 //! `runtime::convert` translates at the runtime's edge, and a new contract version changes that
 //! edge, not the worker, the store or the API.
 
+mod action;
 mod approval;
 mod event;
 mod outcome;
 
+pub use action::{Action, Callback, Click, Clicker, Offer, Progress, Refusal, Taken};
 pub use approval::{
     ApprovalRef, ApprovalStatus, ApprovalUpdate, CreateRequest, WebhookOutcome, WebhookRequest,
     WebhookResponse,

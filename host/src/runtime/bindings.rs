@@ -14,6 +14,6 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::mica::plugin::{
-    approvals, card_updates, connection, notices, notifications, plugin, previews,
+    approvals, card_actions, card_updates, connection, notices, notifications, plugin, previews,
 };
 pub use mica::plugin::types;

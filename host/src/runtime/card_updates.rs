@@ -10,8 +10,10 @@ use crate::delivery::redraw::Settlement;
 use crate::domain::{DomainEvent, PluginError, Receipt, Recipient};
 use crate::store::Store;
 
-fn settlement(s: &Settlement) -> wit::Settlement {
-    match s {
+/// The settlement as `card-updates` has it; none for a decision taken on the card, which
+/// `card-actions` draws.
+fn settlement(s: &Settlement) -> Option<wit::Settlement> {
+    Some(match s {
         Settlement::Decided {
             result,
             decider_name,
@@ -33,7 +35,12 @@ fn settlement(s: &Settlement) -> wit::Settlement {
                 changed_at: changed_at.clone(),
             })
         }
-    }
+        Settlement::Deciding { .. } => return None,
+    })
+}
+
+fn not_drawn_here() -> CallError {
+    CallError::Host("a decision taken on a card is redrawn through mica:plugin/card-actions".into())
 }
 
 /// One sent card to redraw (the `card-updates.update` request, in the host's types).
@@ -67,7 +74,7 @@ impl LoadedPlugin {
             idempotency_key: call.idempotency_key.clone(),
             message_id: call.message_id.clone(),
             event: call.event.clone().into(),
-            settlement: settlement(call.settlement),
+            settlement: settlement(call.settlement).ok_or_else(not_drawn_here)?,
             recipient: call.recipient.clone().into(),
             attempt: call.attempt,
         };
@@ -98,7 +105,7 @@ impl LoadedPlugin {
             .card_updates
             .as_ref()
             .ok_or(CallError::NotImplemented("mica:plugin/card-updates"))?;
-        let settled = settlement(settled);
+        let settled = settlement(settled).ok_or_else(not_drawn_here)?;
         let event = types::DomainEvent::from(event.clone());
         self.call("preview", None, async |store, instance| {
             idx.load(&mut *store, instance)?

@@ -2,7 +2,7 @@
 //! declared, and the calls into it, each in a fresh store under the sandbox limits.
 
 use super::bindings::{
-    approvals, card_updates, connection, notices, notifications, plugin, previews,
+    approvals, card_actions, card_updates, connection, notices, notifications, plugin, previews,
 };
 use super::convert::answer;
 use super::engine::Runtime;
@@ -170,6 +170,8 @@ pub struct LoadedPlugin {
     notices: Option<notices::GuestIndices>,
     /// Optional (since 0.1.3): redrawing sent cards (`runtime::card_updates`).
     pub(super) card_updates: Option<card_updates::GuestIndices>,
+    /// Optional (since 0.1.4): decisions taken on cards (`runtime::card_actions`).
+    pub(super) card_actions: Option<card_actions::GuestIndices>,
     pub digest: String,
     pub worlds: Vec<World>,
     pub descriptor: Descriptor,
@@ -201,6 +203,7 @@ impl LoadedPlugin {
         let connection = connection::GuestIndices::new(&pre).ok();
         let notices = notices::GuestIndices::new(&pre).ok();
         let card_updates = card_updates::GuestIndices::new(&pre).ok();
+        let card_actions = card_actions::GuestIndices::new(&pre).ok();
         let mut worlds = Vec::new();
         if notifications.is_some() {
             worlds.push(World::Notifier);
@@ -223,6 +226,7 @@ impl LoadedPlugin {
             connection,
             notices,
             card_updates,
+            card_actions,
             digest: super::compile_cache::digest(wasm),
             worlds,
             descriptor: Descriptor {
@@ -249,6 +253,13 @@ impl LoadedPlugin {
         let descriptor = Descriptor::from_wit(described)?;
         if descriptor.id.trim().is_empty() || descriptor.version.trim().is_empty() {
             anyhow::bail!("the plugin's describe returned an empty id or version");
+        }
+        if descriptor.id.starts_with(crate::actions::HOST_KV_PREFIX) {
+            anyhow::bail!(
+                "plugin id {:?} is reserved: ids starting with {:?} name the host's own keys",
+                descriptor.id,
+                crate::actions::HOST_KV_PREFIX
+            );
         }
         self.declared = Arc::new(
             descriptor

@@ -2,6 +2,7 @@
 //! store for every call.
 
 pub(crate) mod bindings;
+mod card_actions;
 mod card_updates;
 mod compile_cache;
 mod convert;
@@ -13,6 +14,7 @@ mod loaded;
 mod messages;
 pub(crate) mod state;
 
+pub use card_actions::ProgressCall;
 pub use card_updates::CardUpdateCall;
 pub use engine::Runtime;
 pub use limits::SandboxLimits;

@@ -14,6 +14,8 @@ pub struct DueCallback {
     pub body: String,
     pub attempts: i64,
     pub refusals: i64,
+    /// The card whose decision this notice relays (a `pr.decision` notice).
+    pub decision_of: Option<String>,
 }
 
 /// A notice that ended as a dead letter, as the API and CLI show it.
@@ -35,7 +37,7 @@ impl Store {
     pub fn due_callbacks(&self, limit: usize) -> anyhow::Result<Vec<DueCallback>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT c.id, c.body, c.attempts, c.refusals FROM callbacks c
+                "SELECT c.id, c.body, c.attempts, c.refusals, c.decision_of FROM callbacks c
                  WHERE c.status = 'pending' AND c.next_attempt_at <= ?1
                    AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.status = 'pending'
                                    AND e.subject = c.subject AND e.id < c.id)
@@ -47,6 +49,7 @@ impl Store {
                     body: r.get(1)?,
                     attempts: r.get(2)?,
                     refusals: r.get(3)?,
+                    decision_of: r.get(4)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

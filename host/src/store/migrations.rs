@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, RATE_LIMITED_COUNT),
     (14, CARD_REDRAWS),
     (15, EARLY_CHANGES),
+    (16, CARD_DECISIONS),
 ];
 
 const INITIAL: &str = r#"
@@ -303,6 +304,28 @@ CREATE TABLE early_changes (
 );
 CREATE INDEX early_changes_instance ON early_changes (instance_code);
 CREATE INDEX early_changes_received ON early_changes (received_at);
+"#;
+
+/// Decisions taken on cards: one per card (the card's delivery id is the key, so Feishu's retries
+/// and double clicks find the first), and the notice that relays each to Mica names it.
+const CARD_DECISIONS: &str = r#"
+CREATE TABLE card_decisions (
+    delivery_id   TEXT PRIMARY KEY,
+    click_id      TEXT NOT NULL,
+    pr_id         TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    comment       TEXT,
+    decider_email TEXT NOT NULL,
+    decider_name  TEXT NOT NULL,
+    open_id       TEXT NOT NULL,
+    union_id      TEXT,
+    stage         TEXT NOT NULL,
+    reason        TEXT,
+    decided_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE INDEX card_decisions_stage ON card_decisions (stage);
+ALTER TABLE callbacks ADD COLUMN decision_of TEXT;
 "#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@
 mod approvals;
 mod callbacks;
 mod checkpoint;
+mod decisions;
 mod deliveries;
 mod events;
 mod kv;
@@ -27,6 +28,7 @@ pub use approvals::{
     Approval, ChangeSource, CurrentApproval, HistoryEntry, Instance, StatusChange,
 };
 pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
+pub use decisions::{ClickedCard, MicaAnswer, NewDecision, StoredDecision};
 pub use deliveries::{
     Candidate, Claimed, Completion, Delivery, DeliveryStatus, ErrorKind, Outcome, Verdict,
 };

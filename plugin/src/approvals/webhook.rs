@@ -38,31 +38,83 @@ fn secret(settings: &dyn Settings, key: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// How a callback proved it came from Feishu.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Proof {
-    Signature,
-    TokenOnly,
-}
-
 /// A claimed time further ahead than this is brought back to now (Feishu's clock and ours agree
 /// to within seconds; a time near the end of the epoch would make every later decision look old).
 const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
 
 /// Verify, parse, and for a token-only callback confirm its updates with Feishu.
 pub fn receive(env: &Env, request: &WebhookRequest) -> WebhookOutcome {
-    let (mut outcome, proof) = verify(env.settings, request);
+    match read(env, request) {
+        Read::Answered(outcome) => outcome,
+        // Without the card-actions interface a click is acknowledged and changes nothing.
+        Read::Event(event) => acknowledged(&event),
+    }
+}
+
+/// A callback read: answered here (a handshake, a refusal, an approval event), or an event this
+/// module does not handle, verified, for the caller (a card click).
+pub enum Read {
+    Answered(WebhookOutcome),
+    Event(Verified),
+}
+
+/// A callback whose origin and token were checked, and its envelope opened.
+pub struct Verified {
+    pub payload: Value,
+    pub event_id: String,
+    pub event_type: String,
+    /// Signed with the Encrypt Key (only Feishu and this host know it), not just token-bearing.
+    pub signed: bool,
+}
+
+/// The answer to an event nothing here acts on: success, with its id for deduplication.
+pub fn acknowledged(event: &Verified) -> WebhookOutcome {
+    let mut outcome = answer(200, json!({"msg": "success"}));
+    outcome.event_id = Some(event.event_id.clone());
+    outcome
+}
+
+/// Verify and parse; approval events are answered here, card clicks handed back verified.
+pub fn read(env: &Env, request: &WebhookRequest) -> Read {
+    let verified = match verify(env.settings, request) {
+        Ok(v) => v,
+        Err(answered) => return Read::Answered(answered),
+    };
+    if verified.event_type == CARD_ACTION {
+        return Read::Event(verified);
+    }
+    let mut outcome = match claimed_updates(&verified) {
+        Ok(outcome) => outcome,
+        Err(refusal) => return Read::Answered(refusal),
+    };
     let now = env.clock.now_ms();
     for update in &mut outcome.updates {
         update.operate_time_ms = update.operate_time_ms.min(now + MAX_CLOCK_SKEW_MS);
     }
-    if proof == Proof::TokenOnly
+    if !verified.signed
         && let Err(refusal) = confirm(env, &mut outcome.updates, now)
     {
-        return refusal;
+        return Read::Answered(refusal);
     }
-    outcome
+    Read::Answered(outcome)
 }
+
+/// The answer to a verified event, with the approval changes it claims.
+fn claimed_updates(verified: &Verified) -> Result<WebhookOutcome, WebhookOutcome> {
+    let mut outcome = acknowledged(verified);
+    if matches!(
+        verified.event_type.as_str(),
+        "approval_instance" | "approval.instance.status_changed_v4"
+    ) {
+        let update =
+            instance_update(&verified.payload["event"]).map_err(|why| refuse(400, &why))?;
+        outcome.updates.push(update);
+    }
+    Ok(outcome)
+}
+
+/// Feishu's event type of a card button's callback.
+pub const CARD_ACTION: &str = "card.action.trigger";
 
 /// Replace each claimed status by the instance's status as Feishu reports it now. When Feishu
 /// cannot be asked, the callback is refused with a 503 (and its id not recorded), so Feishu sends
@@ -93,112 +145,97 @@ fn confirm(env: &Env, updates: &mut [ApprovalUpdate], now: u64) -> Result<(), We
     Ok(())
 }
 
-/// The signature, decryption and token checks, and the updates the callback claims.
-fn verify(settings: &dyn Settings, request: &WebhookRequest) -> (WebhookOutcome, Proof) {
-    // With an Encrypt Key every callback that gets through is signed (an unsigned one can only be
-    // the handshake, which carries no update).
-    let proof = match secret(settings, ENCRYPT_KEY) {
-        Some(_) => Proof::Signature,
-        None => Proof::TokenOnly,
-    };
-    (parse(settings, request), proof)
-}
-
-fn parse(settings: &dyn Settings, request: &WebhookRequest) -> WebhookOutcome {
+/// The signature, decryption and token checks. Every refusal, and the handshake, is the answer.
+fn verify(settings: &dyn Settings, request: &WebhookRequest) -> Result<Verified, WebhookOutcome> {
     let encrypt_key = secret(settings, ENCRYPT_KEY);
     let Some(token) = secret(settings, VERIFICATION_TOKEN) else {
-        return refuse(
+        return Err(refuse(
             503,
             "auth.feishu.verification_token is not configured: callbacks cannot be verified",
-        );
+        ));
     };
     let Ok(outer) = serde_json::from_slice::<Value>(&request.body) else {
-        return refuse(400, "the body is not JSON");
+        return Err(refuse(400, "the body is not JSON"));
     };
     let signature = request.header("x-lark-signature");
+    // With an Encrypt Key every callback that gets through is signed (an unsigned one can only be
+    // the handshake, which carries no update).
+    let signed = encrypt_key.is_some();
     let payload = match (&encrypt_key, outer.get("encrypt").and_then(Value::as_str)) {
         (Some(key), Some(encrypted)) => {
             let Some(given) = signature else {
-                return unsigned_handshake(key, encrypted, request.body.len(), &token);
+                return Err(unsigned_handshake(
+                    key,
+                    encrypted,
+                    request.body.len(),
+                    &token,
+                ));
             };
             // Authenticated before anything is decrypted: what follows may say what is wrong.
             let ts = request.header("x-lark-request-timestamp").unwrap_or("");
             let nonce = request.header("x-lark-request-nonce").unwrap_or("");
             if !crypto::verify_signature(ts, nonce, key, &request.body, given) {
-                return refuse(401, "the signature does not match");
+                return Err(refuse(401, "the signature does not match"));
             }
-            let plain = match crypto::decrypt(key, encrypted) {
-                Ok(p) => p,
-                Err(e) => return refuse(400, &e.to_string()),
-            };
-            let Ok(inner) = serde_json::from_slice::<Value>(&plain) else {
-                return refuse(400, "the decrypted payload is not JSON");
-            };
-            inner
+            let plain = crypto::decrypt(key, encrypted).map_err(|e| refuse(400, &e.to_string()))?;
+            serde_json::from_slice::<Value>(&plain)
+                .map_err(|_| refuse(400, "the decrypted payload is not JSON"))?
         }
         (Some(_), None) => {
-            return refuse(
+            return Err(refuse(
                 400,
                 "an Encrypt Key is configured: the body must be encrypted",
-            );
+            ));
         }
         (None, Some(_)) => {
-            return refuse(
+            return Err(refuse(
                 400,
                 "the body is encrypted but auth.feishu.encrypt_key is not configured",
-            );
+            ));
         }
         // Token-only (no Encrypt Key): nothing is signed, so nothing large is read.
         (None, None) if request.body.len() > MAX_UNSIGNED_PLAIN_BODY => {
-            return refuse(
+            return Err(refuse(
                 413,
                 "an unsigned callback may be at most 64 KiB (set an Encrypt Key to have callbacks signed)",
-            );
+            ));
         }
         (None, None) => outer,
     };
 
     if payload["type"] == "url_verification" {
-        return if token_matches(handshake_token(&payload), &token) {
+        return Err(if token_matches(handshake_token(&payload), &token) {
             answer(200, json!({"challenge": payload["challenge"]}))
         } else {
             refuse(403, "the verification token does not match")
-        };
+        });
     }
-    let (event_id, claimed_token, event, event_type) = if payload["schema"] == "2.0" {
+    let (event_id, claimed_token, event_type) = if payload["schema"] == "2.0" {
         let h = &payload["header"];
         (
             h["event_id"].as_str(),
             &h["token"],
-            &payload["event"],
             h["event_type"].as_str().unwrap_or(""),
         )
     } else {
         (
             payload["uuid"].as_str(),
             &payload["token"],
-            &payload["event"],
             payload["event"]["type"].as_str().unwrap_or(""),
         )
     };
     if !token_matches(claimed_token, &token) {
-        return refuse(403, "the verification token does not match");
+        return Err(refuse(403, "the verification token does not match"));
     }
     let Some(event_id) = event_id.filter(|id| !id.is_empty()) else {
-        return refuse(400, "the event has no id");
+        return Err(refuse(400, "the event has no id"));
     };
-    let mut outcome = answer(200, json!({"msg": "success"}));
-    outcome.event_id = Some(event_id.to_string());
-    if matches!(
-        event_type,
-        "approval_instance" | "approval.instance.status_changed_v4"
-    ) {
-        match instance_update(event) {
-            Ok(update) => outcome.updates.push(update),
-            Err(why) => return refuse(400, &why),
-        }
-    }
-    outcome
+    Ok(Verified {
+        event_id: event_id.to_string(),
+        event_type: event_type.to_string(),
+        signed,
+        payload: payload.clone(),
+    })
 }
 
 /// Feishu may send the URL-verification handshake unsigned, so an unsigned encrypted body is

@@ -95,6 +95,9 @@ pub struct Card {
 #[derive(Debug, Serialize)]
 struct Config {
     update_multi: bool,
+    /// `false` on a card with decision buttons: only its recipient may press them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enable_forward: Option<bool>,
     summary: Content,
 }
 
@@ -156,6 +159,49 @@ enum Element {
         behaviors: [OpenUrl; 1],
     },
     Hr,
+    /// A form: its submit buttons send the inputs' values with the click (`form_value`).
+    Form {
+        name: &'static str,
+        elements: Vec<Element>,
+    },
+    Input {
+        name: &'static str,
+        placeholder: PlainText,
+        max_length: u32,
+    },
+    /// A button that submits its form and calls back (`card.action.trigger`) with `value`.
+    #[serde(rename = "button")]
+    Submit {
+        text: PlainText,
+        #[serde(rename = "type")]
+        style: &'static str,
+        name: &'static str,
+        form_action_type: &'static str,
+        behaviors: [CallbackBehaviour; 1],
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct CallbackBehaviour {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: ButtonValue,
+}
+
+/// What a decision button sends back: the host's seal, and which button it was. Nothing else:
+/// the host finds the card, the requisition and the reader from the seal alone.
+#[derive(Debug, Serialize)]
+pub struct ButtonValue {
+    pub seal: String,
+    pub action: &'static str,
+}
+
+/// One submit button of a decision form.
+pub struct DecisionButton {
+    pub label: &'static str,
+    /// `primary` or `danger`.
+    pub style: &'static str,
+    pub value: ButtonValue,
 }
 
 #[derive(Debug, Serialize)]
@@ -175,6 +221,8 @@ pub struct CardBuilder {
     /// Markdown lines of the fields block being filled.
     fields: String,
     blocks: Vec<Element>,
+    /// The card carries decision buttons: it must not be forwarded.
+    actionable: bool,
 }
 
 impl CardBuilder {
@@ -187,6 +235,7 @@ impl CardBuilder {
             tag: None,
             fields: String::with_capacity(256),
             blocks: Vec::with_capacity(6),
+            actionable: false,
         }
     }
 
@@ -339,6 +388,40 @@ impl CardBuilder {
         self
     }
 
+    /// A comment box and the decision buttons that submit it. The card becomes unforwardable.
+    pub fn decision_form(
+        mut self,
+        comment_name: &'static str,
+        placeholder: &str,
+        buttons: Vec<DecisionButton>,
+    ) -> Self {
+        self.flush_fields();
+        let mut elements = Vec::with_capacity(buttons.len() + 1);
+        elements.push(Element::Input {
+            name: comment_name,
+            placeholder: PlainText::new(placeholder),
+            max_length: 1000,
+        });
+        for b in buttons {
+            elements.push(Element::Submit {
+                text: PlainText::new(b.label),
+                style: b.style,
+                name: b.value.action,
+                form_action_type: "submit",
+                behaviors: [CallbackBehaviour {
+                    kind: "callback",
+                    value: b.value,
+                }],
+            });
+        }
+        self.blocks.push(Element::Form {
+            name: "decision",
+            elements,
+        });
+        self.actionable = true;
+        self
+    }
+
     fn flush_fields(&mut self) {
         if !self.fields.is_empty() {
             self.blocks.push(Element::Markdown {
@@ -359,6 +442,7 @@ impl CardBuilder {
             schema: "2.0",
             config: Config {
                 update_multi: true,
+                enable_forward: self.actionable.then_some(false),
                 summary: Content {
                     content: self.title.clone(),
                 },

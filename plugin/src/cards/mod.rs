@@ -4,6 +4,7 @@
 //! Cards use Feishu card JSON 2.0. Every user-supplied string is escaped for markdown by `layout`,
 //! and the serialized card is kept under Feishu's size limit by shrinking free text.
 
+pub mod actions;
 pub mod i18n;
 pub mod layout;
 pub mod markdown;
@@ -12,8 +13,8 @@ pub mod notices;
 pub mod settled;
 
 use crate::model::{
-    ApprovalDecided, ContractExpiring, DomainEvent, PaymentPending, PoCreated, PrSubmitted,
-    Settlement,
+    ApprovalDecided, ContractExpiring, DomainEvent, Offer, PaymentPending, PoCreated, PrSubmitted,
+    Progress, Settlement,
 };
 use i18n::{Locale, Words, words};
 use layout::{Card, CardBuilder, Colour, Limits};
@@ -25,18 +26,41 @@ pub const MAX_CARD_BYTES: usize = 28 * 1024;
 /// The card for `event` in `locale` as the JSON text that is sent, shrinking free text until it
 /// fits `MAX_CARD_BYTES`.
 pub fn render_json(event: &DomainEvent, locale: Locale) -> String {
-    render_fitted(event, None, locale)
+    render_fitted(event, Stage::Sent, locale)
 }
 
 /// The card for `event` redrawn to show what settled it (`settled`), the same way.
 pub fn render_settled_json(event: &DomainEvent, settlement: &Settlement, locale: Locale) -> String {
-    render_fitted(event, Some(settlement), locale)
+    render_fitted(event, Stage::Settled(settlement), locale)
 }
 
-fn render_fitted(event: &DomainEvent, settlement: Option<&Settlement>, locale: Locale) -> String {
+/// The card for `event` with decision buttons under `offer` (`actions`), the same way.
+pub fn render_offer_json(event: &DomainEvent, offer: &Offer, locale: Locale) -> String {
+    render_fitted(event, Stage::Offered(offer), locale)
+}
+
+/// The card for `event` redrawn to show where a decision taken on it stands (`actions`).
+pub fn render_progress_json(event: &DomainEvent, progress: &Progress, locale: Locale) -> String {
+    render_fitted(event, Stage::Deciding(progress), locale)
+}
+
+/// What a card shows besides its event.
+#[derive(Clone, Copy)]
+enum Stage<'a> {
+    /// As first sent, without buttons.
+    Sent,
+    /// As first sent, with decision buttons.
+    Offered(&'a Offer),
+    /// Redrawn once its question was settled.
+    Settled(&'a Settlement),
+    /// Redrawn after a decision was taken on it.
+    Deciding(&'a Progress),
+}
+
+fn render_fitted(event: &DomainEvent, stage: Stage, locale: Locale) -> String {
     let mut limits = Limits::DEFAULT;
     loop {
-        let text = serde_json::to_string(&render_with(event, settlement, locale, limits))
+        let text = serde_json::to_string(&render_with(event, stage, locale, limits))
             .expect("a card always serializes");
         if text.len() <= MAX_CARD_BYTES || limits.long <= 32 {
             return text;
@@ -58,12 +82,7 @@ struct Draft {
     url: String,
 }
 
-fn render_with(
-    event: &DomainEvent,
-    settlement: Option<&Settlement>,
-    locale: Locale,
-    limits: Limits,
-) -> Card {
+fn render_with(event: &DomainEvent, stage: Stage, locale: Locale, limits: Limits) -> Card {
     let w = words(locale);
     let draft = match event {
         DomainEvent::PrSubmitted(e) => pr_submitted(e, w, limits),
@@ -72,9 +91,15 @@ fn render_with(
         DomainEvent::PaymentPending(e) => payment_pending(e, w, limits),
         DomainEvent::ContractExpiring(e) => contract_expiring(e, w, limits),
     };
-    let card = match settlement {
-        Some(s) => settled::draw(draft.card, s, w),
-        None => draft.card,
+    let card = match stage {
+        Stage::Sent => draft.card,
+        // Only a requisition card takes decisions; any other keeps its plain form.
+        Stage::Offered(offer) if matches!(event, DomainEvent::PrSubmitted(_)) => {
+            actions::offer(draft.card, offer, locale)
+        }
+        Stage::Offered(_) => draft.card,
+        Stage::Settled(s) => settled::draw(draft.card, s, w),
+        Stage::Deciding(p) => actions::draw(draft.card, p, w, locale),
     };
     card.link_button(draft.button, &draft.url).finish(w.footer)
 }

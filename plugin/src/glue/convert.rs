@@ -18,7 +18,7 @@ fn money(m: wit::Money) -> Money {
     }
 }
 
-fn person(p: wit::Person) -> Person {
+pub fn person(p: wit::Person) -> Person {
     Person {
         name: p.name,
         email: p.email,
@@ -36,7 +36,7 @@ pub fn recipient(r: wit::Recipient) -> Recipient {
     }
 }
 
-fn decision(d: wit::Decision) -> Decision {
+pub fn decision(d: wit::Decision) -> Decision {
     match d {
         wit::Decision::Approved => Decision::Approved,
         wit::Decision::Rejected => Decision::Rejected,

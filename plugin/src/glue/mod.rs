@@ -1,5 +1,6 @@
 //! The thin adapter between the WIT contract and the plain-Rust core. Compiled only for wasm32.
 
+mod actions;
 mod convert;
 mod http;
 mod ports;

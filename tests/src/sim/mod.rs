@@ -6,6 +6,7 @@ pub mod approval;
 mod approval_routes;
 pub mod callbacks;
 mod card;
+pub mod clicks;
 mod control;
 mod listener;
 mod routes;

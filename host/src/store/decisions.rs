@@ -1,0 +1,239 @@
+//! Decisions taken on cards (`crate::actions`): one per card, stored with the notice that relays
+//! it to Mica in one transaction, and Mica's answer stored with the redraw that shows it.
+
+use super::{DeliveryStatus, Store, now_ms, rfc3339};
+use crate::delivery::redraw::{Settlement, redraw_id};
+use crate::delivery::{Class, Kind};
+use crate::domain::{Action, Clicker, Person, Progress, Taken};
+use rusqlite::{OptionalExtension, params};
+use serde_json::json;
+
+/// The card a click names, as the store has it.
+#[derive(Clone, Debug)]
+pub struct ClickedCard {
+    pub event_id: String,
+    pub kind: String,
+    pub status: DeliveryStatus,
+    /// The stored recipient (JSON).
+    pub recipient: String,
+    pub event_type: String,
+    /// The requisition's id, for a requisition's card.
+    pub pr_id: Option<String>,
+}
+
+/// A click to record as the card's decision.
+pub struct NewDecision<'a> {
+    pub delivery_id: &'a str,
+    pub click_id: &'a str,
+    pub pr_id: &'a str,
+    pub action: Action,
+    pub comment: Option<&'a str>,
+    pub decider: &'a Person,
+    pub clicker: &'a Clicker,
+}
+
+/// Where a card's decision stands, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredDecision {
+    pub progress: Progress,
+    /// The presser's Feishu open_id.
+    pub open_id: String,
+}
+
+/// What Mica said of a decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MicaAnswer {
+    Applied,
+    Refused(String),
+}
+
+/// The stage column's words.
+const RECORDED: &str = "recorded";
+const APPLIED: &str = "applied";
+const REFUSED: &str = "refused";
+
+fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Approve => "approve",
+        Action::Reject => "reject",
+    }
+}
+
+fn action_from(s: &str) -> Action {
+    if s == "reject" {
+        Action::Reject
+    } else {
+        Action::Approve
+    }
+}
+
+/// The `pr.decision` notice Mica receives (README, "Notices to Mica").
+fn notice_body(d: &NewDecision, decided_at_ms: i64) -> String {
+    json!({
+        "type": "pr.decision",
+        "pr_id": d.pr_id,
+        "decision": match d.action { Action::Approve => "approved", Action::Reject => "rejected" },
+        "comment": d.comment,
+        "decider": {
+            "email": d.decider.email,
+            "name": d.decider.name,
+            "feishu_open_id": d.clicker.open_id,
+            "feishu_union_id": d.clicker.union_id,
+        },
+        "delivery_id": d.delivery_id,
+        "decided_at": rfc3339(decided_at_ms),
+    })
+    .to_string()
+}
+
+impl Store {
+    /// The card (delivery) a verified seal names.
+    pub fn clicked_card(&self, delivery_id: &str) -> anyhow::Result<Option<ClickedCard>> {
+        self.read(|r| {
+            Ok(r.conn
+                .prepare_cached(
+                    "SELECT d.event_id, d.kind, d.status, d.recipient, e.type, e.subject
+                     FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?1",
+                )?
+                .query_row([delivery_id], |row| {
+                    let subject: Option<String> = row.get(5)?;
+                    Ok(ClickedCard {
+                        event_id: row.get(0)?,
+                        kind: row.get(1)?,
+                        status: DeliveryStatus::parse(&row.get::<_, String>(2)?),
+                        recipient: row.get(3)?,
+                        event_type: row.get(4)?,
+                        pr_id: subject.and_then(|s| s.strip_prefix("pr:").map(str::to_string)),
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    /// Record `d` as its card's decision and queue its notice to Mica, unless the card has one
+    /// already. Returns the card's decision (this one, or the first) and whether it is new.
+    pub fn record_decision(&self, d: &NewDecision) -> anyhow::Result<(StoredDecision, bool)> {
+        self.with(|c| {
+            let tx = super::write_transaction(c)?;
+            let now = now_ms();
+            let fresh = tx.execute(
+                "INSERT OR IGNORE INTO card_decisions (delivery_id, click_id, pr_id, action, comment,
+                    decider_email, decider_name, open_id, union_id, stage, decided_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                params![
+                    d.delivery_id,
+                    d.click_id,
+                    d.pr_id,
+                    action_name(d.action),
+                    d.comment,
+                    d.decider.email,
+                    d.decider.name,
+                    d.clicker.open_id,
+                    d.clicker.union_id,
+                    RECORDED,
+                    now
+                ],
+            )? == 1;
+            if fresh {
+                tx.execute(
+                    "INSERT INTO callbacks (body, subject, decision_of, status, next_attempt_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?4)",
+                    params![
+                        notice_body(d, now),
+                        format!("pr:{}", d.pr_id),
+                        d.delivery_id,
+                        now
+                    ],
+                )?;
+            }
+            let stored = decision_in(&tx, d.delivery_id)?
+                .ok_or_else(|| anyhow::anyhow!("the decision just written is not there"))?;
+            tx.commit()?;
+            Ok((stored, fresh))
+        })
+    }
+
+    /// The decision taken on a card, if any.
+    pub fn card_decision(&self, delivery_id: &str) -> anyhow::Result<Option<StoredDecision>> {
+        self.with(|c| decision_in(c, delivery_id))
+    }
+
+    /// Mica answered the notice of the decision on `delivery_id`: store the answer and queue the
+    /// redraw that shows it on the card, in one transaction.
+    pub fn decision_answered(&self, delivery_id: &str, answer: &MicaAnswer) -> anyhow::Result<()> {
+        self.with(|c| {
+            let tx = super::write_transaction(c)?;
+            let now = now_ms();
+            let (stage, reason) = match answer {
+                MicaAnswer::Applied => (APPLIED, None),
+                MicaAnswer::Refused(why) => (REFUSED, Some(why.as_str())),
+            };
+            let changed = tx.execute(
+                "UPDATE card_decisions SET stage = ?2, reason = ?3, updated_at = ?4
+                 WHERE delivery_id = ?1 AND stage = ?5",
+                params![delivery_id, stage, reason, now, RECORDED],
+            )?;
+            if changed == 1
+                && let Some(decision) = decision_in(&tx, delivery_id)?
+            {
+                let settlement = serde_json::to_string(&Settlement::Deciding {
+                    progress: decision.progress,
+                })?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO deliveries (id, event_id, seq, kind, class, recipient_email,
+                        recipient, status, attempts, next_attempt_at, created_at, updated_at, redraws,
+                        settlement, settled_at_ms)
+                     SELECT ?1, o.event_id,
+                        (SELECT COALESCE(MAX(seq), -1) + 1 FROM deliveries WHERE event_id = o.event_id),
+                        ?2, ?3, o.recipient_email, o.recipient, 'pending', 0, ?4, ?4, ?4, o.id, ?5, ?4
+                     FROM deliveries o WHERE o.id = ?6",
+                    params![
+                        redraw_id(delivery_id, &format!("decision-{stage}")),
+                        Kind::CardUpdate.as_str(),
+                        Class::of(Kind::CardUpdate, "pr_submitted").rank(),
+                        now,
+                        settlement,
+                        delivery_id
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+fn decision_in(
+    c: &rusqlite::Connection,
+    delivery_id: &str,
+) -> anyhow::Result<Option<StoredDecision>> {
+    Ok(c.prepare_cached(
+        "SELECT action, comment, decider_email, decider_name, open_id, stage, reason, decided_at
+         FROM card_decisions WHERE delivery_id = ?1",
+    )?
+    .query_row([delivery_id], |r| {
+        let taken = Taken {
+            result: action_from(&r.get::<_, String>(0)?).decision(),
+            comment: r.get(1)?,
+            decider: Person {
+                email: r.get(2)?,
+                name: r.get(3)?,
+            },
+            decided_at: rfc3339(r.get(7)?),
+        };
+        let stage: String = r.get(5)?;
+        let reason: Option<String> = r.get(6)?;
+        Ok(StoredDecision {
+            open_id: r.get(4)?,
+            progress: match stage.as_str() {
+                APPLIED => Progress::Applied(taken),
+                REFUSED => Progress::Refused {
+                    taken,
+                    reason: reason.unwrap_or_default(),
+                },
+                _ => Progress::Recorded(taken),
+            },
+        })
+    })
+    .optional()?)
+}
