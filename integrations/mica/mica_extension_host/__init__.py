@@ -2,6 +2,7 @@
 
 from . import events
 from .admin_proxy import admin_proxy_router
+from .decisions import CardDecision, DecisionPort, DecisionRefused, Outcome
 from .drainer import Drainer
 from .host_client import HostClient, HostConfig
 from .notices import ApprovalStatus, approval_of, notice_router
@@ -9,11 +10,15 @@ from .outbox import EventError, OutboxStatus, counts, create_all, emit, metadata
 
 __all__ = [
     "ApprovalStatus",
+    "CardDecision",
+    "DecisionPort",
+    "DecisionRefused",
     "Drainer",
     "EventError",
     "HostClient",
     "HostConfig",
     "OutboxStatus",
+    "Outcome",
     "admin_proxy_router",
     "approval_of",
     "counts",

@@ -10,6 +10,9 @@ Then Mica's `on_approval_update(payment_id, status, instance_code, operate_time)
 same transaction as the records of 2 and 3: if it raises, nothing is recorded and the host's retry
 applies the notice later. Should the commit fail after Mica's function ran, the retry calls it
 again with the same values, so it must be idempotent (setting a status is).
+
+A `pr.decision` notice (an approver's press on a Feishu card) goes to `decisions.apply_decision`
+with the `DecisionPort` Mica passes as `decisions`, and Mica's answer goes back to the host.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy import Table as _Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import decisions as card_decisions
 from .outbox import metadata
 
 log = logging.getLogger("mica_extension_host.notices")
@@ -107,6 +111,14 @@ def verify(secret: str, headers: dict[str, str], body: bytes, now: float, max_sk
     return notice_id
 
 
+def _is_decision(body: bytes) -> bool:
+    try:
+        notice = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(notice, dict) and notice.get("type") == "pr.decision"
+
+
 def parse_approval_update(body: bytes) -> tuple[str, ApprovalStatus, str, datetime]:
     try:
         notice = json.loads(body)
@@ -140,6 +152,7 @@ def notice_router(
     secret: str,
     sessionmaker: async_sessionmaker[AsyncSession],
     on_approval_update: OnApprovalUpdate,
+    decisions: card_decisions.DecisionPort | None = None,
     max_skew_seconds: float = 300,
     clock: Callable[[], float] = time.time,
 ) -> APIRouter:
@@ -149,12 +162,33 @@ def notice_router(
         raise ValueError("secret: the notice receiver needs the host's MICA_CALLBACK_SECRET")
     router = APIRouter(prefix="/integrations/extension-host", tags=["extension-host"])
 
+    async def _decision(notice_id: str, body: bytes) -> JSONResponse:
+        if decisions is None:
+            raise NoticeRefused(
+                422, "type: pr.decision notices need notice_router(decisions=...) in Mica"
+            )
+        try:
+            decision = card_decisions.parse(card_decisions.decode(body))
+        except card_decisions.BadDecision as e:
+            raise NoticeRefused(422, str(e)) from None
+        async with sessionmaker() as session, session.begin():
+            answer = await card_decisions.apply_decision(session, notice_id, decision, decisions)
+        log.info(
+            "card decision on %s by %s: %s",
+            decision.pr_id,
+            decision.decider_email,
+            answer["outcome"],
+        )
+        return JSONResponse(answer)
+
     @router.post("/notices")
     async def receive(request: Request) -> JSONResponse:
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             notice_id = verify(secret, headers, body, clock(), max_skew_seconds)
+            if _is_decision(body):
+                return await _decision(notice_id, body)
             payment_id, status, instance_code, operate_time = parse_approval_update(body)
         except NoticeRefused as e:
             log.warning("extension host notice refused: %s", e.detail)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mica_extension_host import (
     ApprovalStatus,
+    DecisionRefused,
     Drainer,
     HostClient,
     HostConfig,
@@ -41,6 +42,16 @@ purchase_requisitions = Table(
     mica_tables,
     Column("id", String(64), primary_key=True),
     Column("status", String(16), nullable=False),
+)
+
+# Mica's ApprovalTask, reduced to what a card decision touches: one pending task per approver.
+approval_tasks = Table(
+    "approval_tasks",
+    mica_tables,
+    Column("pr_id", String(64), primary_key=True),
+    Column("assignee_email", String(200), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("comment", String(1000)),
 )
 
 # The README's status mapping onto Mica's PaymentStatus (pending, confirmed, cancelled).
@@ -106,11 +117,77 @@ def build_app(
                     .values(status=PAYMENT_STATUS[status])
                 )
 
+    class Decisions:
+        """The README's `DecisionPort` for Mica v1.49.1, on this stand-in's tables: users by
+        Feishu id then email, the pending task, and `act_on_task`'s effect on both."""
+
+        async def find_user(
+            self,
+            session: AsyncSession,
+            *,
+            feishu_open_id: str | None,
+            feishu_union_id: str | None,
+            email: str,
+        ) -> User | None:
+            for attribute, value in (
+                ("feishu_open_id", feishu_open_id),
+                ("feishu_union_id", feishu_union_id),
+                ("email", email),
+            ):
+                found = [u for u in users.values() if value and getattr(u, attribute) == value]
+                if found:
+                    return found[0]
+            return None
+
+        async def holds_open_task(self, session: AsyncSession, user: User, pr_id: str) -> bool:
+            task = await session.execute(
+                select(approval_tasks.c.status).where(
+                    approval_tasks.c.pr_id == pr_id,
+                    approval_tasks.c.assignee_email == user.email,
+                    approval_tasks.c.status == "pending",
+                )
+            )
+            return task.first() is not None
+
+        async def apply(
+            self, session: AsyncSession, user: User, pr_id: str, action: str, comment: str | None
+        ) -> None:
+            pr_status = (
+                await session.execute(
+                    select(purchase_requisitions.c.status).where(
+                        purchase_requisitions.c.id == pr_id
+                    )
+                )
+            ).scalar_one()
+            if pr_status == "withdrawn":
+                raise DecisionRefused("the requisition was withdrawn by its requester")
+            result = "approved" if action == "approve" else "rejected"
+            await session.execute(
+                update(approval_tasks)
+                .where(
+                    approval_tasks.c.pr_id == pr_id,
+                    approval_tasks.c.assignee_email == user.email,
+                )
+                .values(status=result, comment=comment)
+            )
+            await session.execute(
+                update(purchase_requisitions)
+                .where(purchase_requisitions.c.id == pr_id)
+                .values(status=result)
+            )
+            decided.append((pr_id, user.email, action, comment))
+
+    decided: list[tuple[str, str, str, str | None]] = []
+    app.state.decided = decided
+
     # The README's two mounts.
     app.include_router(admin_proxy_router(client, require_roles("admin")), prefix="/api/v1")
     app.include_router(
         notice_router(
-            secret=notice_secret, sessionmaker=sessionmaker, on_approval_update=on_approval_update
+            secret=notice_secret,
+            sessionmaker=sessionmaker,
+            on_approval_update=on_approval_update,
+            decisions=Decisions(),
         ),
         prefix="/api/v1",
     )
@@ -128,6 +205,11 @@ def build_app(
             .values(status="submitted")
         )
         approver = next(u for u in users.values() if u.role == "approver")
+        await db.execute(
+            approval_tasks.insert().values(
+                pr_id=pr_id, assignee_email=approver.email, status="pending"
+            )
+        )
         await emit(
             db,
             ev.pr_submitted(

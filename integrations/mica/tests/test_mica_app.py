@@ -25,10 +25,12 @@ from conftest import (
     Host,
     Sim,
     cards_to,
+    dumps,
     eventually,
 )
-from mica_app import build_app, mica_tables, payments, purchase_requisitions
+from mica_app import approval_tasks, build_app, mica_tables, payments, purchase_requisitions
 from people import User, someone
+from sqlalchemy import select, update
 
 from mica_extension_host import HostConfig
 from mica_extension_host.notices import sign
@@ -365,3 +367,120 @@ async def test_forged_replayed_stale_or_out_of_order_notices_change_nothing(
     unknown = json.dumps({"type": "something.else"}).encode()
     r = await post(unknown, signed(unknown, "n-9"))
     assert r.status_code == 422 and "type" in r.json()["detail"]
+
+
+def press(sim: Sim, message_id: str, action: str, open_id: str, **kw: Any) -> dict[str, Any]:
+    """A person presses `action` on the card `message_id` in Feishu; the host's answer."""
+    r = sim.http.post(
+        f"/_sim/messages/{message_id}/press",
+        json={
+            "event_id": f"evt-{uuid.uuid4().hex[:8]}",
+            "action": action,
+            "open_id": open_id,
+            **kw,
+        },
+    )
+    r.raise_for_status()
+    return r.json()
+
+
+def button_value(card: Any, name: str) -> Any:
+    """The value of the card's button named `name`, wherever it sits."""
+    if isinstance(card, dict):
+        if card.get("tag") == "button" and card.get("name") == name:
+            return card["behaviors"][0]["value"]
+        card = list(card.values())
+    if isinstance(card, list):
+        for item in card:
+            found = button_value(item, name)
+            if found is not None:
+                return found
+    return None
+
+
+def header_tag(card: dict[str, Any]) -> str:
+    return card["header"].get("text_tag_list", [{}])[0].get("text", {}).get("content", "")
+
+
+async def submitted_with_buttons(mica: Mica, sim: Sim, sessionmaker, pr_id: str) -> dict[str, Any]:
+    await approval_workflow_on(mica, sim)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(purchase_requisitions.insert().values(id=pr_id, status="draft"))
+    r = await mica.http.post(
+        f"/api/v1/purchase-requisitions/{pr_id}/submit", headers=mica.as_(mica.requester)
+    )
+    assert r.status_code == 200, r.text
+    cards = await eventually(
+        "the approver's card",
+        lambda: [c for c in cards_to(sim, mica.approver.email) if f"PR-{pr_id}" in dumps(c)],
+    )
+    assert '"form"' in dumps(cards[0]["card"]), "the card carries the decision buttons"
+    return cards[0]
+
+
+async def test_an_approver_decides_on_the_feishu_card_and_mica_applies_it_once(
+    mica: Mica, sim: Sim, sessionmaker
+):
+    pr_id = f"pr-{uuid.uuid4().hex[:8]}"
+    card = await submitted_with_buttons(mica, sim, sessionmaker, pr_id)
+    open_id = f"ou_{uuid.uuid4().hex[:10]}"
+    answer = press(sim, card["message_id"], "approve", open_id, comment="Fine by me")
+    assert answer["status"] == 200, answer
+    assert answer["body"]["toast"]["type"] == "success", answer
+    decided = mica.app.state.decided
+    await eventually("Mica's decision", lambda: decided)
+    # Mica's handler saw exactly one decision, by the approver (found by the card's email, as
+    # Mica knows no Feishu id for them), with the comment.
+    assert decided == [(pr_id, mica.approver.email, "approve", "Fine by me")]
+    await eventually(
+        "the card redrawn as approved",
+        lambda: [
+            c for c in cards_to(sim, mica.approver.email) if header_tag(c["card"]) == "Approved"
+        ],
+    )
+    # A press of Reject that raced the card's redraw (its value from the card as first drawn)
+    # applies nothing more.
+    again = press(
+        sim, card["message_id"], "reject", open_id, value=button_value(card["card"], "reject")
+    )
+    assert again["status"] == 200, again
+    async with sessionmaker() as session:
+        status = (
+            await session.execute(
+                select(purchase_requisitions.c.status).where(purchase_requisitions.c.id == pr_id)
+            )
+        ).scalar_one()
+        task = (
+            await session.execute(select(approval_tasks).where(approval_tasks.c.pr_id == pr_id))
+        ).one()
+    assert status == "approved" and task.status == "approved" and task.comment == "Fine by me"
+    await asyncio.sleep(0.5)
+    assert len(decided) == 1, decided
+
+
+async def test_a_decision_mica_refuses_shows_its_reason_on_the_card(
+    mica: Mica, sim: Sim, sessionmaker
+):
+    pr_id = f"pr-{uuid.uuid4().hex[:8]}"
+    card = await submitted_with_buttons(mica, sim, sessionmaker, pr_id)
+    # The requester withdraws the requisition before the approver presses.
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(purchase_requisitions)
+            .where(purchase_requisitions.c.id == pr_id)
+            .values(status="withdrawn")
+        )
+    press(sim, card["message_id"], "reject", f"ou_{uuid.uuid4().hex[:10]}")
+    refused = await eventually(
+        "the refusal on the card",
+        lambda: [
+            c for c in cards_to(sim, mica.approver.email) if header_tag(c["card"]) == "Not applied"
+        ],
+    )
+    assert "withdrawn by its requester" in dumps(refused[0]["card"])
+    assert mica.app.state.decided == []
+    async with sessionmaker() as session:
+        task = (
+            await session.execute(select(approval_tasks).where(approval_tasks.c.pr_id == pr_id))
+        ).one()
+    assert task.status == "pending", "a refused decision changed nothing in Mica"

@@ -1,5 +1,5 @@
-"""The alembic step Mica adds to its chain creates exactly what `create_all` creates, and its
-downgrade removes it all."""
+"""The alembic steps Mica adds to its chain create exactly what `create_all` creates, and their
+downgrades remove it all."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mica_extension_host import metadata
-from mica_extension_host.migrations import v0001
+from mica_extension_host.migrations import v0001, v0002
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +41,7 @@ def migrate(conn, step) -> None:
         step()
 
 
-async def test_the_alembic_step_matches_create_all_and_downgrades_cleanly(engine, postgres):
+async def test_the_alembic_steps_match_create_all_and_downgrades_cleanly(engine, postgres):
     name = f"m_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(postgres.url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
@@ -51,6 +51,7 @@ async def test_the_alembic_step_matches_create_all_and_downgrades_cleanly(engine
     try:
         async with migrated.begin() as conn:
             await conn.run_sync(migrate, v0001.upgrade)
+            await conn.run_sync(migrate, v0002.upgrade)
         async with migrated.connect() as conn:
             by_migration = await conn.run_sync(schema)
         async with engine.connect() as conn:
@@ -58,6 +59,7 @@ async def test_the_alembic_step_matches_create_all_and_downgrades_cleanly(engine
         assert set(by_create_all) == {t.name for t in metadata.sorted_tables}
         assert by_migration == by_create_all
         async with migrated.begin() as conn:
+            await conn.run_sync(migrate, v0002.downgrade)
             await conn.run_sync(migrate, v0001.downgrade)
         async with migrated.connect() as conn:
             assert await conn.run_sync(schema) == {}

@@ -130,3 +130,32 @@ def test_notices_and_digests_have_host_categories_and_deterministic_ids():
     again = ev.digest(user=user, day=day, sections=[], base_url="https://mica.example.com")
     assert first["id"] == again["id"] == f"digest:{user.email.lower()}:2026-12-01"
     assert first["data"]["url"] == "https://mica.example.com/dashboard"
+
+
+def test_a_card_decision_notice_is_read_with_its_decider_and_bad_ones_name_the_field():
+    from mica_extension_host.decisions import BadDecision, CardDecision, parse
+
+    notice = {
+        "type": "pr.decision",
+        "pr_id": "pr-7",
+        "decision": "rejected",
+        "comment": None,
+        "decider": {"email": "wang@example.com", "feishu_open_id": "ou_w", "feishu_union_id": None},
+        "delivery_id": "dlv-1",
+    }
+    d = parse(notice)
+    assert (d.pr_id, d.decision, d.decision.action) == ("pr-7", CardDecision.REJECTED, "reject")
+    assert (d.decider_email, d.feishu_open_id, d.feishu_union_id) == (
+        "wang@example.com",
+        "ou_w",
+        None,
+    )
+    for field, broken in (
+        ("decision", {**notice, "decision": "returned"}),
+        ("pr_id", {**notice, "pr_id": ""}),
+        ("decider", {**notice, "decider": "wang"}),
+        ("email", {**notice, "decider": {"feishu_open_id": "ou_w"}}),
+        ("delivery_id", {k: v for k, v in notice.items() if k != "delivery_id"}),
+    ):
+        with pytest.raises(BadDecision, match=field):
+            parse(broken)

@@ -3,9 +3,10 @@
 //! the form's inputs and the presser's ids. Feishu shows the answer's toast and, when the answer
 //! carries a card (`{"type": "raw", "data": …}`), puts that card in place of the old one.
 
-use super::FeishuSim;
 use super::callbacks;
+use super::{FeishuSim, SimState};
 use serde_json::{Value, json};
+use std::sync::Mutex;
 
 /// Who presses.
 #[derive(Clone, Debug)]
@@ -90,6 +91,72 @@ fn payload(press: &Press, token: &str) -> Value {
     })
 }
 
+/// A press of the button named `action` on message `message_id`, by `presser`; none when there
+/// is no such message or button.
+pub fn press_on(
+    state: &Mutex<SimState>,
+    event_id: &str,
+    message_id: &str,
+    action: &str,
+    comment: Option<&str>,
+    presser: Presser,
+) -> Result<Press, String> {
+    let card = state
+        .lock()
+        .unwrap()
+        .messages
+        .iter()
+        .find(|m| m.message_id == message_id)
+        .map(|m| m.card.clone())
+        .ok_or_else(|| format!("no message {message_id}"))?;
+    let value =
+        button_value(&card, action).ok_or_else(|| format!("the card has no {action} button"))?;
+    Ok(Press {
+        event_id: event_id.into(),
+        message_id: message_id.into(),
+        value,
+        comment: comment.map(Into::into),
+        presser,
+    })
+}
+
+/// Deliver `press` to the host once, as Feishu does; a card in the answer replaces the card.
+pub async fn deliver(state: &Mutex<SimState>, press: &Press) -> PressAnswer {
+    let config = state
+        .lock()
+        .unwrap()
+        .callback
+        .clone()
+        .expect("callbacks are pointed at a host");
+    let (body, headers) = callbacks::wire(&config, &payload(press, &config.verification_token));
+    let mut request = reqwest::Client::new()
+        .post(&config.url)
+        .body(body)
+        .timeout(std::time::Duration::from_secs(5));
+    for (k, v) in &headers {
+        request = request.header(k, v);
+    }
+    let (status, body) = match request.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (0, Value::Null),
+    };
+    if status == 200 && body["card"]["type"] == "raw" {
+        let card = body["card"]["data"].clone();
+        let mut s = state.lock().unwrap();
+        if let Some(m) = s
+            .messages
+            .iter_mut()
+            .find(|m| m.message_id == press.message_id)
+        {
+            m.card = card;
+        }
+    }
+    PressAnswer { status, body }
+}
+
 impl FeishuSim {
     /// A press of the button named `action` on message `message_id`, by `presser`.
     pub fn press(
@@ -100,57 +167,12 @@ impl FeishuSim {
         comment: Option<&str>,
         presser: Presser,
     ) -> Press {
-        let card = self
-            .with(|s| {
-                s.messages
-                    .iter()
-                    .find(|m| m.message_id == message_id)
-                    .map(|m| m.card.clone())
-            })
-            .unwrap_or_else(|| panic!("no message {message_id}"));
-        let value = button_value(&card, action)
-            .unwrap_or_else(|| panic!("the card has no {action} button: {card}"));
-        Press {
-            event_id: event_id.into(),
-            message_id: message_id.into(),
-            value,
-            comment: comment.map(Into::into),
-            presser,
-        }
+        press_on(&self.state, event_id, message_id, action, comment, presser)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Deliver `press` to the host once, as Feishu does; a card in the answer replaces the card.
+    /// Deliver `press` to the host once, as Feishu does.
     pub async fn deliver_press(&self, press: &Press) -> PressAnswer {
-        let config = self
-            .with(|s| s.callback.clone())
-            .expect("send_callbacks_to was called");
-        let (body, headers) = callbacks::wire(&config, &payload(press, &config.verification_token));
-        let mut request = reqwest::Client::new()
-            .post(&config.url)
-            .body(body)
-            .timeout(std::time::Duration::from_secs(5));
-        for (k, v) in &headers {
-            request = request.header(k, v);
-        }
-        let (status, body) = match request.send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-            }
-            Err(_) => (0, Value::Null),
-        };
-        if status == 200 && body["card"]["type"] == "raw" {
-            let card = body["card"]["data"].clone();
-            self.with(|s| {
-                if let Some(m) = s
-                    .messages
-                    .iter_mut()
-                    .find(|m| m.message_id == press.message_id)
-                {
-                    m.card = card;
-                }
-            });
-        }
-        PressAnswer { status, body }
+        deliver(&self.state, press).await
     }
 }

@@ -23,6 +23,7 @@ pub fn router(state: Shared) -> Router {
         .route("/_sim/callbacks", post(callbacks))
         .route("/_sim/instances", get(instances))
         .route("/_sim/instances/{code}/decide", post(decide))
+        .route("/_sim/messages/{id}/press", post(press))
         .with_state(state)
 }
 
@@ -115,4 +116,58 @@ async fn decide(
             Json(json!({"detail": format!("no instance {code}")})),
         ),
     }
+}
+
+#[derive(Deserialize)]
+struct PressRequest {
+    event_id: String,
+    /// `approve` or `reject`: the button's name.
+    action: String,
+    comment: Option<String>,
+    open_id: String,
+    union_id: Option<String>,
+    /// The button's value as an earlier drawing of the card had it (a press that raced the
+    /// card's redraw); by default, the value of the `action` button the card shows now.
+    value: Option<Value>,
+}
+
+/// A person presses a button on a sent card: the answer is the host's (status and body), as
+/// Feishu received it.
+async fn press(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Json(p): Json<PressRequest>,
+) -> (StatusCode, Json<Value>) {
+    if state.lock().unwrap().callback.is_none() {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"detail": "POST /_sim/callbacks first"})),
+        );
+    }
+    let presser = super::clicks::Presser::new(&p.open_id, p.union_id.as_deref());
+    let press = match p.value {
+        Some(value) => super::clicks::Press {
+            event_id: p.event_id,
+            message_id: id,
+            value,
+            comment: p.comment,
+            presser,
+        },
+        None => match super::clicks::press_on(
+            &state,
+            &p.event_id,
+            &id,
+            &p.action,
+            p.comment.as_deref(),
+            presser,
+        ) {
+            Ok(press) => press,
+            Err(e) => return (StatusCode::NOT_FOUND, Json(json!({"detail": e}))),
+        },
+    };
+    let answer = super::clicks::deliver(&state, &press).await;
+    (
+        StatusCode::OK,
+        Json(json!({"status": answer.status, "body": answer.body})),
+    )
 }
