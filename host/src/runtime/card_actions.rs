@@ -190,13 +190,7 @@ impl LoadedPlugin {
                     .await
             })
             .await?;
-        Ok(updated
-            .map(|r| Receipt {
-                message_id: r.message_id,
-                chat_id: None,
-                log_id: r.log_id,
-            })
-            .map_err(Into::into))
+        Ok(answer(updated))
     }
 
     /// The card with its decision buttons (`progress` none) or redrawn to `progress`: the

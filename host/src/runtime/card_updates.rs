@@ -85,13 +85,7 @@ impl LoadedPlugin {
                     .await
             })
             .await?;
-        Ok(updated
-            .map(|r| Receipt {
-                message_id: r.message_id,
-                chat_id: None,
-                log_id: r.log_id,
-            })
-            .map_err(Into::into))
+        Ok(answer(updated))
     }
 
     /// The redrawn card `update_card` would send to a reader in `locale` (the console's preview).

@@ -129,6 +129,17 @@ impl From<wit::approvals::WebhookOutcome> for host::WebhookOutcome {
     }
 }
 
+/// A redraw's receipt has the shape of a send's (no chat id), so the worker judges both alike.
+impl From<wit::card_updates::UpdateReceipt> for host::Receipt {
+    fn from(x: wit::card_updates::UpdateReceipt) -> Self {
+        Self {
+            message_id: x.message_id,
+            chat_id: None,
+            log_id: x.log_id,
+        }
+    }
+}
+
 /// A plugin's answer in the host's types: `Ok(receipt)` or the plugin's error.
 pub fn answer<T, U: From<T>>(
     r: Result<T, wit::types::PluginError>,

@@ -166,7 +166,14 @@ fn notify_request() -> NotifyRequest {
     }
 }
 
-fn sent_card(http: &ScriptedHttp) -> Value {
+/// The card `notify_with` sends under `settings` with `offer`, as Feishu received it.
+fn sent_with(settings: &MapSettings, offer: &Offer) -> Value {
+    let kv = MemKv::default();
+    let http = ScriptedHttp::default().token("t-1").reply(
+        200,
+        r#"{"code":0,"msg":"success","data":{"message_id":"om_9"}}"#,
+    );
+    crate::notify::notify_with(&env(settings, &kv, &http), &notify_request(), Some(offer)).unwrap();
     let sent = http.seen.borrow()[1].clone();
     let body: Value = serde_json::from_slice(&sent.body).unwrap();
     serde_json::from_str(body["content"].as_str().unwrap()).unwrap()
@@ -178,14 +185,7 @@ fn an_offered_card_carries_sealed_buttons_and_cannot_be_forwarded() {
         seal: "dlv-1.sealed".into(),
         actions: vec![Action::Approve, Action::Reject],
     };
-    let s = signed_settings();
-    let kv = MemKv::default();
-    let http = ScriptedHttp::default().token("t-1").reply(
-        200,
-        r#"{"code":0,"msg":"success","data":{"message_id":"om_9"}}"#,
-    );
-    crate::notify::notify_with(&env(&s, &kv, &http), &notify_request(), Some(&offer)).unwrap();
-    let card = sent_card(&http);
+    let card = sent_with(&signed_settings(), &offer);
     assert_eq!(card["config"]["enable_forward"], false);
     let form = card["body"]["elements"]
         .as_array()
@@ -208,14 +208,10 @@ fn an_offered_card_carries_sealed_buttons_and_cannot_be_forwarded() {
         ]
     );
     // Without an Encrypt Key, clicks could not be verified: the card goes without buttons.
-    let s = MapSettings::configured().with(VERIFICATION_TOKEN, TOKEN);
-    let kv = MemKv::default();
-    let http = ScriptedHttp::default().token("t-1").reply(
-        200,
-        r#"{"code":0,"msg":"success","data":{"message_id":"om_9"}}"#,
+    let card = sent_with(
+        &MapSettings::configured().with(VERIFICATION_TOKEN, TOKEN),
+        &offer,
     );
-    crate::notify::notify_with(&env(&s, &kv, &http), &notify_request(), Some(&offer)).unwrap();
-    let card = sent_card(&http);
     assert!(!card.to_string().contains("\"form\""));
     assert!(card["config"].get("enable_forward").is_none());
 }
