@@ -212,3 +212,49 @@ async fn forged_values_and_other_pressers_are_refused_and_a_refusal_shows_on_the
     assert_eq!(message_to(&t, "approver.one@example.com").updates, 0);
     assert!(button_value(&message_to(&t, "approver.one@example.com").card, "approve").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_mica_has_not_answered_is_visible_and_goes_through_once_mica_is_back() {
+    let t = setup(true, HostOptions::default()).await;
+    requisition_sent(&t).await;
+    // Mica is down for the first two attempts.
+    t.mica.state.lock().unwrap().refuse = 2;
+    let card = message_to(&t, "ou_two");
+    let press = t.sim.press(
+        "evt-late",
+        &card.message_id,
+        "approve",
+        None,
+        Presser::new("ou_two", None),
+    );
+    assert_eq!(t.sim.deliver_press(&press).await.status, 200);
+    let (status, listed) = t.host.get("/api/v1/decisions?stage=recorded").await;
+    assert_eq!(status, 200, "{listed}");
+    let pending = &listed["decisions"][0];
+    assert_eq!(pending["pr_id"], "pr-1", "{listed}");
+    assert_eq!(pending["decider_email"], "approver.two@example.com");
+    wait_for("a refused attempt recorded on the decision", async || {
+        let (_, listed) = t.host.get("/api/v1/decisions?pr_id=pr-1").await;
+        let d = &listed["decisions"][0];
+        d["stage"] == "recorded"
+            && d["notice_attempts"].as_i64() >= Some(1)
+            && d["notice_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("503"))
+    })
+    .await;
+    assert_eq!(tag(&message_to(&t, "ou_two").card), "Sending to Mica");
+    wait_for("the decision applied once Mica answers", async || {
+        let (_, listed) = t.host.get("/api/v1/decisions?stage=applied").await;
+        listed["decisions"].as_array().is_some_and(|d| d.len() == 1)
+    })
+    .await;
+    wait_for("the card redrawn as decided", async || {
+        tag(&message_to(&t, "ou_two").card) == "Approved"
+    })
+    .await;
+    assert_eq!(decisions(&t).len(), 1);
+    let (status, body) = t.host.get("/api/v1/decisions?stage=later").await;
+    assert_eq!(status, 400);
+    assert!(body["detail"].as_str().unwrap().contains("stage"), "{body}");
+}

@@ -4,6 +4,7 @@ mod admin;
 mod approvals;
 mod auth;
 mod dead_letters;
+mod decisions;
 mod deliveries;
 mod error;
 mod events;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     let service = Router::new()
         .route("/api/v1/events", post(events::post_event))
         .route("/api/v1/deliveries", get(deliveries::list))
+        .route("/api/v1/decisions", get(decisions::list))
         .route(
             "/api/v1/approvals/{payment_id}",
             get(approvals::get_approval),

@@ -6,6 +6,7 @@ use crate::delivery::redraw::{Settlement, redraw_id};
 use crate::delivery::{Class, Kind};
 use crate::domain::{Action, Clicker, Person, Progress, Taken};
 use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
 use serde_json::json;
 
 /// The card a click names, as the store has it.
@@ -45,6 +46,54 @@ pub struct StoredDecision {
 pub enum MicaAnswer {
     Applied,
     Refused(String),
+}
+
+/// Where a card's decision stands (the `stage` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionStage {
+    /// Stored, its notice on its way to Mica or waiting for Mica's answer.
+    Recorded,
+    Applied,
+    Refused,
+}
+
+impl DecisionStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionStage::Recorded => RECORDED,
+            DecisionStage::Applied => APPLIED,
+            DecisionStage::Refused => REFUSED,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DecisionStage> {
+        [
+            DecisionStage::Recorded,
+            DecisionStage::Applied,
+            DecisionStage::Refused,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// A decision as the API lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DecisionRow {
+    pub delivery_id: String,
+    pub pr_id: String,
+    pub decision: &'static str,
+    pub comment: Option<String>,
+    pub decider_email: String,
+    pub feishu_open_id: String,
+    pub stage: Option<DecisionStage>,
+    pub reason: Option<String>,
+    pub decided_at: String,
+    pub updated_at: String,
+    /// Attempts at the notice to Mica so far, and the last one's error (Mica down, refusing).
+    pub notice_attempts: i64,
+    pub notice_error: Option<String>,
 }
 
 /// The stage column's words.
@@ -150,6 +199,48 @@ impl Store {
                 .ok_or_else(|| anyhow::anyhow!("the decision just written is not there"))?;
             tx.commit()?;
             Ok((stored, fresh))
+        })
+    }
+
+    /// Decisions, newest first: of one requisition, in one stage, or all.
+    pub fn card_decisions(
+        &self,
+        pr_id: Option<&str>,
+        stage: Option<DecisionStage>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DecisionRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT d.delivery_id, d.pr_id, d.action, d.comment, d.decider_email, d.open_id,
+                    d.stage, d.reason, d.decided_at, d.updated_at,
+                    COALESCE(n.attempts, 0), n.last_error
+                 FROM card_decisions d LEFT JOIN callbacks n ON n.decision_of = d.delivery_id
+                 WHERE (?1 IS NULL OR d.pr_id = ?1) AND (?2 IS NULL OR d.stage = ?2)
+                 ORDER BY d.decided_at DESC, d.delivery_id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![pr_id, stage.map(DecisionStage::as_str), limit as i64],
+                |r| {
+                    Ok(DecisionRow {
+                        delivery_id: r.get(0)?,
+                        pr_id: r.get(1)?,
+                        decision: match action_from(&r.get::<_, String>(2)?) {
+                            Action::Approve => "approved",
+                            Action::Reject => "rejected",
+                        },
+                        comment: r.get(3)?,
+                        decider_email: r.get(4)?,
+                        feishu_open_id: r.get(5)?,
+                        stage: DecisionStage::parse(&r.get::<_, String>(6)?),
+                        reason: r.get(7)?,
+                        decided_at: rfc3339(r.get(8)?),
+                        updated_at: rfc3339(r.get(9)?),
+                        notice_attempts: r.get(10)?,
+                        notice_error: r.get(11)?,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 

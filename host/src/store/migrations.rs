@@ -326,6 +326,7 @@ CREATE TABLE card_decisions (
 );
 CREATE INDEX card_decisions_stage ON card_decisions (stage);
 ALTER TABLE callbacks ADD COLUMN decision_of TEXT;
+CREATE INDEX callbacks_decision ON callbacks (decision_of) WHERE decision_of IS NOT NULL;
 "#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {

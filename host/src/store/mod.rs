@@ -28,7 +28,9 @@ pub use approvals::{
     Approval, ChangeSource, CurrentApproval, HistoryEntry, Instance, StatusChange,
 };
 pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
-pub use decisions::{ClickedCard, MicaAnswer, NewDecision, StoredDecision};
+pub use decisions::{
+    ClickedCard, DecisionRow, DecisionStage, MicaAnswer, NewDecision, StoredDecision,
+};
 pub use deliveries::{
     Candidate, Claimed, Completion, Delivery, DeliveryStatus, ErrorKind, Outcome, Verdict,
 };
