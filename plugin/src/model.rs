@@ -358,6 +358,8 @@ pub struct UpdateRequest {
 pub enum Action {
     Approve,
     Reject,
+    /// "Link my Feishu account" (a payment's initiator known by email only).
+    LinkAccount,
 }
 
 impl Action {
@@ -366,21 +368,19 @@ impl Action {
         match self {
             Action::Approve => "approve",
             Action::Reject => "reject",
+            Action::LinkAccount => "link_account",
         }
     }
 
     pub fn parse(s: &str) -> Option<Action> {
-        [Action::Approve, Action::Reject]
+        [Action::Approve, Action::Reject, Action::LinkAccount]
             .into_iter()
             .find(|a| a.as_str() == s)
     }
 
-    /// The decision the button takes.
-    pub fn decision(self) -> Decision {
-        match self {
-            Action::Approve => Decision::Approved,
-            Action::Reject => Decision::Rejected,
-        }
+    /// Whether the button decides (Approve, Reject) rather than links an account.
+    pub fn decides(self) -> bool {
+        matches!(self, Action::Approve | Action::Reject)
     }
 }
 
@@ -437,6 +437,8 @@ pub enum Progress {
         taken: Taken,
         reason: String,
     },
+    /// The presser's Feishu account is linked to the address the card was sent to.
+    Linked,
 }
 
 /// Why a click was not taken.

@@ -7,7 +7,7 @@
 
 use super::CardSeal;
 use crate::delivery::Kind;
-use crate::domain::{Click, DomainEvent, Person, Recipient, Refusal, WebhookResponse};
+use crate::domain::{Click, DomainEvent, Person, Progress, Recipient, Refusal, WebhookResponse};
 use crate::events::{Payload, parse_recipient};
 use crate::runtime::LoadedPlugin;
 use crate::store::{NewDecision, Store};
@@ -50,9 +50,10 @@ fn is_recipient(recipient: &Recipient, click: &Click) -> bool {
     open_ok && union_ok
 }
 
-/// The card a click may decide on: a sent requisition card, its event and reader.
+/// The card a press names: a sent card, its event and reader.
 struct Card {
-    pr_id: String,
+    event_type: String,
+    pr_id: Option<String>,
     event: DomainEvent,
     recipient: Recipient,
 }
@@ -61,12 +62,9 @@ fn card(store: &Store, delivery_id: &str) -> anyhow::Result<Option<Card>> {
     let Some(found) = store.clicked_card(delivery_id)? else {
         return Ok(None);
     };
-    let (Some(pr_id), true) = (
-        found.pr_id,
-        found.kind == Kind::Notify.as_str() && found.event_type == "pr_submitted",
-    ) else {
+    if found.kind != Kind::Notify.as_str() {
         return Ok(None);
-    };
+    }
     let recipient = serde_json::from_str::<serde_json::Value>(&found.recipient)
         .map_err(anyhow::Error::from)
         .and_then(|r| parse_recipient(&r, "recipient").map_err(|e| anyhow::anyhow!("{e}")))?;
@@ -75,14 +73,15 @@ fn card(store: &Store, delivery_id: &str) -> anyhow::Result<Option<Card>> {
         return Ok(None);
     };
     Ok(Some(Card {
-        pr_id,
+        event_type: found.event_type,
+        pr_id: found.pr_id,
         event,
         recipient,
     }))
 }
 
 /// Take `click` and answer it. `relaying` is false when no notice channel to Mica is configured:
-/// nothing could carry the decision, so none is taken.
+/// nothing could carry a decision, so none is taken.
 pub async fn take(
     store: &Store,
     seal: &CardSeal,
@@ -102,39 +101,85 @@ pub async fn take(
         return refuse(Refusal::NotActionable, DEFAULT_LOCALE).await;
     };
     let locale = card.recipient.locale.clone();
-    if !relaying {
-        return refuse(Refusal::NotActionable, &locale).await;
-    }
-    if !is_recipient(&card.recipient, &click) {
+    let email = card.recipient.email.clone();
+    let bound = store.call(move |s| s.identity(&email)).await?;
+    let bound_elsewhere = bound.is_some_and(|b| b.open_id != click.clicker.open_id);
+    if !is_recipient(&card.recipient, &click) || bound_elsewhere {
         return refuse(Refusal::NotYours, &locale).await;
     }
+    let progress = match (click.action.decision(), card.event_type.as_str()) {
+        (Some(decision), "pr_submitted") if relaying => {
+            let Some(pr_id) = card.pr_id.clone() else {
+                return refuse(Refusal::NotActionable, &locale).await;
+            };
+            let (stored, fresh) =
+                record(store, &card, &click, delivery_id, pr_id, decision).await?;
+            // The card's decision was taken by someone else's press.
+            if stored.open_id != click.clicker.open_id {
+                return refuse(Refusal::NotYours, &locale).await;
+            }
+            (stored.progress, fresh)
+        }
+        (None, "payment_pending") => {
+            let (email, open_id, union_id) = (
+                card.recipient.email.clone(),
+                click.clicker.open_id.clone(),
+                click.clicker.union_id.clone(),
+            );
+            let bound = store
+                .call(move |s| {
+                    s.learn_identity(&email, &open_id, union_id.as_deref(), &delivery_id)
+                })
+                .await?;
+            (Progress::Linked, bound.open_id == click.clicker.open_id)
+        }
+        _ => return refuse(Refusal::NotActionable, &locale).await,
+    };
+    let (progress, fresh) = progress;
+    let response = plugin
+        .answer_click(&card.event, &card.recipient, &progress)
+        .await?
+        .map_err(|e| anyhow::anyhow!("the plugin could not draw the answer: {e}"))?;
+    Ok((if fresh { Taken::Recorded } else { Taken::Again }, response))
+}
+
+/// Store the press as the card's decision (with its notice to Mica), and learn the presser's ids
+/// for the address the card went to.
+async fn record(
+    store: &Store,
+    card: &Card,
+    click: &Click,
+    delivery_id: String,
+    pr_id: String,
+    decision: crate::domain::Decision,
+) -> anyhow::Result<(crate::store::StoredDecision, bool)> {
     let decider = Person {
         name: card.recipient.name.clone(),
         email: card.recipient.email.clone(),
     };
-    let (pr_id, clicker) = (card.pr_id.clone(), click.clicker.clone());
-    let (stored, fresh) = store
+    let click = click.clone();
+    store
         .call(move |s| {
-            s.record_decision(&NewDecision {
+            let recorded = s.record_decision(&NewDecision {
                 delivery_id: &delivery_id,
                 click_id: &click.event_id,
                 pr_id: &pr_id,
-                action: click.action,
+                decision,
                 comment: click.comment.as_deref(),
                 decider: &decider,
-                clicker: &clicker,
-            })
+                clicker: &click.clicker,
+            })?;
+            if recorded.0.open_id == click.clicker.open_id {
+                s.learn_identity(
+                    &decider.email,
+                    &click.clicker.open_id,
+                    click.clicker.union_id.as_deref(),
+                    &delivery_id,
+                )?;
+            }
+            Ok(recorded)
         })
-        .await?;
-    // The card's decision was taken by someone else's click (a card that reached two people).
-    if stored.open_id != click.clicker.open_id {
-        return refuse(Refusal::NotYours, &locale).await;
-    }
-    let response = plugin
-        .answer_click(&card.event, &card.recipient, &stored.progress)
-        .await?
-        .map_err(|e| anyhow::anyhow!("the plugin could not draw the answer: {e}"))?;
-    Ok((if fresh { Taken::Recorded } else { Taken::Again }, response))
+        .await
 }
 
 #[cfg(test)]

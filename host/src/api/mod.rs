@@ -9,6 +9,7 @@ mod deliveries;
 mod error;
 mod events;
 mod health;
+mod identities;
 mod notices;
 mod plugins;
 mod preview;
@@ -90,6 +91,11 @@ pub fn router(state: AppState) -> Router {
         ));
     let admin = Router::new()
         .route("/api/v1/notices/failed", get(notices::failed))
+        .route("/api/v1/admin/identities", get(identities::list))
+        .route(
+            "/api/v1/admin/identities/{email}",
+            axum::routing::delete(identities::forget),
+        )
         .route("/api/v1/notices/retry-failed", post(notices::retry_all))
         .route("/api/v1/notices/{id}/retry", post(notices::retry_one))
         .route("/api/v1/deliveries/failed", get(dead_letters::list))

@@ -20,7 +20,71 @@ fn round_key(payment_id: &str, first_round: bool, job_id: &str) -> String {
     }
 }
 
+/// How long an approval whose initiator has no Feishu id waits before looking again (a press of
+/// "Link my Feishu account" wakes it at once).
+pub const IDENTITY_WAIT_MS: i64 = 30_000;
+
+/// Feishu's approval API takes an open_id or a user_id, never an email.
+pub fn needs_link(initiator: &Recipient) -> bool {
+    let known = |id: &Option<String>| id.as_deref().is_some_and(|i| !i.trim().is_empty());
+    !known(&initiator.feishu_open_id) && !known(&initiator.feishu_user_id)
+}
+
 impl Worker {
+    /// The payment event with an initiator Feishu can start an approval for: as Mica sent it, or
+    /// with the Feishu ids learned from a press of theirs. Without either, and with a plugin that
+    /// can take the press, the job waits (`Err`, the reason) and the initiator gets the payment
+    /// card with "Link my Feishu account" once. With an older plugin it goes on, and fails with the
+    /// plugin's reason.
+    pub(super) async fn with_initiator(
+        &self,
+        plugin: &LoadedPlugin,
+        d: &Claimed,
+        event: DomainEvent,
+    ) -> Result<DomainEvent, String> {
+        let DomainEvent::PaymentPending(mut payment) = event else {
+            return Ok(event);
+        };
+        if !needs_link(&payment.submitter) {
+            return Ok(DomainEvent::PaymentPending(payment));
+        }
+        let email = payment.submitter.email.clone();
+        match self.store.call(move |s| s.identity(&email)).await {
+            Ok(Some(bound)) => {
+                payment.submitter.feishu_open_id = Some(bound.open_id);
+                if payment.submitter.feishu_union_id.is_none() {
+                    payment.submitter.feishu_union_id = bound.union_id;
+                }
+                return Ok(DomainEvent::PaymentPending(payment));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "could not read learned identities")
+            }
+        }
+        // Wait for a press only when one can come: decisions reach Mica, and the plugin can
+        // verify presses now (with an older plugin, or none of that, the plugin's own reason
+        // fails the job).
+        let can_link = self.card_seal.is_some()
+            && plugin.takes_clicks()
+            && plugin.accepts_presses(&self.store).await.unwrap_or(false);
+        if !can_link {
+            return Ok(DomainEvent::PaymentPending(payment));
+        }
+        let job = d.id.clone();
+        match self.store.call(move |s| s.queue_link_card(&job)).await {
+            Ok(true) => {
+                tracing::info!("the initiator was sent a card to link their Feishu account")
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "could not queue the link card"),
+        }
+        Err(format!(
+            "waiting: the initiator has no Feishu id yet; {} was sent the payment card with \"Link my Feishu account\", and the approval starts once they press it",
+            payment.submitter.email
+        ))
+    }
+
     /// Create the payment's approval and record payment ↔ instance before the job completes; a
     /// crash in between re-runs the job, which finds the same instance through its uuid. A payment
     /// whose current instance was rejected or cancelled gets a new instance; one still open or

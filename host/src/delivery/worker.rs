@@ -1,5 +1,6 @@
 //! The delivery loop.
 
+use super::approval_jobs::IDENTITY_WAIT_MS;
 use super::event_cache::{EventCache, EventForDelivery, Loaded};
 use super::kind::Kind;
 use super::outcome;
@@ -292,7 +293,21 @@ impl Worker {
         let outcome = match built {
             Ok((event, _)) if kind == Kind::Approval => match &event.payload {
                 Payload::Domain(domain) => {
-                    let result = self.create_approval(&plugin, &d, domain.clone()).await;
+                    let domain = match self.with_initiator(&plugin, &d, domain.clone()).await {
+                        Ok(domain) => domain,
+                        Err(waiting) => {
+                            self.release(ticket);
+                            return self
+                                .put_back(
+                                    &d,
+                                    IDENTITY_WAIT_MS,
+                                    waiting,
+                                    ErrorKind::AwaitingIdentity,
+                                )
+                                .await;
+                        }
+                    };
+                    let result = self.create_approval(&plugin, &d, domain).await;
                     outcome::decide(&result, d.attempt, d.rate_limited, &self.policy)
                 }
                 Payload::Message(_) => Outcome::Failed {
@@ -313,7 +328,7 @@ impl Worker {
                             recipient,
                             attempt: d.attempt,
                         };
-                        match self.offer(&plugin, &d, domain) {
+                        match self.offer(&plugin, &d.id, domain, &request.recipient) {
                             Some(offer) => {
                                 plugin.notify_with_offer(&self.store, request, &offer).await
                             }
@@ -346,13 +361,30 @@ impl Worker {
             .await
     }
 
-    /// The decision buttons a card carries: a requisition card, from a plugin that takes clicks,
-    /// when decisions can reach Mica.
-    fn offer(&self, plugin: &LoadedPlugin, d: &Claimed, event: &DomainEvent) -> Option<Offer> {
-        let seal = self.card_seal.as_ref()?;
-        (matches!(event, DomainEvent::PrSubmitted(_)) && plugin.takes_clicks()).then(|| Offer {
-            seal: seal.seal(&d.id),
-            actions: vec![Action::Approve, Action::Reject],
+    /// The buttons a card carries, from a plugin that takes clicks: Approve and Reject on a
+    /// requisition card when decisions can reach Mica; "Link my Feishu account" on the payment
+    /// card sent to a payment's initiator whom Feishu does not know by id.
+    fn offer(
+        &self,
+        plugin: &LoadedPlugin,
+        delivery_id: &str,
+        event: &DomainEvent,
+        to: &Recipient,
+    ) -> Option<Offer> {
+        let seal = self.card_seal.as_ref().filter(|_| plugin.takes_clicks())?;
+        let actions = match event {
+            DomainEvent::PrSubmitted(_) => vec![Action::Approve, Action::Reject],
+            DomainEvent::PaymentPending(p)
+                if super::approval_jobs::needs_link(&p.submitter)
+                    && p.submitter.email.eq_ignore_ascii_case(&to.email) =>
+            {
+                vec![Action::LinkAccount]
+            }
+            _ => return None,
+        };
+        Some(Offer {
+            seal: seal.seal(delivery_id),
+            actions,
         })
     }
 

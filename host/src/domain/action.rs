@@ -10,14 +10,17 @@ use serde::{Deserialize, Serialize};
 pub enum Action {
     Approve,
     Reject,
+    /// "Link my Feishu account", on the card a payment's initiator known by email only gets.
+    LinkAccount,
 }
 
 impl Action {
-    /// The decision the button takes.
-    pub fn decision(self) -> Decision {
+    /// The decision the button takes; none for linking an account.
+    pub fn decision(self) -> Option<Decision> {
         match self {
-            Action::Approve => Decision::Approved,
-            Action::Reject => Decision::Rejected,
+            Action::Approve => Some(Decision::Approved),
+            Action::Reject => Some(Decision::Rejected),
+            Action::LinkAccount => None,
         }
     }
 }
@@ -70,7 +73,12 @@ pub struct Taken {
 pub enum Progress {
     Recorded(Taken),
     Applied(Taken),
-    Refused { taken: Taken, reason: String },
+    Refused {
+        taken: Taken,
+        reason: String,
+    },
+    /// The presser's Feishu account is linked to the address the card was sent to.
+    Linked,
 }
 
 /// Why a click was not taken.

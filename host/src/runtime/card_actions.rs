@@ -15,6 +15,7 @@ fn action(a: Action) -> wit::Action {
     match a {
         Action::Approve => wit::Action::Approve,
         Action::Reject => wit::Action::Reject,
+        Action::LinkAccount => wit::Action::LinkAccount,
     }
 }
 
@@ -22,6 +23,7 @@ fn action_from(a: wit::Action) -> Action {
     match a {
         wit::Action::Approve => Action::Approve,
         wit::Action::Reject => Action::Reject,
+        wit::Action::LinkAccount => Action::LinkAccount,
     }
 }
 
@@ -42,6 +44,7 @@ fn progress(p: &Progress) -> wit::Progress {
             taken: taken(t),
             reason: reason.clone(),
         }),
+        Progress::Linked => wit::Progress::Linked,
     }
 }
 
@@ -91,6 +94,17 @@ impl LoadedPlugin {
     /// Whether the plugin puts decision buttons on cards (exports `card-actions`, since 0.1.4).
     pub fn takes_clicks(&self) -> bool {
         self.card_actions.is_some()
+    }
+
+    /// Whether the plugin can take a press now (its settings let it verify callbacks).
+    pub async fn accepts_presses(&self, db: &Store) -> Result<bool, CallError> {
+        let idx = self.card_actions()?;
+        self.call("accepts_presses", Some(db), async |store, instance| {
+            idx.load(&mut *store, instance)?
+                .call_accepts_presses(store)
+                .await
+        })
+        .await
     }
 
     /// Send a card with decision buttons under `offer`.

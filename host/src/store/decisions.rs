@@ -4,7 +4,7 @@
 use super::{DeliveryStatus, Store, now_ms, rfc3339};
 use crate::delivery::redraw::{Settlement, redraw_id};
 use crate::delivery::{Class, Kind};
-use crate::domain::{Action, Clicker, Person, Progress, Taken};
+use crate::domain::{Clicker, Decision, Person, Progress, Taken};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
@@ -27,7 +27,7 @@ pub struct NewDecision<'a> {
     pub delivery_id: &'a str,
     pub click_id: &'a str,
     pub pr_id: &'a str,
-    pub action: Action,
+    pub decision: Decision,
     pub comment: Option<&'a str>,
     pub decider: &'a Person,
     pub clicker: &'a Clicker,
@@ -101,18 +101,20 @@ const RECORDED: &str = "recorded";
 const APPLIED: &str = "applied";
 const REFUSED: &str = "refused";
 
-fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::Approve => "approve",
-        Action::Reject => "reject",
+/// A decision's name, as stored and as Mica reads it in the notice.
+fn decision_name(d: Decision) -> &'static str {
+    match d {
+        Decision::Approved => "approved",
+        Decision::Rejected => "rejected",
+        Decision::Returned => "returned",
     }
 }
 
-fn action_from(s: &str) -> Action {
-    if s == "reject" {
-        Action::Reject
-    } else {
-        Action::Approve
+fn decision_from(s: &str) -> Decision {
+    match s {
+        "rejected" => Decision::Rejected,
+        "returned" => Decision::Returned,
+        _ => Decision::Approved,
     }
 }
 
@@ -121,7 +123,7 @@ fn notice_body(d: &NewDecision, decided_at_ms: i64) -> String {
     json!({
         "type": "pr.decision",
         "pr_id": d.pr_id,
-        "decision": match d.action { Action::Approve => "approved", Action::Reject => "rejected" },
+        "decision": decision_name(d.decision),
         "comment": d.comment,
         "decider": {
             "email": d.decider.email,
@@ -166,14 +168,14 @@ impl Store {
             let tx = super::write_transaction(c)?;
             let now = now_ms();
             let fresh = tx.execute(
-                "INSERT OR IGNORE INTO card_decisions (delivery_id, click_id, pr_id, action, comment,
+                "INSERT OR IGNORE INTO card_decisions (delivery_id, click_id, pr_id, decision, comment,
                     decider_email, decider_name, open_id, union_id, stage, decided_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
                 params![
                     d.delivery_id,
                     d.click_id,
                     d.pr_id,
-                    action_name(d.action),
+                    decision_name(d.decision),
                     d.comment,
                     d.decider.email,
                     d.decider.name,
@@ -211,7 +213,7 @@ impl Store {
     ) -> anyhow::Result<Vec<DecisionRow>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT d.delivery_id, d.pr_id, d.action, d.comment, d.decider_email, d.open_id,
+                "SELECT d.delivery_id, d.pr_id, d.decision, d.comment, d.decider_email, d.open_id,
                     d.stage, d.reason, d.decided_at, d.updated_at,
                     COALESCE(n.attempts, 0), n.last_error
                  FROM card_decisions d LEFT JOIN callbacks n ON n.decision_of = d.delivery_id
@@ -224,10 +226,7 @@ impl Store {
                     Ok(DecisionRow {
                         delivery_id: r.get(0)?,
                         pr_id: r.get(1)?,
-                        decision: match action_from(&r.get::<_, String>(2)?) {
-                            Action::Approve => "approved",
-                            Action::Reject => "rejected",
-                        },
+                        decision: decision_name(decision_from(&r.get::<_, String>(2)?)),
                         comment: r.get(3)?,
                         decider_email: r.get(4)?,
                         feishu_open_id: r.get(5)?,
@@ -299,12 +298,12 @@ fn decision_in(
     delivery_id: &str,
 ) -> anyhow::Result<Option<StoredDecision>> {
     Ok(c.prepare_cached(
-        "SELECT action, comment, decider_email, decider_name, open_id, stage, reason, decided_at
+        "SELECT decision, comment, decider_email, decider_name, open_id, stage, reason, decided_at
          FROM card_decisions WHERE delivery_id = ?1",
     )?
     .query_row([delivery_id], |r| {
         let taken = Taken {
-            result: action_from(&r.get::<_, String>(0)?).decision(),
+            result: decision_from(&r.get::<_, String>(0)?),
             comment: r.get(1)?,
             decider: Person {
                 email: r.get(2)?,

@@ -172,10 +172,13 @@ pub enum ErrorKind {
     NoPlugin,
     /// A redraw whose card has not been sent yet (waiting for it, no attempt spent).
     AwaitingCard,
+    /// A payment's approval whose initiator Feishu does not know yet (waiting for them to link
+    /// their account, no attempt spent).
+    AwaitingIdentity,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 10] = [
+    const ALL: [ErrorKind; 11] = [
         ErrorKind::Skipped,
         ErrorKind::NotConfigured,
         ErrorKind::InvalidInput,
@@ -186,6 +189,7 @@ impl ErrorKind {
         ErrorKind::PluginError,
         ErrorKind::NoPlugin,
         ErrorKind::AwaitingCard,
+        ErrorKind::AwaitingIdentity,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -200,6 +204,7 @@ impl ErrorKind {
             ErrorKind::PluginError => "plugin_error",
             ErrorKind::NoPlugin => "no_plugin",
             ErrorKind::AwaitingCard => "awaiting_card",
+            ErrorKind::AwaitingIdentity => "awaiting_identity",
         }
     }
 

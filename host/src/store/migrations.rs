@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, CARD_REDRAWS),
     (15, EARLY_CHANGES),
     (16, CARD_DECISIONS),
+    (17, IDENTITIES),
 ];
 
 const INITIAL: &str = r#"
@@ -313,7 +314,7 @@ CREATE TABLE card_decisions (
     delivery_id   TEXT PRIMARY KEY,
     click_id      TEXT NOT NULL,
     pr_id         TEXT NOT NULL,
-    action        TEXT NOT NULL,
+    decision      TEXT NOT NULL,
     comment       TEXT,
     decider_email TEXT NOT NULL,
     decider_name  TEXT NOT NULL,
@@ -327,6 +328,18 @@ CREATE TABLE card_decisions (
 CREATE INDEX card_decisions_stage ON card_decisions (stage);
 ALTER TABLE callbacks ADD COLUMN decision_of TEXT;
 CREATE INDEX callbacks_decision ON callbacks (decision_of) WHERE decision_of IS NOT NULL;
+"#;
+
+/// Feishu ids learned from presses on cards sent to an email (trust on first use): the address,
+/// lower-cased, and who pressed.
+const IDENTITIES: &str = r#"
+CREATE TABLE identities (
+    email        TEXT PRIMARY KEY,
+    open_id      TEXT NOT NULL,
+    union_id     TEXT,
+    learned_at   INTEGER NOT NULL,
+    learned_from TEXT NOT NULL
+);
 "#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {

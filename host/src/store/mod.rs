@@ -16,6 +16,7 @@ mod checkpoint;
 mod decisions;
 mod deliveries;
 mod events;
+mod identities;
 mod kv;
 mod migrations;
 mod owners;
@@ -35,6 +36,7 @@ pub use deliveries::{
     Candidate, Claimed, Completion, Delivery, DeliveryStatus, ErrorKind, Outcome, Verdict,
 };
 pub use events::{InsertedEvent, NewDelivery, NewEvent};
+pub use identities::Identity;
 pub use kv::{KvEntry, KvError, KvSpace, MAX_ENTRIES_PER_PLUGIN};
 pub use owners::{Claim, Owned, OwnedElsewhere};
 pub use params::{Param, ParamSpec, ParamValues, check_type};

@@ -14,6 +14,11 @@ pub const COMMENT_FIELD: &str = "comment";
 pub struct ActionWords {
     pub approve: &'static str,
     pub reject: &'static str,
+    pub link_account: &'static str,
+    pub link_line: &'static str,
+    pub linked_tag: &'static str,
+    pub linked_line: &'static str,
+    pub toast_linked: &'static str,
     pub comment_placeholder: &'static str,
     pub recorded_tag: &'static str,
     pub recorded_line: &'static str,
@@ -31,6 +36,11 @@ pub struct ActionWords {
 const ZH: ActionWords = ActionWords {
     approve: "通过",
     reject: "驳回",
+    link_account: "关联我的飞书账号",
+    link_line: "飞书审批需要知道你的飞书账号：点击下方按钮关联一次，付款审批会自动发起。",
+    linked_tag: "已关联",
+    linked_line: "你的飞书账号已关联，付款审批正在发起。",
+    toast_linked: "飞书账号已关联",
     comment_placeholder: "审批意见（选填）",
     recorded_tag: "正在提交",
     recorded_line: "你的审批决定已记录，正在提交到 Mica；Mica 确认后此卡片会更新。",
@@ -48,6 +58,11 @@ const ZH: ActionWords = ActionWords {
 const EN: ActionWords = ActionWords {
     approve: "Approve",
     reject: "Reject",
+    link_account: "Link my Feishu account",
+    link_line: "Feishu's approval app needs to know your Feishu account: press the button once to link it, and the payment's approval starts by itself.",
+    linked_tag: "Linked",
+    linked_line: "Your Feishu account is linked; the payment's approval is starting.",
+    toast_linked: "Your Feishu account is linked",
     comment_placeholder: "Comment (optional)",
     recorded_tag: "Sending to Mica",
     recorded_line: "Your decision is recorded and on its way to Mica; this card changes once Mica confirms it.",
@@ -69,12 +84,19 @@ pub fn action_words(locale: Locale) -> &'static ActionWords {
     }
 }
 
-/// The comment box and one button per offered action, each carrying the seal unchanged.
+/// One button per offered action, each carrying the seal unchanged, with a comment box when a
+/// button decides, or the line that says why to link when one links an account.
 pub fn offer(card: CardBuilder, offer: &Offer, locale: Locale) -> CardBuilder {
     if offer.actions.is_empty() {
         return card;
     }
     let a = action_words(locale);
+    let decides = offer.actions.iter().any(|x| x.decides());
+    let card = if decides {
+        card
+    } else {
+        card.note(a.link_line)
+    };
     let buttons = offer
         .actions
         .iter()
@@ -82,6 +104,7 @@ pub fn offer(card: CardBuilder, offer: &Offer, locale: Locale) -> CardBuilder {
             let (label, style) = match action {
                 Action::Approve => (a.approve, "primary"),
                 Action::Reject => (a.reject, "danger"),
+                Action::LinkAccount => (a.link_account, "primary"),
             };
             DecisionButton {
                 label,
@@ -93,7 +116,8 @@ pub fn offer(card: CardBuilder, offer: &Offer, locale: Locale) -> CardBuilder {
             }
         })
         .collect();
-    card.decision_form(COMMENT_FIELD, a.comment_placeholder, buttons)
+    let comment = decides.then_some((COMMENT_FIELD, a.comment_placeholder));
+    card.decision_form(comment, buttons)
 }
 
 /// The card once a decision was taken on it: no buttons, and where the decision stands.
@@ -115,6 +139,9 @@ pub fn draw(card: CardBuilder, progress: &Progress, w: &Words, locale: Locale) -
                 .field(w.decided_at, &settled::display_time(&taken.decided_at))
                 .paragraph(a.reason, reason)
         }
+        Progress::Linked => card
+            .restyle(Colour::Green, a.linked_tag)
+            .note(a.linked_line),
     }
 }
 
@@ -152,6 +179,7 @@ pub fn progress_toast(progress: &Progress, locale: Locale) -> (ToastKind, &'stat
         Progress::Recorded(_) => (ToastKind::Success, a.toast_recorded),
         Progress::Applied(_) => (ToastKind::Success, a.toast_applied),
         Progress::Refused { .. } => (ToastKind::Warning, a.toast_refused),
+        Progress::Linked => (ToastKind::Success, a.toast_linked),
     }
 }
 

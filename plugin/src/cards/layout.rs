@@ -388,20 +388,22 @@ impl CardBuilder {
         self
     }
 
-    /// A comment box and the decision buttons that submit it. The card becomes unforwardable.
+    /// The buttons that call back, after a comment box (its field name and placeholder) when
+    /// given. The card becomes unforwardable.
     pub fn decision_form(
         mut self,
-        comment_name: &'static str,
-        placeholder: &str,
+        comment: Option<(&'static str, &str)>,
         buttons: Vec<DecisionButton>,
     ) -> Self {
         self.flush_fields();
         let mut elements = Vec::with_capacity(buttons.len() + 1);
-        elements.push(Element::Input {
-            name: comment_name,
-            placeholder: PlainText::new(placeholder),
-            max_length: 1000,
-        });
+        if let Some((name, placeholder)) = comment {
+            elements.push(Element::Input {
+                name,
+                placeholder: PlainText::new(placeholder),
+                max_length: 1000,
+            });
+        }
         for b in buttons {
             elements.push(Element::Submit {
                 text: PlainText::new(b.label),

@@ -93,8 +93,14 @@ fn render_with(event: &DomainEvent, stage: Stage, locale: Locale, limits: Limits
     };
     let card = match stage {
         Stage::Sent => draft.card,
-        // Only a requisition card takes decisions; any other keeps its plain form.
-        Stage::Offered(offer) if matches!(event, DomainEvent::PrSubmitted(_)) => {
+        // A requisition card takes decisions, a payment card links its initiator's account;
+        // any other keeps its plain form.
+        Stage::Offered(offer)
+            if matches!(
+                event,
+                DomainEvent::PrSubmitted(_) | DomainEvent::PaymentPending(_)
+            ) =>
+        {
             actions::offer(draft.card, offer, locale)
         }
         Stage::Offered(_) => draft.card,

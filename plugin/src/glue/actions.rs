@@ -15,6 +15,7 @@ fn action(a: wit::Action) -> model::Action {
     match a {
         wit::Action::Approve => model::Action::Approve,
         wit::Action::Reject => model::Action::Reject,
+        wit::Action::LinkAccount => model::Action::LinkAccount,
     }
 }
 
@@ -22,6 +23,7 @@ fn action_to(a: model::Action) -> wit::Action {
     match a {
         model::Action::Approve => wit::Action::Approve,
         model::Action::Reject => wit::Action::Reject,
+        model::Action::LinkAccount => wit::Action::LinkAccount,
     }
 }
 
@@ -49,6 +51,7 @@ fn progress(p: Progress) -> model::Progress {
             taken: taken(r.taken),
             reason: r.reason,
         },
+        Progress::Linked => model::Progress::Linked,
     }
 }
 
@@ -87,6 +90,12 @@ fn callback(c: model::Callback) -> Callback {
 }
 
 impl wit::Guest for Component {
+    fn accepts_presses() -> bool {
+        ports::with_env(|env| {
+            crate::settings::FeishuSettings::read(env.settings).callbacks_signed(env.settings)
+        })
+    }
+
     fn notify(request: NotifyRequest, o: Offer) -> Result<Receipt, PluginError> {
         let request = convert::notify_request(request);
         let o = offer(o);
