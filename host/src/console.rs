@@ -41,6 +41,11 @@ const FILES: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../console/js/plugins.js"),
     ),
+    (
+        "js/identities.js",
+        JS,
+        include_str!("../console/js/identities.js"),
+    ),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";

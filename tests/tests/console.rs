@@ -188,17 +188,22 @@ async fn the_preview_shows_every_card_in_the_readers_language() {
     .await;
     let (_, api) = h.get("/api/v1/admin/feishu/preview?locale=en-US").await;
     let figures = b.find_all("#gallery figure").await;
-    // The five domain events, the notice and the digest, and the requisition and payment cards
-    // as they are redrawn once decided.
-    assert_eq!(figures.len(), 9);
+    // The five domain events, the notice and the digest, the requisition and payment cards as
+    // they are redrawn once decided, and the requisition card with its decision buttons.
+    assert_eq!(figures.len(), 10);
     for p in api["previews"].as_array().unwrap() {
         let redrawn = if p["redrawn_by"].is_string() {
             "yes"
         } else {
             "no"
         };
+        let buttons = if p["with_buttons"] == true {
+            "yes"
+        } else {
+            "no"
+        };
         let figure = format!(
-            "#gallery figure[data-type={}][data-redrawn={redrawn}]",
+            "#gallery figure[data-type={}][data-redrawn={redrawn}][data-buttons={buttons}]",
             p["type"].as_str().unwrap()
         );
         let css = format!("{figure} .card-title");
@@ -226,9 +231,17 @@ async fn the_preview_shows_every_card_in_the_readers_language() {
             assert!(tag.contains("redrawn once"), "{tag}");
         }
     }
+    // The approver's card shows its comment box and both buttons.
+    let decision = "#gallery figure[data-type=pr_submitted][data-buttons=yes]";
+    b.find(&format!("{decision} input.card-input")).await;
+    let text = b.find(decision).await.text().await.unwrap();
+    assert!(
+        text.contains("Approve") && text.contains("Reject"),
+        "{text}"
+    );
     // Escaped markdown is shown as the reader sees it, not as character references.
     let body = b
-        .find("#gallery figure[data-type=payment_pending][data-redrawn=no] .card-body")
+        .find("#gallery figure[data-type=payment_pending][data-redrawn=no][data-buttons=no] .card-body")
         .await
         .text()
         .await
@@ -426,5 +439,40 @@ async fn the_console_is_served_from_the_host_alone() {
         .await
         .unwrap();
     assert_eq!(api.status(), 401);
+    h.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learned_feishu_accounts_are_listed_and_removed_from_the_page() {
+    let h = fresh_host().await;
+    let store = h.host.store.clone();
+    store
+        .learn_identity("li.lei@example.com", "ou_li", Some("on_li"), "dlv-1")
+        .unwrap();
+    store
+        .learn_identity("han@example.com", "ou_han", None, "dlv-2")
+        .unwrap();
+    let b = Browser::start().await;
+    sign_in(&b, &h, "identities").await;
+    let row = "#identities tr[data-email='li.lei@example.com']";
+    let text = b.wait_text(row, "ou_li").await;
+    assert!(text.contains("on_li"), "{text}");
+    b.wait_text("#identities tr[data-email='han@example.com']", "ou_han")
+        .await;
+    b.shot("14-identities").await;
+    b.click(&format!("{row} button[data-remove]")).await;
+    b.wait_text("#identities-status", "li.lei@example.com")
+        .await;
+    assert!(store.identity("li.lei@example.com").unwrap().is_none());
+    assert!(store.identity("han@example.com").unwrap().is_some());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.find_all(row).await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the removed row is still shown"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    b.close().await;
     h.host.stop().await;
 }

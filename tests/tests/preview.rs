@@ -26,6 +26,21 @@ async fn every_type_renders_in_both_locales_and_nothing_is_sent() {
         "notice",
         "digest",
     ];
+    let (with_buttons, previews): (Vec<Value>, Vec<Value>) = previews
+        .iter()
+        .cloned()
+        .partition(|p| p["with_buttons"] == true);
+    // The requisition card as an approver gets it: a comment box, Approve and Reject.
+    assert_eq!(with_buttons.len(), 2, "{body}");
+    for p in &with_buttons {
+        assert_eq!(p["type"], "pr_submitted");
+        let card = p["card"].to_string();
+        assert!(
+            card.contains("\"form\"") && card.contains("\"input\""),
+            "{card}"
+        );
+        assert_eq!(p["card"]["config"]["enable_forward"], false, "{p}");
+    }
     let (redrawn, previews): (Vec<Value>, Vec<Value>) = previews
         .iter()
         .cloned()

@@ -70,7 +70,7 @@ function button(element) {
   const label = element.text?.content ?? "";
   const open = (element.behaviors || []).find((b) => b.type === "open_url");
   const href = open ? safeUrl(open.default_url || "") : null;
-  const kind = element.type === "primary" ? "card-button primary" : "card-button";
+  const kind = element.type === "primary" || element.type === "danger" ? `card-button ${element.type}` : "card-button";
   return href
     ? h("a", { class: kind, href, target: "_blank", rel: "noopener noreferrer", dataset: { tag: "button" } }, label)
     : h("span", { class: kind, dataset: { tag: "button" } }, label);
@@ -88,6 +88,11 @@ function element(el) {
       return button(el);
     case "hr":
       return h("hr", { class: "card-hr" });
+    case "form":
+      return h("div", { class: "card-form", dataset: { tag: "form" } }, (el.elements || []).map(element));
+    case "input":
+      return h("input", { class: "card-input", type: "text", disabled: true, dataset: { tag: "input" },
+        placeholder: el.placeholder?.content ?? "" });
     case "column_set":
       return h("div", { class: "card-columns" }, (el.columns || []).map((c) =>
         h("div", { class: "card-column" }, (c.elements || []).map(element))));

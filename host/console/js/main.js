@@ -7,12 +7,14 @@ import { feishuPage } from "./feishu.js";
 import { previewPage } from "./preview.js";
 import { deliveriesPage } from "./deliveries.js";
 import { pluginsPage } from "./plugins.js";
+import { identitiesPage } from "./identities.js";
 
 const PAGES = {
   feishu: feishuPage,
   preview: previewPage,
   deliveries: deliveriesPage,
   plugins: pluginsPage,
+  identities: identitiesPage,
 };
 
 const app = document.getElementById("app");

@@ -6,6 +6,12 @@ import { h, replace } from "./dom.js";
 import { LOCALES, locale, t, label } from "./i18n.js";
 import { renderCard } from "./card.js";
 
+function caption(p) {
+  if (p.redrawn_by) return `${label("type_", p.type)} · ${label("redrawn_by_", p.redrawn_by)}`;
+  if (p.with_buttons) return `${label("type_", p.type)} · ${t("with_buttons")}`;
+  return label("type_", p.type);
+}
+
 export async function previewPage(root) {
   let reader = locale();
   const gallery = h("div", { class: "gallery", id: "gallery" });
@@ -22,8 +28,8 @@ export async function previewPage(root) {
     try {
       const result = await api("GET", `/api/v1/admin/feishu/preview?locale=${encodeURIComponent(reader)}`);
       replace(gallery, result.previews.map((p) =>
-        h("figure", { class: "preview", dataset: { type: p.type, locale: p.locale, redrawn: p.redrawn_by ? "yes" : "no" } },
-          h("figcaption", {}, p.redrawn_by ? `${label("type_", p.type)} · ${label("redrawn_by_", p.redrawn_by)}` : label("type_", p.type)),
+        h("figure", { class: "preview", dataset: { type: p.type, locale: p.locale, redrawn: p.redrawn_by ? "yes" : "no", buttons: p.with_buttons ? "yes" : "no" } },
+          h("figcaption", {}, caption(p)),
           renderCard(p.card),
           h("details", {},
             h("summary", {}, t("preview_json")),

@@ -105,7 +105,38 @@ pub async fn samples(
     if plugin.updates_cards() {
         redrawn(&plugin, &samples, &locales, &mut previews).await?;
     }
+    if plugin.takes_clicks() {
+        with_buttons(&plugin, &samples, &locales, &mut previews).await?;
+    }
     Ok(answer(&plugin, previews))
+}
+
+/// The sample requisition card as an approver gets it, with its comment box and Approve and
+/// Reject buttons (for a plugin that takes clicks, since mica:plugin 0.1.4).
+async fn with_buttons(
+    plugin: &LoadedPlugin,
+    samples: &[Value],
+    locales: &[&str],
+    out: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    let event = samples
+        .iter()
+        .find(|e| e["type"] == "pr_submitted")
+        .expect("a sample of every type");
+    let Payload::Domain(domain) = parse_stored_event(event)
+        .map_err(|e| ApiError::unavailable(format!("a sample event is invalid: {e}")))?
+        .payload
+    else {
+        return Ok(());
+    };
+    for locale in locales {
+        let card = rendered(plugin.render_action_card(&domain, None, locale).await)?;
+        out.push(
+            json!({"type": "pr_submitted", "locale": locale, "event": event, "card": card,
+                        "with_buttons": true}),
+        );
+    }
+    Ok(())
 }
 
 /// The sample requisition card as it is redrawn once decided, and the sample payment card once
