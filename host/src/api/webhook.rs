@@ -83,6 +83,7 @@ pub async fn receive(
             outcome.map(|o| o.map(Callback::Other))
         }
     };
+    let started = std::time::Instant::now();
     let read = match tokio::time::timeout(state.webhook_deadline, read).await {
         Err(_) => {
             failed();
@@ -108,7 +109,11 @@ pub async fn receive(
     };
     let outcome = match read {
         Callback::Other(outcome) => outcome,
-        Callback::Click(click) => return Ok(clicked(&state, &plugin, click).await),
+        Callback::Click(click) => {
+            // One deadline for the whole callback: Feishu waits 3 s for the answer, not 3 s per step.
+            let left = state.webhook_deadline.saturating_sub(started.elapsed());
+            return Ok(clicked(&state, &plugin, click, left).await);
+        }
     };
     let status =
         StatusCode::from_u16(outcome.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -166,9 +171,14 @@ fn plugin_answer(answer: WebhookResponse) -> Response {
 
 /// A card click, taken (`actions::click`) within the callback deadline. A failure answers 500,
 /// so Feishu sends the click again and the stored decision, if any, answers it.
-async fn clicked(state: &AppState, plugin: &LoadedPlugin, click: Click) -> Response {
+async fn clicked(
+    state: &AppState,
+    plugin: &LoadedPlugin,
+    click: Click,
+    left: std::time::Duration,
+) -> Response {
     let taken = tokio::time::timeout(
-        state.webhook_deadline,
+        left,
         crate::actions::click::take(
             &state.store,
             &state.card_seal,
