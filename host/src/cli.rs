@@ -17,9 +17,13 @@ pub struct Cli {
     /// Where the host keeps its database, compile cache and admin token.
     #[arg(long, global = true, env = "MICA_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// The database: a SQLite file path or sqlite: URL (default DATA_DIR/mica-host.db).
+    /// The database: a SQLite file path or sqlite: URL (default DATA_DIR/mica-host.db), or
+    /// postgres://user[:password]@host:port/database.
     #[arg(long, global = true, env = "MICA_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// On PostgreSQL, the schema holding the host's tables (default mica_host).
+    #[arg(long, global = true, env = "MICA_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
     /// Where compiled plugin components are cached (default DATA_DIR/cache); hosts may share one.
     #[arg(long, global = true, env = "MICA_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -186,6 +190,9 @@ pub enum ParamCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = HostConfig::new(&cli.data_dir, cli.database_url.as_deref())?;
+    if let Some(schema) = cli.database_schema.as_deref().filter(|s| !s.is_empty()) {
+        config.database.set_schema(schema)?;
+    }
     if let Some(dir) = cli.cache_dir {
         config.cache_dir = dir;
     }

@@ -13,8 +13,8 @@ use std::time::Duration;
 pub struct HostConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// The SQLite database file.
-    pub database: PathBuf,
+    /// Where the state is kept.
+    pub database: Database,
     /// Compiled-component cache.
     pub cache_dir: PathBuf,
     /// Installed and activated on a store with no plugin.
@@ -58,7 +58,7 @@ impl HostConfig {
     pub fn new(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<HostConfig> {
         Ok(HostConfig {
             listen: "127.0.0.1:8080".parse()?,
-            database: database_path(data_dir, database_url)?,
+            database: Database::from_url(data_dir, database_url)?,
             cache_dir: data_dir.join("cache"),
             data_dir: data_dir.to_path_buf(),
             plugin: None,
@@ -90,7 +90,21 @@ impl HostConfig {
             self.secret_key.as_ref().map(|k| k.expose().to_string()),
         )?;
         let generated = sealer.generated.then(|| sealer.key_file.clone()).flatten();
-        let opened = crate::store::Store::open(&self.database, sealer);
+        let opened = match &self.database {
+            Database::Sqlite(path) => crate::store::Store::open(path, sealer),
+            Database::Postgres {
+                url,
+                schema,
+                pool_size,
+            } => crate::store::Store::open_postgres(
+                &crate::store::PgOptions {
+                    url: url.expose().to_string(),
+                    schema: schema.clone(),
+                    pool_size: *pool_size,
+                },
+                sealer,
+            ),
+        };
         if opened.is_err()
             && let Some(key_file) = generated
         {
@@ -106,14 +120,57 @@ impl HostConfig {
     }
 }
 
-/// `--database-url`: a SQLite path or `sqlite:` URL; the default is `DATA_DIR/mica-host.db`.
-pub fn database_path(data_dir: &Path, url: Option<&str>) -> anyhow::Result<PathBuf> {
-    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
-        return Ok(data_dir.join("mica-host.db"));
-    };
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("--database-url: PostgreSQL is not supported by this build yet; use a SQLite path");
+/// The schema the host's tables live in on PostgreSQL, unless `--database-schema` says otherwise.
+pub const DEFAULT_SCHEMA: &str = "mica_host";
+
+/// Where the host keeps its state. Its `Debug` shows no password.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Database {
+    /// The embedded default: one file, one host.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (Mica's own, say), the host's tables in `schema`.
+    Postgres {
+        url: Secret,
+        schema: String,
+        pool_size: usize,
+    },
+}
+
+impl Database {
+    /// `--database-url`: a `postgres://` or `postgresql://` URL, else a SQLite path or `sqlite:`
+    /// URL; the default is `DATA_DIR/mica-host.db`.
+    pub fn from_url(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Database> {
+        let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(Database::Sqlite(data_dir.join("mica-host.db")));
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres {
+                url: url.into(),
+                schema: DEFAULT_SCHEMA.to_string(),
+                pool_size: 8,
+            });
+        }
+        database_path(url).map(Database::Sqlite)
     }
+
+    /// `--database-schema`: where the tables live on PostgreSQL; refused for SQLite, which has
+    /// no schemas (a file is its own namespace).
+    pub fn set_schema(&mut self, name: &str) -> anyhow::Result<()> {
+        match self {
+            Database::Postgres { schema, .. } => {
+                crate::store::db::check_schema(name)?;
+                *schema = name.to_string();
+                Ok(())
+            }
+            Database::Sqlite(_) => bail!(
+                "--database-schema applies to a PostgreSQL --database-url; a SQLite file has no schemas"
+            ),
+        }
+    }
+}
+
+/// A SQLite path or `sqlite:` URL.
+fn database_path(url: &str) -> anyhow::Result<PathBuf> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -170,18 +227,28 @@ mod tests {
     #[test]
     fn database_urls() {
         let d = Path::new("/d");
+        let sqlite = |p: &str| Database::Sqlite(PathBuf::from(p));
         assert_eq!(
-            database_path(d, None).unwrap(),
-            PathBuf::from("/d/mica-host.db")
+            Database::from_url(d, None).unwrap(),
+            sqlite("/d/mica-host.db")
         );
         assert_eq!(
-            database_path(d, Some("sqlite:///x/y.db")).unwrap(),
-            PathBuf::from("/x/y.db")
+            Database::from_url(d, Some("sqlite:///x/y.db")).unwrap(),
+            sqlite("/x/y.db")
         );
         assert_eq!(
-            database_path(d, Some("/x/z.db")).unwrap(),
-            PathBuf::from("/x/z.db")
+            Database::from_url(d, Some("/x/z.db")).unwrap(),
+            sqlite("/x/z.db")
         );
-        assert!(database_path(d, Some("postgres://u@h/db")).is_err());
+        let mut pg = Database::from_url(d, Some("postgres://u:pw-9@h:5433/db")).unwrap();
+        assert!(
+            matches!(&pg, Database::Postgres { schema, .. } if schema == "mica_host"),
+            "{pg:?}"
+        );
+        assert!(!format!("{pg:?}").contains("pw-9"), "no password printed");
+        pg.set_schema("feishu_host").unwrap();
+        assert!(matches!(&pg, Database::Postgres { schema, .. } if schema == "feishu_host"));
+        assert!(pg.set_schema("Bad-Name").is_err());
+        assert!(sqlite("/x").set_schema("s").is_err());
     }
 }

@@ -57,6 +57,36 @@ pub fn host_binary() -> PathBuf {
     path
 }
 
+/// On scripts/test.sh's PostgreSQL pass (`MICA_TEST_DATABASE_URL=postgres://…`), the database of
+/// the host whose data directory is `dir`: a schema of its own, named after `dir`, so a host
+/// restarted on the same directory finds its state. `None`: the embedded SQLite file in `dir`.
+pub fn test_database(dir: &std::path::Path) -> Option<(String, String)> {
+    use std::hash::{Hash, Hasher};
+    let url = std::env::var("MICA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut hasher);
+    Some((url, format!("t_{:016x}", hasher.finish())))
+}
+
+/// Whether this run keeps the hosts' state in PostgreSQL (tests that look into the SQLite file
+/// itself run on the SQLite pass only).
+pub fn on_postgres() -> bool {
+    test_database(std::path::Path::new("/")).is_some()
+}
+
+/// The `mica-host` binary with `--data-dir dir` and, on the PostgreSQL pass, that directory's
+/// database (`test_database`).
+pub fn host_command(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(host_binary());
+    command.arg("--data-dir").arg(dir);
+    if let Some((url, schema)) = test_database(dir) {
+        command.args(["--database-url", &url, "--database-schema", &schema]);
+    }
+    command
+}
+
 /// Compiled components are shared by every test host, so each test does not compile again.
 fn shared_compile_cache() -> PathBuf {
     workspace_target().join("test-compile-cache")
@@ -128,7 +158,19 @@ impl TestHost {
 
     /// A host on `dir` (a new or a previous host's data directory).
     pub async fn start_in(dir: Arc<TempDir>, options: HostOptions) -> TestHost {
-        let mut config = HostConfig::new(dir.path(), None).unwrap();
+        // `RUST_LOG=mica_host=debug cargo test …` shows what the hosts under test log.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
+        let database = test_database(dir.path());
+        let mut config =
+            HostConfig::new(dir.path(), database.as_ref().map(|(url, _)| url.as_str())).unwrap();
+        if let Some((_, schema)) = &database {
+            config.database.set_schema(schema).unwrap();
+        }
         config.listen = options
             .listen
             .unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());

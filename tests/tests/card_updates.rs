@@ -182,14 +182,17 @@ async fn a_card_not_sent_yet_is_waited_for_and_a_card_older_than_14_days_is_left
     assert_eq!(host.post_event(&old).await.0, 202);
     let sent = host.settled("evt-old").await;
     {
-        let db = rusqlite::Connection::open(host.dir.path().join("mica-host.db")).unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
         let fifteen_days_ms: i64 = 15 * 24 * 3600 * 1000;
-        let changed = db
-            .execute(
-                "UPDATE deliveries SET sent_at = sent_at - ?2 WHERE id = ?1",
-                rusqlite::params![sent[0]["id"].as_str().unwrap(), fifteen_days_ms],
-            )
+        let id = sent[0]["id"].as_str().unwrap().to_string();
+        let changed = host
+            .host
+            .store
+            .with(|c| {
+                c.execute(
+                    "UPDATE deliveries SET sent_at = sent_at - ?2 WHERE id = ?1",
+                    mica_host::store::db::params![id, fifteen_days_ms],
+                )
+            })
             .unwrap();
         assert_eq!(changed, 1);
     }

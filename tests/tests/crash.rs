@@ -2,7 +2,7 @@
 //! does not break Feishu's rate limits: a host restarted within the second counts what the one
 //! before it sent.
 
-use mica_tests::harness::{ADMIN_TOKEN, event, host_binary, plugin_wasm, recipient};
+use mica_tests::harness::{ADMIN_TOKEN, event, host_command, plugin_wasm, recipient};
 use mica_tests::sim::{APP_ID, APP_SECRET, Fault, FeishuSim};
 use std::collections::HashSet;
 use std::path::Path;
@@ -10,9 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn cli(dir: &Path, args: &[&str]) {
-    let out = Command::new(host_binary())
-        .arg("--data-dir")
-        .arg(dir)
+    let out = host_command(dir)
         .args(args)
         .env_remove("MICA_SECRET_KEY")
         .output()
@@ -25,9 +23,7 @@ fn cli(dir: &Path, args: &[&str]) {
 }
 
 fn serve(dir: &Path, port: u16, run: usize) -> Child {
-    Command::new(host_binary())
-        .arg("--data-dir")
-        .arg(dir)
+    host_command(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("MICA_ADMIN_TOKEN", ADMIN_TOKEN)
         .env_remove("MICA_SECRET_KEY")

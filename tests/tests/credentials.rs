@@ -1,7 +1,7 @@
 //! The two credentials: Mica's service token posts events and reads their outcome, and can
 //! change nothing else; the admin token can do everything.
 
-use mica_tests::harness::{ADMIN_TOKEN, SERVICE_TOKEN, TestHost, event, recipient};
+use mica_tests::harness::{ADMIN_TOKEN, SERVICE_TOKEN, TestHost, event, on_postgres, recipient};
 use mica_tests::sim::FeishuSim;
 use serde_json::{Value, json};
 
@@ -188,14 +188,44 @@ async fn a_copy_of_the_database_holds_neither_the_app_secret_nor_the_tenant_toke
         .with(|s| s.current_token.clone())
         .expect("a token was issued");
     let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(host.dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.to_string_lossy().contains(".db") {
-            bytes.extend(std::fs::read(&path).unwrap());
+    if on_postgres() {
+        // Every row of every table of the host's schema, as PostgreSQL prints it (bytea in hex).
+        let rows: Vec<String> = host
+            .host
+            .store
+            .with(|c| {
+                let tables: Vec<String> = c.query_map(
+                    "SELECT table_name FROM information_schema.tables
+                     WHERE table_schema = current_schema()",
+                    (),
+                    |r| r.get(0),
+                )?;
+                let mut rows = Vec::new();
+                for table in tables {
+                    rows.extend(c.query_map(
+                        &format!("SELECT CAST(t AS TEXT) FROM {table} t"),
+                        (),
+                        |r| r.get::<String>(0),
+                    )?);
+                }
+                Ok(rows)
+            })
+            .unwrap();
+        bytes.extend(rows.join("\n").into_bytes());
+    } else {
+        for entry in std::fs::read_dir(host.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().contains(".db") {
+                bytes.extend(std::fs::read(&path).unwrap());
+            }
         }
     }
-    assert!(bytes.len() > 4096, "the database files were read");
-    let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(bytes.len() > 4096, "the database was read");
+    let contains = |needle: &str| {
+        [needle.to_string(), hex::encode(needle)]
+            .iter()
+            .any(|n| bytes.windows(n.len()).any(|w| w == n.as_bytes()))
+    };
     assert!(
         !contains(&token),
         "the tenant token is in the database in clear"

@@ -1,6 +1,6 @@
 //! Failed deliveries can be listed and sent again, by API and CLI, and arrive once.
 
-use mica_tests::harness::{TestHost, event, host_binary, recipient};
+use mica_tests::harness::{TestHost, event, host_command, recipient};
 use mica_tests::sim::FeishuSim;
 use serde_json::Value;
 
@@ -65,9 +65,7 @@ async fn the_cli_lists_and_retries_every_failed_delivery_of_a_running_host() {
     let d = h.settled("evt-cli-dl").await;
     assert!(d.iter().all(|d| d["status"] == "failed"));
     let cli = |args: &[&str]| {
-        std::process::Command::new(host_binary())
-            .arg("--data-dir")
-            .arg(h.dir.path())
+        host_command(h.dir.path())
             .args(args)
             .env_remove("MICA_SECRET_KEY")
             .output()

@@ -245,7 +245,7 @@ async fn count(t: &ApprovalSetup, sql: &'static str) -> i64 {
     t.host
         .host
         .store
-        .call(move |s| s.with(|c| Ok(c.query_row(sql, [], |r| r.get(0))?)))
+        .call(move |s| s.with(|c| c.query_row(sql, (), |r| r.get(0))))
         .await
         .unwrap()
 }
@@ -315,13 +315,18 @@ async fn random_and_mutated_input_is_refused_cleanly_and_applies_nothing() {
 
     // 2. The settings API: 200 or a 4xx; a refused PUT changes no stored value.
     let (_, form) = t.host.get("/api/v1/admin/feishu/settings").await;
-    let rows = "SELECT group_concat(key || '=' || coalesce(value, ''), ';') FROM
-        (SELECT key, value FROM system_parameters ORDER BY key)";
     let store = t.host.host.store.clone();
     let snapshot = move || -> String {
         store
-            .with(|c| Ok(c.query_row(rows, [], |r| r.get(0))?))
+            .with(|c| {
+                c.query_map(
+                    "SELECT key || '=' || COALESCE(value, '') FROM system_parameters ORDER BY key",
+                    (),
+                    |r| r.get::<String>(0),
+                )
+            })
             .unwrap()
+            .join(";")
     };
     let s = sender(&t);
     let seen_settings = s.seen.clone();

@@ -1,6 +1,6 @@
 //! Installing, validating, activating and rolling back plugin versions while the host runs.
 
-use mica_tests::harness::{PLUGIN_VERSION, TestHost, event, fixture_wasm, host_binary, recipient};
+use mica_tests::harness::{PLUGIN_VERSION, TestHost, event, fixture_wasm, host_command, recipient};
 use mica_tests::sim::FeishuSim;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -182,9 +182,7 @@ async fn an_activation_by_the_cli_reaches_the_running_host_within_a_second() {
         card_footer_now(&h, &sim, "evt-before").await,
         "Sent by Mica Procurement"
     );
-    let out = std::process::Command::new(host_binary())
-        .arg("--data-dir")
-        .arg(h.dir.path())
+    let out = host_command(h.dir.path())
         .args(["plugin", "activate", "feishu", V2])
         .env_remove("MICA_SECRET_KEY")
         .output()

@@ -188,7 +188,7 @@ async fn a_secret_stays_a_secret_whatever_a_later_version_declares() {
         .with(|c| {
             c.execute(
                 "UPDATE system_parameters SET is_sensitive = 1 WHERE key = 'misbehave.note'",
-                [],
+                (),
             )?;
             Ok(())
         })

@@ -336,17 +336,14 @@ mod tests {
     /// A restarted host counts what the store says was sent in the last minute.
     #[tokio::test]
     async fn calls_granted_before_a_restart_count_against_the_new_process() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            crate::store::Store::open(&dir.path().join("t.db"), crate::store::Sealer::ephemeral())
-                .unwrap();
+        let (_dir, store) = crate::store::temporary();
         store
             .with(|c| {
                 let now = crate::store::now_ms();
                 for i in 0..50 {
                     c.execute(
                         "INSERT INTO rate_grants (at_ms, kind, recipient_email) VALUES (?1, 'notify', ?2)",
-                        rusqlite::params![now - 300, format!("u{i}@example.com")],
+                        crate::store::db::params![now - 300, format!("u{i}@example.com")],
                     )?;
                 }
                 // Too old to matter, and one approval call.

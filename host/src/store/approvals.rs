@@ -1,10 +1,10 @@
 //! Payment ↔ approval instance, its status history, callback dedup, and the Mica notices each
 //! accepted change produces, all written in one transaction.
 
+use super::db::{Conn, OptionalExt, params};
 use super::{Store, now_ms, rfc3339};
 use crate::approvals::{Status, accepts};
 use crate::delivery::redraw::Settlement;
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -99,7 +99,7 @@ pub struct CurrentApproval {
 }
 
 /// Apply one change through the state machine; true when it changed the status.
-fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::Result<bool> {
+fn apply(tx: &mut Conn, change: &StatusChange, notify_mica: bool) -> anyhow::Result<bool> {
     let now = now_ms();
     let current: Option<(String, String, i64)> = tx
         .query_row(
@@ -154,7 +154,7 @@ fn apply(tx: &Transaction, change: &StatusChange, notify_mica: bool) -> anyhow::
 
 /// The payment's cards show where its approval stands: redrawn with every change applied here.
 fn redraw_payment_cards(
-    tx: &Transaction,
+    tx: &mut Conn,
     payment_id: &str,
     change: &StatusChange,
     now: i64,
@@ -177,12 +177,7 @@ fn redraw_payment_cards(
     Ok(())
 }
 
-fn history(
-    tx: &Transaction,
-    payment_id: &str,
-    change: &StatusChange,
-    now: i64,
-) -> anyhow::Result<()> {
+fn history(tx: &mut Conn, payment_id: &str, change: &StatusChange, now: i64) -> anyhow::Result<()> {
     tx.execute(
         "INSERT INTO approval_history (payment_id, instance_code, status, status_time_ms, source, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -193,7 +188,7 @@ fn history(
 }
 
 /// A new instance's first status: its history line and, for Mica, its notice.
-fn park(tx: &Transaction, change: &StatusChange, now: i64) -> anyhow::Result<()> {
+fn park(tx: &mut Conn, change: &StatusChange, now: i64) -> anyhow::Result<()> {
     tx.execute(
         "DELETE FROM early_changes WHERE received_at < ?1",
         [now - EARLY_CHANGE_TTL_MS],
@@ -216,15 +211,13 @@ fn park(tx: &Transaction, change: &StatusChange, now: i64) -> anyhow::Result<()>
 /// instance existed before anything Feishu says about it, so the time recorded with its first
 /// status (when the create answer arrived, later than those reports) is moved back to the
 /// earliest report, which then applies in order like any other.
-fn replay_early(tx: &Transaction, instance_code: &str, notify_mica: bool) -> anyhow::Result<()> {
-    let mut stmt = tx.prepare(
+fn replay_early(tx: &mut Conn, instance_code: &str, notify_mica: bool) -> anyhow::Result<()> {
+    let early: Vec<(String, i64, String)> = tx.query_map(
         "SELECT status, status_time_ms, source FROM early_changes WHERE instance_code = ?1
          ORDER BY status_time_ms, id",
+        [instance_code],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    let early: Vec<(String, i64, String)> = stmt
-        .query_map([instance_code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    drop(stmt);
     let Some(earliest) = early.iter().map(|(_, at, _)| *at).min() else {
         return Ok(());
     };
@@ -233,7 +226,8 @@ fn replay_early(tx: &Transaction, instance_code: &str, notify_mica: bool) -> any
         [instance_code],
     )?;
     tx.execute(
-        "UPDATE approvals SET status_time_ms = MIN(status_time_ms, ?2) WHERE instance_code = ?1",
+        "UPDATE approvals SET status_time_ms = CASE WHEN status_time_ms < ?2 THEN status_time_ms ELSE ?2 END
+         WHERE instance_code = ?1",
         params![instance_code, earliest],
     )?;
     for (status, at, source) in early {
@@ -252,7 +246,7 @@ fn replay_early(tx: &Transaction, instance_code: &str, notify_mica: bool) -> any
 }
 
 fn started(
-    tx: &Transaction,
+    tx: &mut Conn,
     payment_id: &str,
     change: &StatusChange,
     now: i64,
@@ -272,7 +266,7 @@ fn started(
 }
 
 fn enqueue_notice(
-    tx: &Transaction,
+    tx: &mut Conn,
     payment_id: &str,
     instance_code: &str,
     status: Status,
@@ -307,7 +301,7 @@ impl Store {
         job_id: &str,
     ) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let now = now_ms();
             let current: Option<(String, String)> = tx
                 .query_row(
@@ -318,7 +312,7 @@ impl Store {
                 .optional()?;
             match current {
                 Some((code, _)) if code == change.instance_code => {
-                    apply(&tx, change, notify_mica)?;
+                    apply(&mut tx, change, notify_mica)?;
                 }
                 Some((code, status)) => {
                     let ended = Status::parse(&status).is_some_and(Status::allows_new_round);
@@ -343,7 +337,7 @@ impl Store {
                         params![payment_id, change.instance_code, plugin_id, change.status.as_str(),
                                 change.status_time_ms as i64, initiator, job_id, now],
                     )?;
-                    started(&tx, payment_id, change, now, notify_mica)?;
+                    started(&mut tx, payment_id, change, now, notify_mica)?;
                 }
                 None => {
                     tx.execute(
@@ -353,10 +347,10 @@ impl Store {
                         params![payment_id, change.instance_code, plugin_id, change.status.as_str(),
                                 change.status_time_ms as i64, initiator, now, job_id],
                     )?;
-                    started(&tx, payment_id, change, now, notify_mica)?;
+                    started(&mut tx, payment_id, change, now, notify_mica)?;
                 }
             }
-            replay_early(&tx, &change.instance_code, notify_mica)?;
+            replay_early(&mut tx, &change.instance_code, notify_mica)?;
             tx.commit()?;
             Ok(())
         })
@@ -365,7 +359,7 @@ impl Store {
     /// The payment's current instance, if it has one.
     pub fn current_approval(&self, payment_id: &str) -> anyhow::Result<Option<CurrentApproval>> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT instance_code, status, plugin_id, initiator, job_id FROM approvals WHERE payment_id = ?1",
                 [payment_id],
                 |r| {
@@ -381,7 +375,7 @@ impl Store {
                     })
                 },
             )
-            .optional()?)
+            .optional()
         })
     }
 
@@ -395,7 +389,7 @@ impl Store {
         notify_mica: bool,
     ) -> anyhow::Result<bool> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             if let Some(id) = event_id {
                 let fresh = tx.execute(
                     "INSERT INTO webhook_events (event_id, plugin_id, received_at) VALUES (?1, ?2, ?3)
@@ -407,7 +401,7 @@ impl Store {
                 }
             }
             for change in changes {
-                apply(&tx, change, notify_mica)?;
+                apply(&mut tx, change, notify_mica)?;
             }
             tx.commit()?;
             Ok(true)
@@ -417,8 +411,8 @@ impl Store {
     /// Apply a status read back from the provider (reconciliation).
     pub fn apply_status(&self, change: &StatusChange, notify_mica: bool) -> anyhow::Result<bool> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
-            let changed = apply(&tx, change, notify_mica)?;
+            let mut tx = super::write_transaction(c)?;
+            let changed = apply(&mut tx, change, notify_mica)?;
             tx.commit()?;
             Ok(changed)
         })
@@ -432,11 +426,11 @@ impl Store {
                     [payment_id],
                     |r| {
                         Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                            r.get::<_, i64>(3)?,
-                            r.get::<_, i64>(4)?,
+                            r.get::<String>(0)?,
+                            r.get::<String>(1)?,
+                            r.get::<i64>(2)?,
+                            r.get::<i64>(3)?,
+                            r.get::<i64>(4)?,
                         ))
                     },
                 )
@@ -444,16 +438,12 @@ impl Store {
             let Some((instance_code, status, updated_at, round, created_at)) = head else {
                 return Ok(None);
             };
-            let mut stmt = c.prepare(
-                "SELECT instance_code, status, status_time_ms, source, at FROM approval_history
-                 WHERE payment_id = ?1 ORDER BY id",
-            )?;
-            let lines = stmt
-                .query_map([payment_id], |r| {
+            let lines = c.query_map("SELECT instance_code, status, status_time_ms, source, at FROM approval_history
+                 WHERE payment_id = ?1 ORDER BY id", [payment_id], |r| {
                     let time: i64 = r.get(2)?;
                     let at: i64 = r.get(4)?;
                     Ok((
-                        r.get::<_, Option<String>>(0)?,
+                        r.get::<Option<String>>(0)?,
                         HistoryEntry {
                             status: r.get(1)?,
                             // Feishu's operate time when it gave one, else when the host learnt it.
@@ -461,8 +451,7 @@ impl Store {
                             source: r.get(3)?,
                         },
                     ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+                })?;
             let of = |code: &str| -> Vec<HistoryEntry> {
                 lines
                     .iter()
@@ -470,15 +459,10 @@ impl Store {
                     .map(|(_, h)| h.clone())
                     .collect()
             };
-            let mut earlier = c.prepare(
-                "SELECT instance_code, round, status, created_at FROM approval_rounds
-                 WHERE payment_id = ?1 ORDER BY round",
-            )?;
-            let mut instances = earlier
-                .query_map([payment_id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+            let mut instances = c.query_map("SELECT instance_code, round, status, created_at FROM approval_rounds
+                 WHERE payment_id = ?1 ORDER BY round", [payment_id], |r| {
+                    Ok((r.get::<String>(0)?, r.get::<i64>(1)?, r.get::<String>(2)?, r.get::<i64>(3)?))
                 })?
-                .collect::<Result<Vec<_>, _>>()?
                 .into_iter()
                 .map(|(code, round, status, created)| Instance {
                     history: of(&code),
@@ -515,15 +499,14 @@ impl Store {
         limit: usize,
     ) -> anyhow::Result<Vec<(String, String)>> {
         self.with(|c| {
-            let mut stmt = c.prepare(
+            let rows = c.query_map(
                 "SELECT plugin_id, instance_code FROM approvals
                  WHERE status IN ('PENDING', 'REVERTED', 'OVERTIME_RECOVER') AND checked_at <= ?1
                  ORDER BY checked_at LIMIT ?2",
+                params![now_ms() - older_than_ms, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let rows = stmt.query_map(params![now_ms() - older_than_ms, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
     }
 
@@ -558,7 +541,7 @@ mod tests {
     }
 
     fn early_count(s: &Store) -> i64 {
-        s.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM early_changes", [], |r| r.get(0))?))
+        s.with(|c| c.query_row("SELECT COUNT(*) FROM early_changes", (), |r| r.get(0)))
             .unwrap()
     }
 
@@ -613,9 +596,9 @@ mod tests {
             .unwrap();
         let kept: Vec<String> = s
             .with(|c| {
-                let mut stmt = c.prepare("SELECT instance_code FROM early_changes")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                let rows =
+                    c.query_map("SELECT instance_code FROM early_changes", (), |r| r.get(0))?;
+                Ok(rows)
             })
             .unwrap();
         assert_eq!(kept, vec!["I-1".to_string()]);

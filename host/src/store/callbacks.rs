@@ -1,7 +1,7 @@
 //! The outbox of notices to Mica: due notices in order per payment, outcomes, dead letters.
 
+use super::db::params;
 use super::{Store, now_ms, rfc3339};
-use rusqlite::params;
 use serde::Serialize;
 
 /// A notice Mica refused this many times (4xx) becomes a dead letter: retrying cannot help
@@ -36,23 +36,24 @@ impl Store {
     /// the next waits until that one is delivered or has become a dead letter.
     pub fn due_callbacks(&self, limit: usize) -> anyhow::Result<Vec<DueCallback>> {
         self.with(|c| {
-            let mut stmt = c.prepare(
+            let rows = c.query_map(
                 "SELECT c.id, c.body, c.attempts, c.refusals, c.decision_of FROM callbacks c
                  WHERE c.status = 'pending' AND c.next_attempt_at <= ?1
                    AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.status = 'pending'
                                    AND e.subject = c.subject AND e.id < c.id)
                  ORDER BY c.id LIMIT ?2",
+                params![now_ms(), limit as i64],
+                |r| {
+                    Ok(DueCallback {
+                        id: r.get(0)?,
+                        body: r.get(1)?,
+                        attempts: r.get(2)?,
+                        refusals: r.get(3)?,
+                        decision_of: r.get(4)?,
+                    })
+                },
             )?;
-            let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
-                Ok(DueCallback {
-                    id: r.get(0)?,
-                    body: r.get(1)?,
-                    attempts: r.get(2)?,
-                    refusals: r.get(3)?,
-                    decision_of: r.get(4)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
     }
 
@@ -95,11 +96,8 @@ impl Store {
 
     pub fn failed_notices(&self, limit: usize) -> anyhow::Result<Vec<FailedNotice>> {
         self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, body, subject, attempts, last_error, created_at, updated_at FROM callbacks
-                 WHERE status = 'failed' ORDER BY id DESC LIMIT ?1",
-            )?;
-            let rows = stmt.query_map(params![limit as i64], |r| {
+            let rows = c.query_map("SELECT id, body, subject, attempts, last_error, created_at, updated_at FROM callbacks
+                 WHERE status = 'failed' ORDER BY id DESC LIMIT ?1", params![limit as i64], |r| {
                 let body: String = r.get(1)?;
                 Ok(FailedNotice {
                     id: r.get(0)?,
@@ -112,7 +110,7 @@ impl Store {
                     updated_at: rfc3339(r.get(6)?),
                 })
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
     }
 
@@ -139,11 +137,11 @@ impl Store {
     /// Dead-lettered notices, for the metric.
     pub fn failed_notice_count(&self) -> anyhow::Result<i64> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM callbacks WHERE status = 'failed'",
-                [],
+                (),
                 |r| r.get(0),
-            )?)
+            )
         })
     }
 }

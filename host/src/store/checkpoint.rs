@@ -6,7 +6,7 @@
 //! A running host turns that off and checkpoints from a thread of its own instead, with its own
 //! connection, in PASSIVE mode, which never waits for readers or the writer.
 
-use super::Store;
+use super::{Database, Store};
 use anyhow::Context;
 use rusqlite::Connection;
 use std::sync::{Arc, Mutex};
@@ -22,20 +22,20 @@ impl Store {
     pub fn checkpoint_in_background(
         &self,
     ) -> anyhow::Result<(watch::Sender<bool>, JoinHandle<()>)> {
-        let own = self.with(|c| {
-            let path = c
-                .path()
-                .filter(|p| !p.is_empty())
-                .context("an in-memory database has no log to checkpoint")?
-                .to_string();
-            let own = Connection::open(&path)
-                .with_context(|| format!("opening the database {path} to checkpoint"))?;
-            own.busy_timeout(Duration::from_secs(5))?;
-            c.pragma_update(None, "wal_autocheckpoint", 0)?;
-            Ok(own)
-        })?;
-        let own = Arc::new(Mutex::new(own));
         let (stop, mut stopped) = watch::channel(false);
+        let (path, writer) = match &self.db {
+            Database::Sqlite { path, writer, .. } => (path.clone(), writer.clone()),
+            // PostgreSQL checkpoints on its own schedule, outside any of the host's statements.
+            Database::Postgres(_) => return Ok((stop, tokio::spawn(async {}))),
+        };
+        let own = Connection::open(&path)
+            .with_context(|| format!("opening the database {} to checkpoint", path.display()))?;
+        own.busy_timeout(Duration::from_secs(5))?;
+        writer
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the database connection was poisoned by a panic"))?
+            .pragma_update(None, "wal_autocheckpoint", 0)?;
+        let own = Arc::new(Mutex::new(own));
         let join = tokio::spawn(async move {
             while !*stopped.borrow() {
                 tokio::select! {
@@ -45,7 +45,7 @@ impl Store {
                 let own = own.clone();
                 let done = tokio::task::spawn_blocking(move || {
                     let own = own.lock().unwrap_or_else(|p| p.into_inner());
-                    own.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    own.query_row("PRAGMA wal_checkpoint(PASSIVE)", (), |_| Ok(()))
                 })
                 .await;
                 if let Ok(Err(e)) = done {
@@ -68,7 +68,7 @@ mod tests {
         let store = Store::open(&path, super::super::Sealer::ephemeral()).unwrap();
         let (stop, join) = store.checkpoint_in_background().unwrap();
         let auto: i64 = store
-            .with(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
+            .with(|c| c.query_row("PRAGMA wal_autocheckpoint", (), |r| r.get(0)))
             .unwrap();
         assert_eq!(auto, 0, "commits no longer checkpoint");
         let before = std::fs::metadata(&path).unwrap().len();

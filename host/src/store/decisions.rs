@@ -1,11 +1,11 @@
 //! Decisions taken on cards (`crate::actions`): one per card, stored with the notice that relays
 //! it to Mica in one transaction, and Mica's answer stored with the redraw that shows it.
 
+use super::db::{Conn, OptionalExt, params};
 use super::{DeliveryStatus, Store, now_ms, rfc3339};
 use crate::delivery::redraw::{Settlement, redraw_id};
 use crate::delivery::{Class, Kind};
 use crate::domain::{Clicker, Decision, Person, Progress, Taken};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -140,24 +140,24 @@ fn notice_body(d: &NewDecision, decided_at_ms: i64) -> String {
 impl Store {
     /// The card (delivery) a verified seal names.
     pub fn clicked_card(&self, delivery_id: &str) -> anyhow::Result<Option<ClickedCard>> {
-        self.read(|r| {
-            Ok(r.conn
-                .prepare_cached(
-                    "SELECT d.event_id, d.kind, d.status, d.recipient, e.type, e.subject
+        self.read(|c, _| {
+            c.query_row(
+                "SELECT d.event_id, d.kind, d.status, d.recipient, e.type, e.subject
                      FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?1",
-                )?
-                .query_row([delivery_id], |row| {
+                [delivery_id],
+                |row| {
                     let subject: Option<String> = row.get(5)?;
                     Ok(ClickedCard {
                         event_id: row.get(0)?,
                         kind: row.get(1)?,
-                        status: DeliveryStatus::parse(&row.get::<_, String>(2)?),
+                        status: DeliveryStatus::parse(&row.get::<String>(2)?),
                         recipient: row.get(3)?,
                         event_type: row.get(4)?,
                         pr_id: subject.and_then(|s| s.strip_prefix("pr:").map(str::to_string)),
                     })
-                })
-                .optional()?)
+                },
+            )
+            .optional()
         })
     }
 
@@ -165,12 +165,13 @@ impl Store {
     /// already. Returns the card's decision (this one, or the first) and whether it is new.
     pub fn record_decision(&self, d: &NewDecision) -> anyhow::Result<(StoredDecision, bool)> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let now = now_ms();
             let fresh = tx.execute(
-                "INSERT OR IGNORE INTO card_decisions (delivery_id, click_id, pr_id, decision, comment,
+                "INSERT INTO card_decisions (delivery_id, click_id, pr_id, decision, comment,
                     decider_email, decider_name, open_id, union_id, stage, decided_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+                 ON CONFLICT DO NOTHING",
                 params![
                     d.delivery_id,
                     d.click_id,
@@ -197,7 +198,7 @@ impl Store {
                     ],
                 )?;
             }
-            let stored = decision_in(&tx, d.delivery_id)?
+            let stored = decision_in(&mut tx, d.delivery_id)?
                 .ok_or_else(|| anyhow::anyhow!("the decision just written is not there"))?;
             tx.commit()?;
             Ok((stored, fresh))
@@ -212,25 +213,22 @@ impl Store {
         limit: usize,
     ) -> anyhow::Result<Vec<DecisionRow>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT d.delivery_id, d.pr_id, d.decision, d.comment, d.decider_email, d.open_id,
+            let rows = c.query_map("SELECT d.delivery_id, d.pr_id, d.decision, d.comment, d.decider_email, d.open_id,
                     d.stage, d.reason, d.decided_at, d.updated_at,
                     COALESCE(n.attempts, 0), n.last_error
                  FROM card_decisions d LEFT JOIN callbacks n ON n.decision_of = d.delivery_id
-                 WHERE (?1 IS NULL OR d.pr_id = ?1) AND (?2 IS NULL OR d.stage = ?2)
-                 ORDER BY d.decided_at DESC, d.delivery_id LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR d.pr_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR d.stage = ?2)
+                 ORDER BY d.decided_at DESC, d.delivery_id LIMIT ?3", 
                 params![pr_id, stage.map(DecisionStage::as_str), limit as i64],
                 |r| {
                     Ok(DecisionRow {
                         delivery_id: r.get(0)?,
                         pr_id: r.get(1)?,
-                        decision: decision_name(decision_from(&r.get::<_, String>(2)?)),
+                        decision: decision_name(decision_from(&r.get::<String>(2)?)),
                         comment: r.get(3)?,
                         decider_email: r.get(4)?,
                         feishu_open_id: r.get(5)?,
-                        stage: DecisionStage::parse(&r.get::<_, String>(6)?),
+                        stage: DecisionStage::parse(&r.get::<String>(6)?),
                         reason: r.get(7)?,
                         decided_at: rfc3339(r.get(8)?),
                         updated_at: rfc3339(r.get(9)?),
@@ -239,7 +237,7 @@ impl Store {
                     })
                 },
             )?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
     }
 
@@ -252,7 +250,7 @@ impl Store {
     /// redraw that shows it on the card, in one transaction.
     pub fn decision_answered(&self, delivery_id: &str, answer: &MicaAnswer) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let now = now_ms();
             let (stage, reason) = match answer {
                 MicaAnswer::Applied => (APPLIED, None),
@@ -264,19 +262,20 @@ impl Store {
                 params![delivery_id, stage, reason, now, RECORDED],
             )?;
             if changed == 1
-                && let Some(decision) = decision_in(&tx, delivery_id)?
+                && let Some(decision) = decision_in(&mut tx, delivery_id)?
             {
                 let settlement = serde_json::to_string(&Settlement::Deciding {
                     progress: decision.progress,
                 })?;
                 tx.execute(
-                    "INSERT OR IGNORE INTO deliveries (id, event_id, seq, kind, class, recipient_email,
+                    "INSERT INTO deliveries (id, event_id, seq, kind, class, recipient_email,
                         recipient, status, attempts, next_attempt_at, created_at, updated_at, redraws,
                         settlement, settled_at_ms)
                      SELECT ?1, o.event_id,
                         (SELECT COALESCE(MAX(seq), -1) + 1 FROM deliveries WHERE event_id = o.event_id),
                         ?2, ?3, o.recipient_email, o.recipient, 'pending', 0, ?4, ?4, ?4, o.id, ?5, ?4
-                     FROM deliveries o WHERE o.id = ?6",
+                     FROM deliveries o WHERE o.id = ?6
+                 ON CONFLICT DO NOTHING",
                     params![
                         redraw_id(delivery_id, &format!("decision-{stage}")),
                         Kind::CardUpdate.as_str(),
@@ -293,37 +292,35 @@ impl Store {
     }
 }
 
-fn decision_in(
-    c: &rusqlite::Connection,
-    delivery_id: &str,
-) -> anyhow::Result<Option<StoredDecision>> {
-    Ok(c.prepare_cached(
+fn decision_in(c: &mut Conn, delivery_id: &str) -> anyhow::Result<Option<StoredDecision>> {
+    c.query_row(
         "SELECT decision, comment, decider_email, decider_name, open_id, stage, reason, decided_at
          FROM card_decisions WHERE delivery_id = ?1",
-    )?
-    .query_row([delivery_id], |r| {
-        let taken = Taken {
-            result: decision_from(&r.get::<_, String>(0)?),
-            comment: r.get(1)?,
-            decider: Person {
-                email: r.get(2)?,
-                name: r.get(3)?,
-            },
-            decided_at: rfc3339(r.get(7)?),
-        };
-        let stage: String = r.get(5)?;
-        let reason: Option<String> = r.get(6)?;
-        Ok(StoredDecision {
-            open_id: r.get(4)?,
-            progress: match stage.as_str() {
-                APPLIED => Progress::Applied(taken),
-                REFUSED => Progress::Refused {
-                    taken,
-                    reason: reason.unwrap_or_default(),
+        [delivery_id],
+        |r| {
+            let taken = Taken {
+                result: decision_from(&r.get::<String>(0)?),
+                comment: r.get(1)?,
+                decider: Person {
+                    email: r.get(2)?,
+                    name: r.get(3)?,
                 },
-                _ => Progress::Recorded(taken),
-            },
-        })
-    })
-    .optional()?)
+                decided_at: rfc3339(r.get(7)?),
+            };
+            let stage: String = r.get(5)?;
+            let reason: Option<String> = r.get(6)?;
+            Ok(StoredDecision {
+                open_id: r.get(4)?,
+                progress: match stage.as_str() {
+                    APPLIED => Progress::Applied(taken),
+                    REFUSED => Progress::Refused {
+                        taken,
+                        reason: reason.unwrap_or_default(),
+                    },
+                    _ => Progress::Recorded(taken),
+                },
+            })
+        },
+    )
+    .optional()
 }

@@ -2,9 +2,9 @@
 //! mid-call) makes the delivery due again; it is retried with the same id, so the plugin's remote
 //! idempotency key stays the same.
 
+use super::db::{OptionalExt, Row, params};
 use super::{Store, now_ms, rfc3339};
 use crate::delivery::Class;
-use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -80,8 +80,8 @@ const COLUMNS: &str =
     last_error_kind, remote_code, log_id, feishu_message_id, plugin_version, updated_at, kind,
     (SELECT type FROM events WHERE events.id = deliveries.event_id), class, rate_limited, redraws";
 
-fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
-    let status = DeliveryStatus::parse(&r.get::<_, String>(3)?);
+fn delivery(r: &Row) -> anyhow::Result<Delivery> {
+    let status = DeliveryStatus::parse(&r.get::<String>(3)?);
     let due: i64 = r.get(5)?;
     Ok(Delivery {
         id: r.get(0)?,
@@ -93,7 +93,7 @@ fn delivery(r: &Row) -> rusqlite::Result<Delivery> {
             .then(|| rfc3339(due)),
         last_error: r.get(6)?,
         error_kind: r
-            .get::<_, Option<String>>(7)?
+            .get::<Option<String>>(7)?
             .as_deref()
             .and_then(ErrorKind::parse),
         feishu_code: r.get(8)?,
@@ -274,11 +274,12 @@ pub const GRANTS_KEPT_MS: i64 = 120_000;
 impl Store {
     pub fn deliveries_of(&self, event_id: &str) -> anyhow::Result<Vec<Delivery>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM deliveries WHERE event_id = ?1 ORDER BY seq"
-            ))?;
-            let rows = stmt.query_map([event_id], delivery)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let rows = c.query_map(
+                &format!("SELECT {COLUMNS} FROM deliveries WHERE event_id = ?1 ORDER BY seq"),
+                [event_id],
+                delivery,
+            )?;
+            Ok(rows)
         })
     }
 
@@ -296,7 +297,7 @@ impl Store {
     ) -> anyhow::Result<Vec<Claimed>> {
         self.with(|c| {
             let now = now_ms();
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let mut claimed = Vec::new();
             let mut granted: Vec<(String, String)> = Vec::new();
             let mut looked = 0;
@@ -304,15 +305,12 @@ impl Store {
                 if claimed.len() >= limit || looked >= scan {
                     break;
                 }
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id, event_id, recipient, attempts, kind, recipient_email, rate_limited FROM deliveries
+                let rows = tx.query("SELECT id, event_id, recipient, attempts, kind, recipient_email, rate_limited FROM deliveries
                      WHERE class = ?1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?2
                        AND (lease_until IS NULL OR lease_until <= ?2)
                      ORDER BY next_attempt_at
-                     LIMIT ?3",
-                )?;
-                let mut rows = stmt.query(params![class.rank(), now, (scan - looked) as i64])?;
-                while let Some(r) = rows.next()? {
+                     LIMIT ?3", params![class.rank(), now, (scan - looked) as i64])?;
+                for r in &rows {
                     looked += 1;
                     let (kind, email): (String, String) = (r.get(4)?, r.get(5)?);
                     let candidate = Candidate {
@@ -328,7 +326,7 @@ impl Store {
                         id: r.get(0)?,
                         event_id: r.get(1)?,
                         recipient: r.get(2)?,
-                        attempt: r.get::<_, u32>(3)? + 1,
+                        attempt: r.get::<u32>(3)? + 1,
                         rate_limited: r.get(6)?,
                         kind,
                         class,
@@ -338,26 +336,17 @@ impl Store {
                     }
                 }
             }
-            {
-                let mut lease = tx.prepare_cached(
-                    "UPDATE deliveries SET lease_until = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1",
-                )?;
-                for d in &claimed {
-                    lease.execute(params![d.id, now + lease_ms, now])?;
+            for d in &claimed {
+                    tx.execute("UPDATE deliveries SET lease_until = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1", params![d.id, now + lease_ms, now])?;
                 }
                 // Remembered so that a host started right after this one stopped (or was
                 // killed) counts these against Feishu's windows too.
-                let mut remember = tx.prepare_cached(
-                    "INSERT INTO rate_grants (at_ms, kind, recipient_email) VALUES (?1, ?2, ?3)",
-                )?;
                 for (kind, email) in &granted {
-                    remember.execute(params![now, kind, email])?;
+                    tx.execute("INSERT INTO rate_grants (at_ms, kind, recipient_email) VALUES (?1, ?2, ?3)", params![now, kind, email])?;
                 }
                 if !granted.is_empty() {
-                    tx.prepare_cached("DELETE FROM rate_grants WHERE at_ms < ?1")?
-                        .execute([now - GRANTS_KEPT_MS])?;
+                    tx.execute("DELETE FROM rate_grants WHERE at_ms < ?1", [now - GRANTS_KEPT_MS])?;
                 }
-            }
             tx.commit()?;
             Ok(claimed)
         })
@@ -366,11 +355,8 @@ impl Store {
     /// Calls granted since `since_ms` (by this process or one before it): (when, kind, recipient).
     pub fn recent_grants(&self, since_ms: i64) -> anyhow::Result<Vec<(i64, String, String)>> {
         self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT at_ms, kind, recipient_email FROM rate_grants WHERE at_ms >= ?1 ORDER BY at_ms",
-            )?;
-            let rows = stmt.query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let rows = c.query_map("SELECT at_ms, kind, recipient_email FROM rate_grants WHERE at_ms >= ?1 ORDER BY at_ms", [since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows)
         })
     }
 
@@ -382,26 +368,25 @@ impl Store {
         status: Option<DeliveryStatus>,
     ) -> anyhow::Result<Vec<Delivery>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM deliveries WHERE ?1 IS NULL OR status = ?1
+            let rows = c.query_map(
+                &format!(
+                    "SELECT {COLUMNS} FROM deliveries WHERE CAST(?1 AS TEXT) IS NULL OR status = ?1
                  ORDER BY rowid DESC LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(
+                ),
                 params![status.map(DeliveryStatus::as_str), limit as i64],
                 delivery,
             )?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
     }
 
     /// Failed deliveries, newest first.
     pub fn failed_deliveries(&self, limit: usize) -> anyhow::Result<Vec<Delivery>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
+            let rows = c.query_map(&format!(
                 "SELECT {COLUMNS} FROM deliveries WHERE status = 'failed' ORDER BY updated_at DESC LIMIT ?1"
-            ))?;
-            let rows = stmt.query_map([limit as i64], delivery)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            ), [limit as i64], delivery)?;
+            Ok(rows)
         })
     }
 
@@ -428,8 +413,12 @@ impl Store {
 
     pub fn delivery(&self, id: &str) -> anyhow::Result<Option<Delivery>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"))?;
-            Ok(stmt.query_row([id], delivery).optional()?)
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"),
+                [id],
+                delivery,
+            )
+            .optional()
         })
     }
 
@@ -446,7 +435,7 @@ impl Store {
         self.with(|c| {
             c.execute(
                 "UPDATE deliveries SET status = 'retrying', lease_until = NULL,
-                    attempts = MAX(attempts - 1, 0), next_attempt_at = ?2, last_error = ?3,
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_at = ?2, last_error = ?3,
                     last_error_kind = ?5, updated_at = ?4 WHERE id = ?1",
                 params![id, until_ms, reason, now_ms(), kind.as_str()],
             )?;
@@ -459,35 +448,37 @@ impl Store {
     /// which one host serves; a store shared by several hosts needs leases owned per host instead.
     pub fn release_stale_leases(&self) -> anyhow::Result<usize> {
         self.with(|c| {
-            Ok(c.execute(
+            c.execute(
                 "UPDATE deliveries SET lease_until = NULL
                  WHERE lease_until IS NOT NULL AND status IN ('pending', 'retrying')",
-                [],
-            )?)
+                (),
+            )
         })
     }
 
     /// Deliveries waiting, by class (for the queue-depth metric).
     pub fn waiting_by_class(&self) -> anyhow::Result<Vec<(Class, i64)>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(
+            let rows = c.query_map(
                 "SELECT class, COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')
                  GROUP BY class",
+                (),
+                |r| Ok((Class::from_rank(r.get(0)?), r.get(1)?)),
             )?;
-            let rows = stmt.query_map([], |r| Ok((Class::from_rank(r.get(0)?), r.get(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
     }
 
     /// When the next delivery falls due (for the worker's sleep), if any is waiting.
     pub fn next_due_at(&self) -> anyhow::Result<Option<i64>> {
         self.with(|c| {
-            Ok(c.query_row(
-                "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM deliveries
+            c.query_row(
+                "SELECT MIN(CASE WHEN COALESCE(lease_until, 0) > next_attempt_at THEN lease_until
+                     ELSE next_attempt_at END) FROM deliveries
                  WHERE status IN ('pending', 'retrying')",
-                [],
+                (),
                 |r| r.get(0),
-            )?)
+            )
         })
     }
 
@@ -496,7 +487,7 @@ impl Store {
     pub fn complete_all(&self, done: &[Completion]) -> anyhow::Result<()> {
         self.with(|c| {
             let now = now_ms();
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             for Completion {
                 id,
                 plugin_version: version,
@@ -505,18 +496,12 @@ impl Store {
             {
                 match outcome {
                     Outcome::Sent { message_id, log_id } => tx
-                        .prepare_cached(
-                            "UPDATE deliveries SET status = 'sent', lease_until = NULL, feishu_message_id = ?2,
+                        .execute("UPDATE deliveries SET status = 'sent', lease_until = NULL, feishu_message_id = ?2,
                                 log_id = ?3, last_error = NULL, last_error_kind = NULL, remote_code = NULL,
-                                plugin_version = ?4, updated_at = ?5, sent_at = COALESCE(sent_at, ?5) WHERE id = ?1",
-                        )?
-                        .execute(params![id, message_id, log_id, version, now])?,
+                                plugin_version = ?4, updated_at = ?5, sent_at = COALESCE(sent_at, ?5) WHERE id = ?1", params![id, message_id, log_id, version, now])?,
                     Outcome::Skipped { reason } => tx
-                        .prepare_cached(
-                            "UPDATE deliveries SET status = 'skipped', lease_until = NULL, last_error = ?2,
-                                last_error_kind = ?5, plugin_version = ?3, updated_at = ?4 WHERE id = ?1",
-                        )?
-                        .execute(params![id, reason, version, now, ErrorKind::Skipped.as_str()])?,
+                        .execute("UPDATE deliveries SET status = 'skipped', lease_until = NULL, last_error = ?2,
+                                last_error_kind = ?5, plugin_version = ?3, updated_at = ?4 WHERE id = ?1", params![id, reason, version, now, ErrorKind::Skipped.as_str()])?,
                     Outcome::Retry {
                         retry_at_ms,
                         kind,
@@ -524,12 +509,9 @@ impl Store {
                         remote_code,
                         log_id,
                     } => tx
-                        .prepare_cached(
-                            "UPDATE deliveries SET status = 'retrying', lease_until = NULL, next_attempt_at = ?2,
+                        .execute("UPDATE deliveries SET status = 'retrying', lease_until = NULL, next_attempt_at = ?2,
                                 last_error = ?3, last_error_kind = ?4, remote_code = ?5, log_id = ?6,
-                                plugin_version = ?7, updated_at = ?8 WHERE id = ?1",
-                        )?
-                        .execute(params![
+                                plugin_version = ?7, updated_at = ?8 WHERE id = ?1", params![
                             id,
                             retry_at_ms,
                             error,
@@ -545,23 +527,17 @@ impl Store {
                         remote_code,
                         log_id,
                     } => tx
-                        .prepare_cached(
-                            "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = ?2,
+                        .execute("UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = ?2,
                                 last_error_kind = ?3, remote_code = ?4, log_id = ?5, plugin_version = ?6,
-                                updated_at = ?7 WHERE id = ?1",
-                        )?
-                        .execute(params![id, error, kind.as_str(), remote_code, log_id, version, now])?,
+                                updated_at = ?7 WHERE id = ?1", params![id, error, kind.as_str(), remote_code, log_id, version, now])?,
                 };
                 // "Slow down" is not an attempt: it is given back and counted on its own, so a
                 // delivery still gets all of its attempts however often Feishu paced it.
                 if let Outcome::Retry { kind, .. } | Outcome::Failed { kind, .. } = outcome
                     && *kind == ErrorKind::RateLimited
                 {
-                    tx.prepare_cached(
-                        "UPDATE deliveries SET attempts = MAX(attempts - 1, 0),
-                            rate_limited = rate_limited + 1 WHERE id = ?1",
-                    )?
-                    .execute([id])?;
+                    tx.execute("UPDATE deliveries SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+                            rate_limited = rate_limited + 1 WHERE id = ?1", [id])?;
                 }
             }
             tx.commit()?;
@@ -587,7 +563,7 @@ mod tests {
     }
     use super::*;
     use crate::delivery::Kind;
-    use crate::store::{NewDelivery, Sealer};
+    use crate::store::NewDelivery;
 
     fn queue(store: &Store, event: &str, event_type: &str, class: Class, people: &[&str]) {
         let deliveries: Vec<NewDelivery> = people
@@ -615,8 +591,7 @@ mod tests {
 
     #[test]
     fn claims_serve_action_then_update_then_bulk_and_pass_over_a_busy_person() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
+        let (_dir, store) = crate::store::temporary();
         // Queued first, served last.
         queue(
             &store,

@@ -1,7 +1,7 @@
 //! Accepted events and their deliveries, written together (the outbox).
 
+use super::db::{OptionalExt, params};
 use super::{Delivery, DeliveryStatus, Store, now_ms, rfc3339};
-use rusqlite::{OptionalExtension, params};
 
 /// One delivery to create with its event.
 pub struct NewDelivery {
@@ -39,28 +39,21 @@ impl Store {
     /// transaction, or nothing if the id is known.
     pub fn insert_event(&self, e: &NewEvent) -> anyhow::Result<InsertedEvent> {
         let written = self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let exists = tx
-                .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
-                .query_row([e.id], |_| Ok(()))
+                .query_row("SELECT 1 FROM events WHERE id = ?1", [e.id], |_| Ok(()))
                 .optional()?
                 .is_some();
             if exists {
                 return Ok(None);
             }
             let now = now_ms();
-            tx.prepare_cached(
-                "INSERT INTO events (id, type, occurred_at, payload, received_at, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![e.id, e.kind, e.occurred_at, e.payload, now, e.subject])?;
+            tx.execute("INSERT INTO events (id, type, occurred_at, payload, received_at, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", params![e.id, e.kind, e.occurred_at, e.payload, now, e.subject])?;
             {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO deliveries (id, event_id, seq, kind, class, recipient_email, recipient,
-                        status, attempts, next_attempt_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, ?8)",
-                )?;
                 for (seq, d) in e.deliveries.iter().enumerate() {
-                    insert.execute(params![
+                    tx.execute("INSERT INTO deliveries (id, event_id, seq, kind, class, recipient_email, recipient,
+                        status, attempts, next_attempt_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, ?8)", params![
                         d.id,
                         e.id,
                         seq as i64,
@@ -73,7 +66,7 @@ impl Store {
                 }
             }
             let redraws = match &e.settles {
-                Some(settles) => super::redraws::queue(&tx, settles, Some(e.id), now)?,
+                Some(settles) => super::redraws::queue(&mut tx, settles, Some(e.id), now)?,
                 None => 0,
             };
             tx.commit()?;
@@ -116,23 +109,21 @@ impl Store {
     /// The stored payload of an event.
     pub fn event_payload(&self, id: &str) -> anyhow::Result<Option<String>> {
         self.with(|c| {
-            Ok(
-                c.query_row("SELECT payload FROM events WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()?,
-            )
+            c.query_row("SELECT payload FROM events WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
         })
     }
 
     /// The stored payload of an event, read through the read-only connection: what each delivery
     /// reads, so it never waits for the writer.
     pub fn stored_event(&self, id: &str) -> anyhow::Result<Option<String>> {
-        self.read(|r| {
-            Ok(r.conn
-                .prepare_cached("SELECT payload FROM events WHERE id = ?1")?
-                .query_row([id], |row| row.get(0))
-                .optional()?)
+        self.read(|c, _| {
+            c.query_row("SELECT payload FROM events WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional()
         })
     }
 
@@ -147,9 +138,7 @@ mod tests {
 
     #[test]
     fn the_answer_to_an_insert_is_what_reading_the_deliveries_gives() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            Store::open(&dir.path().join("t.db"), super::super::Sealer::ephemeral()).unwrap();
+        let (_dir, store) = crate::store::temporary();
         let deliveries: Vec<NewDelivery> = ["a@example.com", "b@example.com"]
             .iter()
             .enumerate()

@@ -3,8 +3,8 @@
 //! first binding stands (trust on first use) until an administrator removes it; it lets the host
 //! reach the person by id and start a payment's approval with them as initiator.
 
+use super::db::{OptionalExt, Row, params};
 use super::{Store, now_ms, rfc3339};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 /// A learned binding, as the API lists it.
@@ -23,7 +23,7 @@ fn key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-fn row(r: &rusqlite::Row) -> rusqlite::Result<Identity> {
+fn row(r: &Row) -> anyhow::Result<Identity> {
     Ok(Identity {
         email: r.get(0)?,
         open_id: r.get(1)?,
@@ -43,10 +43,11 @@ impl Store {
         learned_from: &str,
     ) -> anyhow::Result<Identity> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let fresh = tx.execute(
-                "INSERT OR IGNORE INTO identities (email, open_id, union_id, learned_at, learned_from)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO identities (email, open_id, union_id, learned_at, learned_from)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
                 params![key(email), open_id, union_id, now_ms(), learned_from],
             )? == 1;
             if fresh {
@@ -73,23 +74,25 @@ impl Store {
 
     pub fn identity(&self, email: &str) -> anyhow::Result<Option<Identity>> {
         self.with(|c| {
-            Ok(c.prepare_cached(
+            c.query_row(
                 "SELECT email, open_id, union_id, learned_at, learned_from FROM identities
                  WHERE email = ?1",
-            )?
-            .query_row([key(email)], row)
-            .optional()?)
+                [key(email)],
+                row,
+            )
+            .optional()
         })
     }
 
     pub fn identities(&self, limit: usize) -> anyhow::Result<Vec<Identity>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(
+            let rows = c.query_map(
                 "SELECT email, open_id, union_id, learned_at, learned_from FROM identities
                  ORDER BY learned_at DESC, email LIMIT ?1",
+                [limit as i64],
+                row,
             )?;
-            let rows = stmt.query_map([limit as i64], row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
     }
 
@@ -99,12 +102,13 @@ impl Store {
         self.with(|c| {
             let now = now_ms();
             let queued = c.execute(
-                "INSERT OR IGNORE INTO deliveries (id, event_id, seq, kind, class, recipient_email,
+                "INSERT INTO deliveries (id, event_id, seq, kind, class, recipient_email,
                     recipient, status, attempts, next_attempt_at, created_at, updated_at)
                  SELECT ?1, j.event_id,
                     (SELECT COALESCE(MAX(seq), -1) + 1 FROM deliveries WHERE event_id = j.event_id),
                     ?2, ?3, j.recipient_email, j.recipient, 'pending', 0, ?4, ?4, ?4
-                 FROM deliveries j WHERE j.id = ?5",
+                 FROM deliveries j WHERE j.id = ?5
+                 ON CONFLICT DO NOTHING",
                 params![
                     format!("link-{job_id}"),
                     crate::delivery::Kind::Notify.as_str(),

@@ -1,10 +1,11 @@
 //! The plugins' shared key-value store: namespaced per plugin, versioned for compare-and-set,
 //! with expiry. Expired rows read as absent and are removed lazily.
 //!
-//! Reads are answered from memory once a key has been read or written (every card reads the
-//! tenant token; a read transaction costs more than the rest of the host's share of a call). That
-//! is exact because this store is the only writer of its `kv` table: the embedded database is
-//! served by one host, and no command line tool writes kv. Writes always go to the database, and
+//! On SQLite, reads are answered from memory once a key has been read or written (every card
+//! reads the tenant token; a read transaction costs more than the rest of the host's share of a
+//! call). That is exact because this store is the only writer of its `kv` table: the embedded
+//! database is served by one host, and no command line tool writes kv. On PostgreSQL other hosts
+//! may share the table, so every read asks the database. Writes always go to the database, and
 //! compare-and-set is decided there.
 //!
 //! Values are sealed at rest like secrets (`Sealer`, bound to their namespace and key): they hold
@@ -12,8 +13,8 @@
 //! hand them out. Rows written before sealing existed (`sealed = 0`) are sealed when the store
 //! opens.
 
+use super::db::{Conn, OptionalExt, params};
 use super::{Store, now_ms};
-use rusqlite::{OptionalExtension, params};
 use std::collections::HashMap;
 
 /// How much the cache may hold before it starts over: plugins keep a handful of small entries
@@ -113,17 +114,12 @@ fn kv_bound(ns: &str, key: &str) -> String {
     format!("kv:{ns}\0{key}")
 }
 
-fn live_version(
-    c: &rusqlite::Connection,
-    ns: &str,
-    key: &str,
-    now: i64,
-) -> rusqlite::Result<Option<u64>> {
+fn live_version(c: &mut Conn, ns: &str, key: &str, now: i64) -> anyhow::Result<Option<u64>> {
     c.query_row(
         "SELECT version FROM kv WHERE namespace = ?1 AND key = ?2
          AND (expires_at IS NULL OR expires_at > ?3)",
         params![ns, key, now],
-        |r| r.get::<_, i64>(0).map(|v| v as u64),
+        |r| r.get::<i64>(0).map(|v| v as u64),
     )
     .optional()
 }
@@ -182,27 +178,26 @@ impl Store {
     /// time a key is asked for.
     pub fn kv_get(&self, ns: &str, key: &str) -> Result<Option<KvEntry>, KvError> {
         let now = now_ms();
-        let generation = {
+        let cached = self.backend() == super::Backend::Sqlite;
+        let generation = if cached {
             let cache = self.kv_cache();
             if let Some(row) = cache.get(ns, key) {
                 return Ok(row.as_ref().and_then(|r| r.live(now)));
             }
-            cache.generation
+            Some(cache.generation)
+        } else {
+            None
         };
-        let row = self.read(|r| {
-            let stored = r
-                .conn
-                .prepare_cached(
-                    "SELECT value, version, expires_at, sealed FROM kv WHERE namespace = ?1 AND key = ?2",
-                )?
-                .query_row(params![ns, key], |r| {
+        let row = self.read(|c, _| {
+            let stored = c
+                .query_row("SELECT value, version, expires_at, sealed FROM kv WHERE namespace = ?1 AND key = ?2", params![ns, key], |r| {
                     Ok((
                         Row {
                             value: r.get(0)?,
-                            version: r.get::<_, i64>(1)? as u64,
+                            version: r.get::<i64>(1)? as u64,
                             expires_at: r.get(2)?,
                         },
-                        r.get::<_, bool>(3)?,
+                        r.get::<bool>(3)?,
                     ))
                 })
                 .optional()?;
@@ -216,9 +211,11 @@ impl Store {
                 .transpose()
         })?;
         let entry = row.as_ref().and_then(|r| r.live(now));
-        let mut cache = self.kv_cache();
-        if cache.generation == generation {
-            cache.put(ns, key, row);
+        if let Some(generation) = generation {
+            let mut cache = self.kv_cache();
+            if cache.generation == generation {
+                cache.put(ns, key, row);
+            }
         }
         Ok(entry)
     }
@@ -274,9 +271,9 @@ impl Store {
         let mut full = false;
         let outcome = self.with(|c| {
             let written = (|| -> anyhow::Result<Option<Row>> {
-                let tx = super::write_transaction(c)?;
+                let mut tx = super::write_transaction(c)?;
                 let now = now_ms();
-                let current = live_version(&tx, ns, key, now)?;
+                let current = live_version(&mut tx, ns, key, now)?;
                 if let Some(expected) = check
                     && expected != current
                 {
@@ -344,18 +341,18 @@ impl Store {
     /// Check that every sealed value opens with this store's keys (see `open_sealed_secrets`).
     pub(super) fn open_sealed_kv(&self) -> anyhow::Result<()> {
         self.with(|c| {
-            let mut stmt = c.prepare(
+            let rows = c.query_map(
                 "SELECT namespace, key, value FROM kv WHERE sealed = 1 AND length(value) > 0",
+                (),
+                |r| {
+                    Ok((
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<Vec<u8>>(2)?,
+                    ))
+                },
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (ns, key, value) = row?;
+            for (ns, key, value) in rows {
                 self.sealer
                     .open_bytes(&kv_bound(&ns, &key), &value)
                     .map_err(|e| anyhow::anyhow!("opening kv {ns}/{key}: {e}"))?;
@@ -376,13 +373,13 @@ impl Store {
         f: impl Fn(&str, &str, &[u8], bool) -> anyhow::Result<Option<Vec<u8>>>,
     ) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let rows: Vec<(String, String, Vec<u8>, bool)> = {
-                let mut stmt = tx.prepare(
+                tx.query_map(
                     "SELECT namespace, key, value, sealed FROM kv WHERE length(value) > 0",
-                )?;
-                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                    .collect::<Result<_, _>>()?
+                    (),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?
             };
             for (ns, key, value, sealed) in rows {
                 if let Some(resealed) = f(&ns, &key, &value, sealed)? {
@@ -403,8 +400,8 @@ impl Store {
         Ok(self.with(|c| {
             // Keep the row's version (expired now) so versions stay monotonic.
             let done = c.execute(
-                "UPDATE kv SET expires_at = 0, value = x'' WHERE namespace = ?1 AND key = ?2",
-                params![ns, key],
+                "UPDATE kv SET expires_at = 0, value = ?3 WHERE namespace = ?1 AND key = ?2",
+                params![ns, key, Vec::<u8>::new()],
             );
             // Either way the next read asks the database.
             self.kv_wrote(ns, key, None);
@@ -455,7 +452,7 @@ mod tests {
         let raw = |path: &std::path::Path| -> Vec<u8> {
             rusqlite::Connection::open(path)
                 .unwrap()
-                .query_row("SELECT value FROM kv WHERE key = 'tenant_token'", [], |r| {
+                .query_row("SELECT value FROM kv WHERE key = 'tenant_token'", (), |r| {
                     r.get(0)
                 })
                 .unwrap()
@@ -467,7 +464,7 @@ mod tests {
             .unwrap()
             .execute(
                 "UPDATE kv SET value = CAST('t-old-token' AS BLOB), sealed = 0 WHERE key = 'tenant_token'",
-                [],
+                (),
             )
             .unwrap();
         drop(s);
@@ -483,7 +480,7 @@ mod tests {
             .execute(
                 "INSERT INTO kv (namespace, key, value, version, sealed)
                  SELECT 'other', key, value, version, sealed FROM kv WHERE key = 'tenant_token'",
-                [],
+                (),
             )
             .unwrap();
         assert!(matches!(
@@ -584,7 +581,7 @@ mod tests {
             .unwrap()
             .execute(
                 "UPDATE kv SET value = x'746865697273', sealed = 0, version = version + 1 WHERE key = 'k'",
-                [],
+                (),
             )
             .unwrap();
         assert_eq!(

@@ -351,6 +351,11 @@ fn apply_through(conn: &Connection, last: i64) -> anyhow::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
+    let current: Option<i64> =
+        conn.query_row("SELECT MAX(version) FROM schema_migrations", (), |r| {
+            r.get(0)
+        })?;
+    super::pg_schema::refuse_newer(current)?;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= last) {
         let done: bool = conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
@@ -374,13 +379,41 @@ fn apply_through(conn: &Connection, last: i64) -> anyhow::Result<()> {
 mod tests {
     use crate::store::{Sealer, Store};
 
+    #[test]
+    fn both_backends_know_the_same_newest_version_and_refuse_a_newer_one() {
+        assert_eq!(
+            super::MIGRATIONS.last().unwrap().0,
+            crate::store::pg_schema::LATEST,
+            "a migration added to SQLite's list needs its PostgreSQL twin (pg_schema.rs)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        drop(Store::open(&path, Sealer::ephemeral()).unwrap());
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)",
+                [],
+            )
+            .unwrap();
+        let refused = Store::open(&path, Sealer::ephemeral()).err().unwrap();
+        assert!(
+            format!("{refused:#}").contains(&format!(
+                "version 99, newer than this host knows ({})",
+                crate::store::pg_schema::LATEST
+            )),
+            "{refused:#}"
+        );
+    }
+
     /// What SQLite plans for `sql`, one line per step.
     fn plan(store: &Store, sql: &str) -> String {
         store
             .with(|c| {
-                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))
+                let rows = c.query_map(&format!("EXPLAIN QUERY PLAN {sql}"), (), |r| {
+                    r.get::<String>(3)
+                })?;
+                Ok(rows.join("\n"))
             })
             .unwrap()
     }
@@ -529,14 +562,13 @@ mod tests {
         let store = Store::open(&path, Sealer::ephemeral()).unwrap();
         let (subjects, sent_at) = store
             .with(|c| {
-                let mut stmt = c.prepare("SELECT id, subject FROM events ORDER BY id")?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-                })?;
-                let subjects = rows.collect::<Result<Vec<_>, _>>()?;
+                let subjects =
+                    c.query_map("SELECT id, subject FROM events ORDER BY id", (), |r| {
+                        Ok((r.get::<String>(0)?, r.get::<Option<String>>(1)?))
+                    })?;
                 let sent_at: Option<i64> = c.query_row(
                     "SELECT sent_at FROM deliveries WHERE id = 'd-pr'",
-                    [],
+                    (),
                     |r| r.get(0),
                 )?;
                 Ok((subjects, sent_at))

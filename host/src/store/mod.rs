@@ -1,18 +1,20 @@
-//! Durable state: SQLite (embedded, WAL) behind one `Store`.
+//! Durable state behind one `Store`: SQLite (embedded, WAL; the default) or PostgreSQL (a shared
+//! server, Mica's own database included), through `db::Conn`, which speaks to either.
 //!
-//! Every method is synchronous and short; async callers go through `Store::run`, which moves the
-//! work onto tokio's blocking pool so the runtime's threads never wait on disk.
+//! Every method is synchronous and short; async callers go through `Store::call`, which moves the
+//! work onto tokio's blocking pool so the runtime's threads never wait on the database.
 //!
-//! The exception is what every plugin call reads (its settings, its key-value entries): those go
-//! through a second, read-only connection, which in WAL mode never waits for the writer, and the
-//! settings are cached until `system_parameters` changes (a trigger counts changes; this store's
-//! own writes are seen at once, other processes' within 100 ms), kv entries once read or written
-//! (this store is their only writer). A thread hop per read cost more than the read itself
-//! (docs/benchmarks.md).
+//! The exception is what every plugin call reads (its settings, its key-value entries): on SQLite
+//! those go through a second, read-only connection, which in WAL mode never waits for the
+//! writer. The settings are cached until `system_parameters` changes (a trigger counts changes;
+//! this store's own writes are seen at once, other processes' within 100 ms), kv entries once read
+//! or written where this store is their only writer (SQLite: one host per file). A thread hop per
+//! read cost more than the read itself (docs/benchmarks.md).
 
 mod approvals;
 mod callbacks;
 mod checkpoint;
+pub mod db;
 mod decisions;
 mod deliveries;
 mod events;
@@ -21,6 +23,7 @@ mod kv;
 mod migrations;
 mod owners;
 mod params;
+mod pg_schema;
 mod plugins;
 mod redraws;
 pub mod sealer;
@@ -29,6 +32,7 @@ pub use approvals::{
     Approval, ChangeSource, CurrentApproval, HistoryEntry, Instance, StatusChange,
 };
 pub use callbacks::{DueCallback, FailedNotice, MAX_REFUSALS};
+pub use db::{Backend, PgOptions};
 pub use decisions::{
     ClickedCard, DecisionRow, DecisionStage, MicaAnswer, NewDecision, StoredDecision,
 };
@@ -45,15 +49,28 @@ pub use redraws::Settles;
 pub use sealer::Sealer;
 
 use anyhow::Context;
+use db::{Conn, Pg};
 use rusqlite::Connection;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+/// The database a store keeps its state in.
+#[derive(Clone)]
+enum Database {
+    Sqlite {
+        path: PathBuf,
+        writer: Arc<Mutex<Connection>>,
+        /// Read-only: the plugin-call hot path (settings, kv reads).
+        reader: Arc<Mutex<Connection>>,
+    },
+    Postgres(Pg),
+}
 
 /// A handle on the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
-    /// Read-only: the plugin-call hot path (settings, kv reads) and its settings cache.
+    db: Database,
+    /// The settings cache of the hot path.
     reader: Arc<Mutex<params::Reader>>,
     /// Writes to `system_parameters` committed through this store (the settings cache follows it).
     param_writes: Arc<std::sync::atomic::AtomicU64>,
@@ -73,6 +90,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(128);
         migrations::apply(&conn)?;
         let reader = Connection::open_with_flags(
             path,
@@ -80,17 +98,37 @@ impl Store {
         )
         .with_context(|| format!("opening the database {} to read", path.display()))?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        Store::ready(
+            Database::Sqlite {
+                path: path.to_path_buf(),
+                writer: Arc::new(Mutex::new(conn)),
+                reader: Arc::new(Mutex::new(reader)),
+            },
+            sealer,
+            &path.display().to_string(),
+        )
+    }
+
+    /// Connect to PostgreSQL, create the schema if it is missing and bring it up to date (under
+    /// an advisory lock, so replicas starting together migrate once).
+    pub fn open_postgres(options: &PgOptions, sealer: Sealer) -> anyhow::Result<Store> {
+        let pg = Pg::connect(options)?;
+        pg_schema::apply(&pg)?;
+        let shown = format!("{} (schema {})", pg.shown(), pg.schema());
+        Store::ready(Database::Postgres(pg), sealer, &shown)
+    }
+
+    fn ready(db: Database, sealer: Sealer, shown: &str) -> anyhow::Result<Store> {
         let store = Store {
-            conn: Arc::new(Mutex::new(conn)),
-            reader: Arc::new(Mutex::new(params::Reader::new(reader))),
+            db,
+            reader: Arc::new(Mutex::new(params::Reader::new())),
             param_writes: Arc::default(),
             kv_cache: Arc::default(),
             sealer: Arc::new(sealer),
         };
         store.open_sealed_secrets().with_context(|| {
             format!(
-                "the secrets sealed in {} cannot be opened: the secret key is missing or is not the one they were sealed with; restore DATA_DIR/secret.key (or set MICA_SECRET_KEY) and start again",
-                path.display()
+                "the secrets sealed in {shown} cannot be opened: the secret key is missing or is not the one they were sealed with; restore DATA_DIR/secret.key (or set MICA_SECRET_KEY) and start again"
             )
         })?;
         store.seal_plaintext_secrets()?;
@@ -98,39 +136,46 @@ impl Store {
         Ok(store)
     }
 
-    /// Run `f` with the connection, on the calling thread.
-    pub fn with<R>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> anyhow::Result<R>,
-    ) -> anyhow::Result<R> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the database connection was poisoned by a panic"))?;
-        f(&mut conn)
+    /// Which database this store keeps its state in.
+    pub fn backend(&self) -> db::Backend {
+        match self.db {
+            Database::Sqlite { .. } => db::Backend::Sqlite,
+            Database::Postgres(_) => db::Backend::Postgres,
+        }
     }
 
-    /// Run `f` with the read-only connection, on the calling thread.
+    /// Run `f` with a connection, on the calling thread.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Conn) -> anyhow::Result<R>) -> anyhow::Result<R> {
+        match &self.db {
+            Database::Sqlite { writer, .. } => {
+                let mut conn = writer.lock().map_err(|_| {
+                    anyhow::anyhow!("the database connection was poisoned by a panic")
+                })?;
+                f(&mut Conn::Sqlite(&mut conn))
+            }
+            Database::Postgres(pg) => f(&mut Conn::Postgres(&mut pg.session()?)),
+        }
+    }
+
+    /// Run `f` with the read-only connection (a pooled one on PostgreSQL) and the settings
+    /// cache, on the calling thread.
     fn read<R>(
         &self,
-        f: impl FnOnce(&mut params::Reader) -> anyhow::Result<R>,
+        f: impl FnOnce(&mut Conn, &mut params::Reader) -> anyhow::Result<R>,
     ) -> anyhow::Result<R> {
-        let mut reader = self
+        let mut cache = self
             .reader
             .lock()
-            .map_err(|_| anyhow::anyhow!("the database reader was poisoned by a panic"))?;
-        f(&mut reader)
-    }
-
-    /// Run `f` with the connection on tokio's blocking pool.
-    pub async fn run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> anyhow::Result<R> + Send + 'static,
-    ) -> anyhow::Result<R> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.with(f))
-            .await
-            .context("a database task panicked")?
+            .map_err(|_| anyhow::anyhow!("the settings cache was poisoned by a panic"))?;
+        match &self.db {
+            Database::Sqlite { reader, .. } => {
+                let mut conn = reader
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("the database reader was poisoned by a panic"))?;
+                f(&mut Conn::Sqlite(&mut conn), &mut cache)
+            }
+            Database::Postgres(pg) => f(&mut Conn::Postgres(&mut pg.session()?), &mut cache),
+        }
     }
 
     /// Run `f` (usually one of the methods below) on tokio's blocking pool.
@@ -146,7 +191,7 @@ impl Store {
 
     /// Whether the database answers (for `/healthz`).
     pub async fn ping(&self) -> bool {
-        self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        self.call(|s| s.with(|c| c.query_row("SELECT 1", (), |r| r.get::<i64>(0))))
             .await
             .is_ok()
     }
@@ -191,17 +236,37 @@ pub fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// A write transaction that takes the write lock at once: a deferred one that reads first could
-/// not upgrade while another process writes, and SQLite would refuse it immediately instead of
-/// waiting the busy timeout.
-pub(crate) fn write_transaction(c: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+/// A write transaction that takes the write lock at once: on SQLite a deferred one that reads
+/// first could not upgrade while another process writes, and SQLite would refuse it immediately
+/// instead of waiting the busy timeout; on PostgreSQL see `Conn::write_transaction`.
+pub(crate) fn write_transaction<'c>(c: &'c mut Conn) -> anyhow::Result<db::Tx<'c>> {
+    c.write_transaction()
 }
 
-/// A store of its own in a fresh temporary directory, for the store's tests.
+/// A store of its own for the store's tests: a SQLite file in a fresh temporary directory, or,
+/// when `MICA_TEST_DATABASE_URL` names a PostgreSQL database (scripts/test.sh's PostgreSQL pass),
+/// a fresh schema there.
 #[cfg(test)]
 pub(crate) fn temporary() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).expect("a new store");
-    (dir, store)
+    let store = match test_postgres() {
+        Some(url) => Store::open_postgres(
+            &PgOptions {
+                url,
+                schema: format!("t_{}", hex::encode(rand::random::<[u8; 8]>())),
+                pool_size: 4,
+            },
+            Sealer::ephemeral(),
+        ),
+        None => Store::open(&dir.path().join("t.db"), Sealer::ephemeral()),
+    };
+    (dir, store.expect("a new store"))
+}
+
+/// The PostgreSQL database the tests run on, if this is the PostgreSQL pass.
+#[cfg(test)]
+pub(crate) fn test_postgres() -> Option<String> {
+    std::env::var("MICA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
 }

@@ -7,7 +7,7 @@
 //! assigns the world to it.
 
 use super::Store;
-use rusqlite::{OptionalExtension, params};
+use super::db::{Conn, OptionalExt, params};
 
 /// What can be owned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,7 +93,7 @@ impl OwnedElsewhere {
 
 /// Record `claims` for `plugin_id` inside the caller's transaction, or refuse them all.
 pub(super) fn claim(
-    c: &rusqlite::Connection,
+    c: &mut Conn,
     plugin_id: &str,
     claims: &[Claim],
     now: i64,
@@ -123,27 +123,26 @@ pub(super) fn claim(
     Ok(())
 }
 
-fn owner_in(c: &rusqlite::Connection, claim: &Claim) -> anyhow::Result<Option<String>> {
-    Ok(c.query_row(
+fn owner_in(c: &mut Conn, claim: &Claim) -> anyhow::Result<Option<String>> {
+    c.query_row(
         "SELECT plugin_id FROM owners WHERE kind = ?1 AND name = ?2",
         params![claim.kind.as_str(), claim.name],
         |r| r.get(0),
     )
-    .optional()?)
+    .optional()
 }
 
 impl Store {
     /// Every recorded owner.
     pub fn owners(&self) -> anyhow::Result<Vec<(Claim, String)>> {
         self.with(|c| {
-            let mut stmt =
-                c.prepare("SELECT kind, name, plugin_id FROM owners ORDER BY kind, name")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-            })?;
+            let rows = c.query_map(
+                "SELECT kind, name, plugin_id FROM owners ORDER BY kind, name",
+                (),
+                |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get(2)?)),
+            )?;
             let mut out = Vec::new();
-            for row in rows {
-                let (kind, name, owner) = row?;
+            for (kind, name, owner) in rows {
                 if let Some(kind) = Owned::parse(&kind) {
                     out.push((Claim { kind, name }, owner));
                 }
@@ -156,7 +155,7 @@ impl Store {
     /// this checks that it is installed. Returns the previous owner.
     pub fn assign_world(&self, world: &str, plugin_id: &str) -> anyhow::Result<Option<String>> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let installed: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM plugin_versions WHERE plugin_id = ?1)",
                 [plugin_id],
@@ -165,7 +164,7 @@ impl Store {
             if !installed {
                 anyhow::bail!("plugin_id: {plugin_id} is not installed");
             }
-            let previous = owner_in(&tx, &Claim::world(world))?;
+            let previous = owner_in(&mut tx, &Claim::world(world))?;
             tx.execute(
                 "INSERT INTO owners (kind, name, plugin_id, claimed_at) VALUES ('world', ?1, ?2, ?3)
                  ON CONFLICT (kind, name) DO UPDATE SET plugin_id = ?2, claimed_at = ?3",

@@ -1,8 +1,8 @@
 //! `system_parameters`: Mica's settings table. Plugins declare their rows; the host seeds them.
 
+use super::db::{Conn, OptionalExt, params};
 use super::{Sealer, Store, rfc3339};
 use anyhow::{Context, bail};
-use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -57,9 +57,8 @@ pub fn check_type(key: &str, data_type: &str, value: &Value) -> anyhow::Result<(
     Ok(())
 }
 
-/// The read-only connection and the settings read through it (`None`: no such row).
+/// The settings read through the read-only connection (`None`: no such row).
 pub(super) struct Reader {
-    pub(super) conn: rusqlite::Connection,
     cached_version: Option<i64>,
     cache: std::collections::HashMap<String, Option<Value>>,
     /// Whole answers to `param_snapshot`, one per key list (that is, per loaded plugin version).
@@ -81,9 +80,8 @@ const MAX_SNAPSHOTS: usize = 16;
 pub const OTHER_WRITERS_SEEN_WITHIN: Duration = Duration::from_millis(100);
 
 impl Reader {
-    pub(super) fn new(conn: rusqlite::Connection) -> Reader {
+    pub(super) fn new() -> Reader {
         Reader {
-            conn,
             cached_version: None,
             cache: std::collections::HashMap::new(),
             snapshots: Vec::new(),
@@ -94,17 +92,13 @@ impl Reader {
     /// Empty the caches if `system_parameters` changed since they were filled: at once after a
     /// write through this store (`own_writes` moved), within `OTHER_WRITERS_SEEN_WITHIN` after
     /// anyone else's.
-    fn follow_changes(&mut self, own_writes: u64) -> anyhow::Result<()> {
-        if let Some((at, writes)) = self.checked
-            && writes == own_writes
-            && at.elapsed() < OTHER_WRITERS_SEEN_WITHIN
-        {
+    fn follow_changes(&mut self, c: &mut Conn, own_writes: u64) -> anyhow::Result<()> {
+        if self.fresh(own_writes) {
             return Ok(());
         }
-        let version: i64 = self
-            .conn
-            .prepare_cached("SELECT n FROM param_generation WHERE id = 1")?
-            .query_row([], |r| r.get(0))?;
+        let version: i64 = c.query_row("SELECT n FROM param_generation WHERE id = 1", (), |r| {
+            r.get(0)
+        })?;
         if self.cached_version != Some(version) {
             self.cache.clear();
             self.snapshots.clear();
@@ -112,6 +106,20 @@ impl Reader {
         }
         self.checked = Some((Instant::now(), own_writes));
         Ok(())
+    }
+
+    /// Whether the cache needs no look at the database yet.
+    fn fresh(&self, own_writes: u64) -> bool {
+        self.checked.is_some_and(|(at, writes)| {
+            writes == own_writes && at.elapsed() < OTHER_WRITERS_SEEN_WITHIN
+        })
+    }
+
+    fn snapshot(&self, keys: &Arc<[String]>) -> Option<Arc<ParamValues>> {
+        self.snapshots
+            .iter()
+            .find(|(k, _)| Arc::ptr_eq(k, keys))
+            .map(|(_, values)| values.clone())
     }
 }
 
@@ -121,21 +129,28 @@ impl Store {
     /// (such as `mica-host param set`), moves `param_generation` and empties the cache (see
     /// `Reader::follow_changes` for when that is noticed).
     pub fn param_values(&self, keys: &[String]) -> anyhow::Result<ParamValues> {
-        self.read(|reader| {
-            reader.follow_changes(self.own_param_writes())?;
-            self.values_from(reader, keys)
+        self.read(|c, reader| {
+            reader.follow_changes(c, self.own_param_writes())?;
+            self.values_from(c, reader, keys)
         })
     }
 
     /// `param_values` for a key list that is asked again and again (every plugin call): the same
     /// answer is shared until a setting changes, so a call copies no keys or values.
     pub fn param_snapshot(&self, keys: &Arc<[String]>) -> anyhow::Result<Arc<ParamValues>> {
-        self.read(|reader| {
-            reader.follow_changes(self.own_param_writes())?;
-            if let Some((_, values)) = reader.snapshots.iter().find(|(k, _)| Arc::ptr_eq(k, keys)) {
-                return Ok(values.clone());
+        // Most calls end here, without a connection (which is a round trip on PostgreSQL).
+        if let Ok(reader) = self.reader.lock()
+            && reader.fresh(self.own_param_writes())
+            && let Some(values) = reader.snapshot(keys)
+        {
+            return Ok(values);
+        }
+        self.read(|c, reader| {
+            reader.follow_changes(c, self.own_param_writes())?;
+            if let Some(values) = reader.snapshot(keys) {
+                return Ok(values);
             }
-            let values = Arc::new(self.values_from(reader, keys)?);
+            let values = Arc::new(self.values_from(c, reader, keys)?);
             if reader.snapshots.len() >= MAX_SNAPSHOTS {
                 reader.snapshots.clear();
             }
@@ -144,16 +159,17 @@ impl Store {
         })
     }
 
-    fn values_from(&self, reader: &mut Reader, keys: &[String]) -> anyhow::Result<ParamValues> {
+    fn values_from(
+        &self,
+        c: &mut Conn,
+        reader: &mut Reader,
+        keys: &[String],
+    ) -> anyhow::Result<ParamValues> {
         let mut out = ParamValues::with_capacity(keys.len());
         for key in keys {
             if !reader.cache.contains_key(key) {
-                let row: Option<(Option<String>, Option<String>, bool)> = reader
-                    .conn
-                    .prepare_cached(
-                        "SELECT value, default_value, is_sensitive FROM system_parameters WHERE key = ?1",
-                    )?
-                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                let row: Option<(Option<String>, Option<String>, bool)> = c
+                    .query_row("SELECT value, default_value, is_sensitive FROM system_parameters WHERE key = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
                 let value = match row {
                     Some((value, default, sensitive)) => {
@@ -211,12 +227,8 @@ impl Store {
     /// start and every plugin call would fail later, one by one).
     pub(crate) fn open_sealed_secrets(&self) -> anyhow::Result<()> {
         self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT key, value FROM system_parameters WHERE is_sensitive = 1 AND value IS NOT NULL",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (key, value) = row?;
+            let rows = c.query_map("SELECT key, value FROM system_parameters WHERE is_sensitive = 1 AND value IS NOT NULL", (), |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?;
+            for (key, value) in rows {
                 if let Value::String(stored) = parse_json(Some(value))
                     && Sealer::is_sealed(&stored)
                 {
@@ -256,12 +268,13 @@ impl Store {
         f: impl Fn(&str, &str) -> anyhow::Result<Option<String>>,
     ) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let rows: Vec<(String, Option<String>)> = {
-                let mut stmt =
-                    tx.prepare("SELECT key, value FROM system_parameters WHERE is_sensitive = 1")?;
-                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?
+                tx.query_map(
+                    "SELECT key, value FROM system_parameters WHERE is_sensitive = 1",
+                    (),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
             };
             for (key, value) in rows {
                 if let Value::String(stored) = parse_json(value)
@@ -283,8 +296,8 @@ impl Store {
     /// Insert the rows that do not exist yet, with their defaults; existing values are kept.
     pub fn seed_params(&self, specs: &[ParamSpec]) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
-            self.seed_in(&tx, specs)?;
+            let mut tx = super::write_transaction(c)?;
+            self.seed_in(&mut tx, specs)?;
             tx.commit()?;
             Ok(())
         })?;
@@ -295,11 +308,7 @@ impl Store {
     /// `seed_params` inside the caller's transaction. A row's sensitivity only ever rises: a
     /// version that declares a secret plain leaves it a secret (sealed, masked, out of
     /// `config`), and one that declares a plain setting secret has its value sealed now.
-    pub(super) fn seed_in(
-        &self,
-        tx: &rusqlite::Connection,
-        specs: &[ParamSpec],
-    ) -> anyhow::Result<()> {
+    pub(super) fn seed_in(&self, tx: &mut Conn, specs: &[ParamSpec]) -> anyhow::Result<()> {
         let now = rfc3339(super::now_ms());
         for s in specs {
             tx.execute(
@@ -350,12 +359,15 @@ impl Store {
         keys: &[String],
     ) -> anyhow::Result<std::collections::HashMap<String, bool>> {
         self.with(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT is_sensitive FROM system_parameters WHERE key = ?1")?;
             let mut out = std::collections::HashMap::new();
             for key in keys {
-                if let Some(sensitive) =
-                    stmt.query_row([key], |r| r.get::<_, bool>(0)).optional()?
+                if let Some(sensitive) = c
+                    .query_row(
+                        "SELECT is_sensitive FROM system_parameters WHERE key = ?1",
+                        [key],
+                        |r| r.get::<bool>(0),
+                    )
+                    .optional()?
                 {
                     out.insert(key.clone(), sensitive);
                 }
@@ -366,7 +378,7 @@ impl Store {
 
     pub fn get_param(&self, key: &str) -> anyhow::Result<Option<Param>> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT key, category, value, data_type, default_value, is_sensitive, updated_at
                  FROM system_parameters WHERE key = ?1",
                 [key],
@@ -382,7 +394,7 @@ impl Store {
                     })
                 },
             )
-            .optional()?)
+            .optional()
         })?
         .map(|mut p| {
             p.value = self.opened(&p.key, p.is_sensitive, p.value)?;
@@ -402,7 +414,7 @@ impl Store {
             stored.push((key.clone(), self.sealed(key, current.is_sensitive, value)));
         }
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
+            let mut tx = super::write_transaction(c)?;
             let now = rfc3339(super::now_ms());
             for (key, value) in &stored {
                 tx.execute(
@@ -498,7 +510,7 @@ mod tests {
                 "UPDATE system_parameters SET value =
                     (SELECT value FROM system_parameters WHERE key = 'a.secret')
                  WHERE key = 'b.secret'",
-                [],
+                (),
             )
             .unwrap();
         let err = store.get_param("b.secret").unwrap_err();

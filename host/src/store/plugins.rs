@@ -1,7 +1,7 @@
 //! Installed plugin versions and which one is active.
 
+use super::db::{Conn, OptionalExt, params};
 use super::{Claim, ParamSpec, Store, now_ms};
-use rusqlite::{OptionalExtension, params};
 use sha2::Digest;
 
 #[derive(Clone, Debug)]
@@ -16,7 +16,7 @@ pub struct PluginVersion {
     pub installed_at: i64,
 }
 
-fn put_version(c: &rusqlite::Connection, v: &PluginVersion, wasm: &[u8]) -> anyhow::Result<()> {
+fn put_version(c: &mut Conn, v: &PluginVersion, wasm: &[u8]) -> anyhow::Result<()> {
     c.execute(
         "INSERT INTO plugin_versions (plugin_id, version, digest, wasm, descriptor, worlds, installed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -44,10 +44,10 @@ impl Store {
         specs: &[ParamSpec],
     ) -> anyhow::Result<()> {
         self.with(|c| {
-            let tx = super::write_transaction(c)?;
-            super::owners::claim(&tx, &v.plugin_id, claims, now_ms())?;
-            put_version(&tx, v, wasm)?;
-            self.seed_in(&tx, specs)?;
+            let mut tx = super::write_transaction(c)?;
+            super::owners::claim(&mut tx, &v.plugin_id, claims, now_ms())?;
+            put_version(&mut tx, v, wasm)?;
+            self.seed_in(&mut tx, specs)?;
             tx.commit()?;
             Ok(())
         })?;
@@ -58,44 +58,45 @@ impl Store {
     /// The digest an installed version was stored with.
     pub fn plugin_digest(&self, plugin_id: &str, version: &str) -> anyhow::Result<Option<String>> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT digest FROM plugin_versions WHERE plugin_id = ?1 AND version = ?2",
                 params![plugin_id, version],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()
         })
     }
 
     pub fn plugin_versions(&self) -> anyhow::Result<Vec<PluginVersion>> {
         self.with(|c| {
-            let mut stmt = c.prepare(
+            let rows = c.query_map(
                 "SELECT plugin_id, version, digest, descriptor, worlds, installed_at
                  FROM plugin_versions ORDER BY plugin_id, installed_at",
+                (),
+                |r| {
+                    Ok(PluginVersion {
+                        plugin_id: r.get(0)?,
+                        version: r.get(1)?,
+                        digest: r.get(2)?,
+                        descriptor: r.get(3)?,
+                        worlds: r.get(4)?,
+                        installed_at: r.get(5)?,
+                    })
+                },
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(PluginVersion {
-                    plugin_id: r.get(0)?,
-                    version: r.get(1)?,
-                    digest: r.get(2)?,
-                    descriptor: r.get(3)?,
-                    worlds: r.get(4)?,
-                    installed_at: r.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
     }
 
     /// The stored component of a version, checked against the digest recorded at install.
     pub fn plugin_wasm(&self, plugin_id: &str, version: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let row: Option<(Vec<u8>, String)> = self.with(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT wasm, digest FROM plugin_versions WHERE plugin_id = ?1 AND version = ?2",
                 params![plugin_id, version],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?)
+            .optional()
         })?;
         let Some((wasm, digest)) = row else {
             return Ok(None);
@@ -129,12 +130,12 @@ impl Store {
         plugin_id: &str,
     ) -> anyhow::Result<Option<(String, Option<String>)>> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT version, previous FROM plugin_active WHERE plugin_id = ?1",
                 [plugin_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?)
+            .optional()
         })
     }
 
@@ -151,19 +152,24 @@ impl Store {
     /// Ids of the plugins switched off.
     pub fn disabled_plugins(&self) -> anyhow::Result<Vec<String>> {
         self.with(|c| {
-            let mut stmt = c.prepare("SELECT plugin_id FROM plugin_active WHERE enabled = 0")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let rows = c.query_map(
+                "SELECT plugin_id FROM plugin_active WHERE enabled = 0",
+                (),
+                |r| r.get(0),
+            )?;
+            Ok(rows)
         })
     }
 
     /// (plugin id, active version) for every plugin with one.
     pub fn active_plugins(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.with(|c| {
-            let mut stmt =
-                c.prepare("SELECT plugin_id, version FROM plugin_active ORDER BY plugin_id")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let rows = c.query_map(
+                "SELECT plugin_id, version FROM plugin_active ORDER BY plugin_id",
+                (),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(rows)
         })
     }
 }
@@ -171,12 +177,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Sealer;
 
     #[test]
     fn a_component_whose_bytes_changed_in_the_store_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db"), Sealer::ephemeral()).unwrap();
+        let (_dir, store) = crate::store::temporary();
         let wasm = b"component bytes".to_vec();
         let version = PluginVersion {
             plugin_id: "p".into(),
@@ -190,7 +194,7 @@ mod tests {
         assert_eq!(store.plugin_wasm("p", "1").unwrap().unwrap(), wasm);
         store
             .with(|c| {
-                c.execute("UPDATE plugin_versions SET wasm = x'00'", [])?;
+                c.execute("UPDATE plugin_versions SET wasm = ?1", [vec![0_u8]])?;
                 Ok(())
             })
             .unwrap();
