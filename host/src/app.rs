@@ -73,6 +73,8 @@ impl Host {
         }
         let (store, registry) = open(&config).await?;
         let limiter = crate::delivery::rate::Limiter::resumed(config.rate.clone(), &store).await?;
+        // Named among the hosts before anything is claimed under this host's name.
+        store.call(|s| s.heartbeat()).await?;
         let released = store.call(|s| s.release_stale_leases()).await?;
         if released > 0 {
             tracing::warn!(
@@ -116,6 +118,7 @@ impl Host {
         let mut background = vec![
             store.checkpoint_in_background()?,
             follow_activations(registry.clone()),
+            heartbeat(store.clone()),
         ];
         if let Some(path) = &config.watch {
             background.push(crate::watch::start(path.clone(), registry.clone()));
@@ -195,12 +198,35 @@ impl Host {
         if let Some(worker) = self.worker {
             worker.stop(Duration::from_secs(10)).await;
         }
+
         for (stop, join) in self.background {
             let _ = stop.send(true);
             let _ = tokio::time::timeout(Duration::from_secs(10), join).await;
         }
+        // Its calls are over (and its heartbeat stopped): other hosts need not wait for this one
+        // to look dead before taking what it leased.
+        if let Err(e) = self.store.call(|s| s.host_stopped()).await {
+            tracing::warn!(error = %format!("{e:#}"), "could not say this host stopped");
+        }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
     }
+}
+
+/// Keep this host's `seen_at` fresh, so the other hosts on the database leave its leases alone.
+fn heartbeat(store: Store) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (stop, mut stopped) = watch::channel(false);
+    let join = tokio::spawn(async move {
+        while !*stopped.borrow() {
+            tokio::select! {
+                _ = tokio::time::sleep(crate::store::HEARTBEAT_EVERY) => {}
+                _ = stopped.changed() => continue,
+            }
+            if let Err(e) = store.call(|s| s.heartbeat()).await {
+                tracing::warn!(error = %format!("{e:#}"), "could not say this host is alive");
+            }
+        }
+    });
+    (stop, join)
 }
 
 /// Pick up activations made by the CLI or another process within a second.

@@ -26,6 +26,8 @@ pub struct Received {
     pub notice_ids: Vec<String>,
     /// The JSON answered to a `pr.decision` notice (none: 204, which says it was applied).
     pub decision_answer: Option<Value>,
+    /// A slow Mica: each notice is recorded at once and answered this much later.
+    pub answer_after: Option<std::time::Duration>,
 }
 
 pub struct MicaReceiver {
@@ -57,7 +59,12 @@ async fn receive(
     body: Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    answer(&state, &headers, &body).into_response()
+    let answered = answer(&state, &headers, &body);
+    let after = state.lock().unwrap().answer_after;
+    if let Some(after) = after {
+        tokio::time::sleep(after).await;
+    }
+    answered.into_response()
 }
 
 fn answer(

@@ -21,6 +21,16 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Notices taken at a time. They are sent one after another, each within `SEND_TIMEOUT`, so the
+/// lease below covers the whole batch even when Mica answers nothing.
+const NOTICES_PER_CLAIM: usize = 8;
+
+/// Longest one attempt at a notice may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long claimed notices are this host's: no other host on the database sends them meanwhile.
+const NOTICE_LEASE_MS: i64 = 2 * NOTICES_PER_CLAIM as i64 * SEND_TIMEOUT.as_millis() as i64;
+
 pub struct CallbackSender {
     pub store: Store,
     pub url: String,
@@ -93,7 +103,11 @@ impl CallbackSender {
         let (stop, mut stopped) = watch::channel(false);
         let join = tokio::spawn(async move {
             while !*stopped.borrow() {
-                match self.store.call(|s| s.due_callbacks(50)).await {
+                let claimed = self
+                    .store
+                    .call(|s| s.claim_due_callbacks(NOTICES_PER_CLAIM, NOTICE_LEASE_MS))
+                    .await;
+                match claimed {
                     Ok(due) => {
                         for notice in due {
                             self.deliver(&client, notice).await;
@@ -186,7 +200,7 @@ impl CallbackSender {
             Ok(request) => request,
             Err(e) => return Answer::Refused(format!("MICA_CALLBACK_URL is not usable: {e}")),
         };
-        match tokio::time::timeout(Duration::from_secs(10), client.request(request)).await {
+        match tokio::time::timeout(SEND_TIMEOUT, client.request(request)).await {
             Err(_) => Answer::Unavailable("timed out".into()),
             Ok(Err(e)) => Answer::Unavailable(format!("{e}")),
             Ok(Ok(resp)) if resp.status().is_success() => Answer::Accepted(read_answer(resp).await),

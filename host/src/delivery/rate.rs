@@ -134,6 +134,11 @@ pub struct Limiter {
 /// How much later than its grant a remembered call may have reached Feishu (`Limiter::resumed`).
 const IN_FLIGHT_ALLOWANCE: Duration = Duration::from_secs(1);
 
+/// How much later than its grant another live host's call is taken to have been answered
+/// (`Limiter::follow`): its send reaches Feishu within milliseconds of the grant, and a call
+/// still in flight after this is a slow answer, not a late arrival.
+const OTHER_HOST_ALLOWANCE: Duration = Duration::from_millis(250);
+
 impl Limiter {
     pub fn new(limits: RateLimits) -> Limiter {
         Limiter {
@@ -170,6 +175,30 @@ impl Limiter {
             );
         }
         Ok(limiter)
+    }
+
+    /// Count what other hosts on the database were granted since the last look (each as answered
+    /// up to `OTHER_HOST_ALLOWANCE` after its grant, since its answer is theirs to see), and
+    /// pause for as long as Feishu asked any of them to.
+    pub fn follow(&mut self, others: &crate::store::Others, now: Instant) {
+        let now_ms = crate::store::now_ms();
+        for (at_ms, kind, email) in &others.grants {
+            let Some(kind) = super::Kind::parse(kind) else {
+                continue;
+            };
+            let ago = Duration::from_millis((now_ms - at_ms).max(0) as u64);
+            let answered = match now.checked_sub(ago) {
+                Some(granted) => granted + OTHER_HOST_ALLOWANCE,
+                None => now,
+            };
+            self.remember(kind.quota(), email, answered);
+        }
+        if others.paused_until_ms > now_ms {
+            self.pause(
+                Duration::from_millis((others.paused_until_ms - now_ms) as u64),
+                now,
+            );
+        }
     }
 
     /// Take a slot for one call counted against `quota`, of `class`, to `recipient`, or say how

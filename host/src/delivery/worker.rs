@@ -165,13 +165,17 @@ impl Worker {
         self.store
             .call(move |s| {
                 let now = Instant::now();
-                let mut limiter = this.limiter.lock().expect("limiter lock");
+                let limiter = std::cell::RefCell::new(this.limiter.lock().expect("limiter lock"));
                 let mut tickets = Vec::new();
                 let mut blocked_for: Option<Duration> = None;
                 // Once a quota's app-wide window is full, so is it for every later candidate
                 // (they come in class order, and later classes may use less of the window).
                 let (mut messages_full, mut approvals_full) = (false, false);
-                let claimed = s.claim_due(free, lease, CLAIM_SCAN, |c| {
+                // Other hosts on the database share Feishu's limits: what they were granted counts.
+                let follow = |others: &crate::store::Others| {
+                    limiter.borrow_mut().follow(others, Instant::now());
+                };
+                let claimed = s.claim_due(free, lease, CLAIM_SCAN, follow, |c| {
                     let Some(kind) = Kind::parse(c.kind) else {
                         tickets.push(None); // taken, to be failed with its reason
                         return Verdict::Take;
@@ -183,7 +187,11 @@ impl Worker {
                     if *full {
                         return Verdict::Skip;
                     }
-                    match limiter.acquire(kind.quota(), c.class, c.recipient_email, now) {
+                    let acquired =
+                        limiter
+                            .borrow_mut()
+                            .acquire(kind.quota(), c.class, c.recipient_email, now);
+                    match acquired {
                         Ok(ticket) => {
                             tickets.push(Some(ticket));
                             Verdict::Take
@@ -206,6 +214,7 @@ impl Worker {
                         blocked_for,
                     }),
                     Err(e) => {
+                        let mut limiter = limiter.borrow_mut();
                         tickets
                             .into_iter()
                             .flatten()

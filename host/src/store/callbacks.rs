@@ -32,17 +32,26 @@ pub struct FailedNotice {
 }
 
 impl Store {
-    /// Pending notices that are due, oldest first, and only the first pending one of each payment:
-    /// the next waits until that one is delivered or has become a dead letter.
-    pub fn due_callbacks(&self, limit: usize) -> anyhow::Result<Vec<DueCallback>> {
+    /// Take pending notices that are due, oldest first, and only the first pending one of each
+    /// payment (the next waits until that one is delivered or has become a dead letter), leasing
+    /// them for `lease_ms`: another host on the database does not send them meanwhile, and if
+    /// this one dies they are due again when the lease runs out. Every outcome below sets when
+    /// the notice is next due, which ends the lease.
+    pub fn claim_due_callbacks(
+        &self,
+        limit: usize,
+        lease_ms: i64,
+    ) -> anyhow::Result<Vec<DueCallback>> {
         self.with(|c| {
-            let rows = c.query_map(
+            let mut tx = super::write_transaction(c)?;
+            let now = now_ms();
+            let rows = tx.query_map(
                 "SELECT c.id, c.body, c.attempts, c.refusals, c.decision_of FROM callbacks c
                  WHERE c.status = 'pending' AND c.next_attempt_at <= ?1
                    AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.status = 'pending'
                                    AND e.subject = c.subject AND e.id < c.id)
                  ORDER BY c.id LIMIT ?2",
-                params![now_ms(), limit as i64],
+                params![now, limit as i64],
                 |r| {
                     Ok(DueCallback {
                         id: r.get(0)?,
@@ -53,6 +62,13 @@ impl Store {
                     })
                 },
             )?;
+            for notice in &rows {
+                tx.execute(
+                    "UPDATE callbacks SET next_attempt_at = ?2 WHERE id = ?1",
+                    params![notice.id, now + lease_ms],
+                )?;
+            }
+            tx.commit()?;
             Ok(rows)
         })
     }

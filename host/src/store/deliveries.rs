@@ -2,10 +2,12 @@
 //! mid-call) makes the delivery due again; it is retried with the same id, so the plugin's remote
 //! idempotency key stays the same.
 
+use super::db::{Backend, Conn};
 use super::db::{OptionalExt, Row, params};
-use super::{Store, now_ms, rfc3339};
+use super::{DEAD_AFTER_MS, Store, now_ms, rfc3339};
 use crate::delivery::Class;
 use serde::Serialize;
+use std::sync::atomic::Ordering;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -271,6 +273,32 @@ impl Outcome {
 /// How long granted calls are remembered: longer than Feishu's longest window (a minute).
 pub const GRANTS_KEPT_MS: i64 = 120_000;
 
+/// A lease a claim may take over: none, run out by `now`, or held by a dead host (`owner_dead`).
+fn lease_free(now: &str, dead_before: &str, me: &str) -> String {
+    format!(
+        "(lease_until IS NULL OR lease_until <= {now} OR {})",
+        owner_dead(dead_before, me)
+    )
+}
+
+/// The lease's owner is another host, not seen since `dead_before` (`hosts`), or none is named
+/// (a lease from before owners were recorded).
+fn owner_dead(dead_before: &str, me: &str) -> String {
+    format!(
+        "(lease_owner IS NULL OR (lease_owner <> {me} AND NOT EXISTS (SELECT 1 FROM hosts h
+            WHERE h.host_id = deliveries.lease_owner AND h.seen_at >= {dead_before})))"
+    )
+}
+
+/// What other hosts on the database did since this one last claimed (`Store::claim_due`).
+#[derive(Debug, Default)]
+pub struct Others {
+    /// (granted at, kind, recipient) of each call another host was granted.
+    pub grants: Vec<(i64, String, String)>,
+    /// Feishu asked the app to slow down until then (ms), whichever host heard it.
+    pub paused_until_ms: i64,
+}
+
 impl Store {
     pub fn deliveries_of(&self, event_id: &str) -> anyhow::Result<Vec<Delivery>> {
         self.with(|c| {
@@ -293,11 +321,15 @@ impl Store {
         limit: usize,
         lease_ms: i64,
         scan: usize,
+        follow: impl FnOnce(&Others),
         mut decide: impl FnMut(&Candidate) -> Verdict,
     ) -> anyhow::Result<Vec<Claimed>> {
         self.with(|c| {
-            let now = now_ms();
             let mut tx = super::write_transaction(c)?;
+            // After the write lock: every other host's claim before this one has committed.
+            let now = now_ms();
+            follow(&self.others_since_last_claim(&mut tx)?);
+            let backend = tx.backend();
             let mut claimed = Vec::new();
             let mut granted: Vec<(String, String)> = Vec::new();
             let mut looked = 0;
@@ -305,11 +337,29 @@ impl Store {
                 if claimed.len() >= limit || looked >= scan {
                     break;
                 }
-                let rows = tx.query("SELECT id, event_id, recipient, attempts, kind, recipient_email, rate_limited FROM deliveries
-                     WHERE class = ?1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?2
-                       AND (lease_until IS NULL OR lease_until <= ?2)
-                     ORDER BY next_attempt_at
-                     LIMIT ?3", params![class.rank(), now, (scan - looked) as i64])?;
+                let rows = tx.query(
+                    &format!(
+                        "SELECT id, event_id, recipient, attempts, kind, recipient_email, rate_limited
+                         FROM deliveries
+                         WHERE class = ?1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?2
+                           AND {free}
+                         ORDER BY next_attempt_at
+                         LIMIT ?3{skip_locked}",
+                        free = lease_free("?2", "?4", "?5"),
+                        skip_locked = match backend {
+                            // Rows another transaction holds are passed over, not waited for.
+                            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+                            Backend::Sqlite => "",
+                        }
+                    ),
+                    params![
+                        class.rank(),
+                        now,
+                        (scan - looked) as i64,
+                        now - DEAD_AFTER_MS,
+                        self.host_id()
+                    ],
+                )?;
                 for r in &rows {
                     looked += 1;
                     let (kind, email): (String, String) = (r.get(4)?, r.get(5)?);
@@ -337,12 +387,19 @@ impl Store {
                 }
             }
             for d in &claimed {
-                    tx.execute("UPDATE deliveries SET lease_until = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1", params![d.id, now + lease_ms, now])?;
+                    tx.execute(
+                        "UPDATE deliveries SET lease_until = ?2, lease_owner = ?4, attempts = attempts + 1,
+                            updated_at = ?3 WHERE id = ?1",
+                        params![d.id, now + lease_ms, now, self.host_id()],
+                    )?;
                 }
                 // Remembered so that a host started right after this one stopped (or was
                 // killed) counts these against Feishu's windows too.
                 for (kind, email) in &granted {
-                    tx.execute("INSERT INTO rate_grants (at_ms, kind, recipient_email) VALUES (?1, ?2, ?3)", params![now, kind, email])?;
+                    tx.execute(
+                        "INSERT INTO rate_grants (at_ms, kind, recipient_email, host_id) VALUES (?1, ?2, ?3, ?4)",
+                        params![now, kind, email, self.host_id()],
+                    )?;
                 }
                 if !granted.is_empty() {
                     tx.execute("DELETE FROM rate_grants WHERE at_ms < ?1", [now - GRANTS_KEPT_MS])?;
@@ -353,10 +410,48 @@ impl Store {
     }
 
     /// Calls granted since `since_ms` (by this process or one before it): (when, kind, recipient).
+    /// Every host's (this process's predecessors and other replicas alike); later claims learn
+    /// only of the grants made after these.
     pub fn recent_grants(&self, since_ms: i64) -> anyhow::Result<Vec<(i64, String, String)>> {
         self.with(|c| {
-            let rows = c.query_map("SELECT at_ms, kind, recipient_email FROM rate_grants WHERE at_ms >= ?1 ORDER BY at_ms", [since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let mut tx = super::write_transaction(c)?;
+            let rows = tx.query_map(
+                "SELECT at_ms, kind, recipient_email FROM rate_grants WHERE at_ms >= ?1 ORDER BY at_ms",
+                [since_ms],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let last: Option<i64> =
+                tx.query_row("SELECT MAX(rowid) FROM rate_grants", (), |r| r.get(0))?;
+            self.grants_seen.store(last.unwrap_or(0), Ordering::Release);
+            tx.commit()?;
             Ok(rows)
+        })
+    }
+
+    /// What other hosts did since this one last claimed: the calls they were granted (read in
+    /// the order they were committed) and the pause Feishu last asked for.
+    fn others_since_last_claim(&self, tx: &mut Conn) -> anyhow::Result<Others> {
+        let seen = self.grants_seen.load(Ordering::Acquire);
+        let rows: Vec<(i64, i64, String, String, Option<String>)> = tx.query_map(
+            "SELECT rowid, at_ms, kind, recipient_email, host_id FROM rate_grants
+             WHERE rowid > ?1 ORDER BY rowid",
+            [seen],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
+        if let Some((last, ..)) = rows.last() {
+            self.grants_seen.store(*last, Ordering::Release);
+        }
+        let paused_until_ms =
+            tx.query_row("SELECT until_ms FROM rate_pause WHERE id = 1", (), |r| {
+                r.get(0)
+            })?;
+        Ok(Others {
+            grants: rows
+                .into_iter()
+                .filter(|(.., host)| host.as_deref() != Some(self.host_id()))
+                .map(|(_, at, kind, email, _)| (at, kind, email))
+                .collect(),
+            paused_until_ms,
         })
     }
 
@@ -444,14 +539,26 @@ impl Store {
     }
 
     /// Release leases left by a host that died mid-call, so its deliveries are retried at once (with
-    /// the same idempotency key) instead of after the lease runs out. Right for the embedded store,
-    /// which one host serves; a store shared by several hosts needs leases owned per host instead.
+    /// the same idempotency key) instead of after the lease runs out. On PostgreSQL, leases of a
+    /// host still seen (`hosts`) are left alone: that is another replica at work (a killed one's
+    /// are free to claims once it has not been seen for `DEAD_AFTER_MS`).
     pub fn release_stale_leases(&self) -> anyhow::Result<usize> {
         self.with(|c| {
+            if c.backend() == Backend::Sqlite {
+                // One host per file: whatever is leased was leased by a run before this one.
+                return c.execute(
+                    "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL
+                     WHERE lease_until IS NOT NULL AND status IN ('pending', 'retrying')",
+                    (),
+                );
+            }
             c.execute(
-                "UPDATE deliveries SET lease_until = NULL
-                 WHERE lease_until IS NOT NULL AND status IN ('pending', 'retrying')",
-                (),
+                &format!(
+                    "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL
+                     WHERE lease_until IS NOT NULL AND status IN ('pending', 'retrying') AND {}",
+                    owner_dead("?1", "?2")
+                ),
+                params![now_ms() - DEAD_AFTER_MS, self.host_id()],
             )
         })
     }
@@ -533,6 +640,18 @@ impl Store {
                 };
                 // "Slow down" is not an attempt: it is given back and counted on its own, so a
                 // delivery still gets all of its attempts however often Feishu paced it.
+                // Every host pauses for it (`Others::paused_until_ms`).
+                if let Outcome::Retry {
+                    kind: ErrorKind::RateLimited,
+                    retry_at_ms,
+                    ..
+                } = outcome
+                {
+                    tx.execute(
+                        "UPDATE rate_pause SET until_ms = ?1 WHERE id = 1 AND until_ms < ?1",
+                        [*retry_at_ms],
+                    )?;
+                }
                 if let Outcome::Retry { kind, .. } | Outcome::Failed { kind, .. } = outcome
                     && *kind == ErrorKind::RateLimited
                 {
@@ -604,14 +723,20 @@ mod tests {
         queue(&store, "pr", "pr_submitted", Class::Action, &["a1"]);
         let mut seen = Vec::new();
         let claimed = store
-            .claim_due(10, 60_000, 100, |c| {
-                seen.push(c.recipient_email.to_string());
-                if c.recipient_email == "busy@example.com" {
-                    Verdict::Skip
-                } else {
-                    Verdict::Take
-                }
-            })
+            .claim_due(
+                10,
+                60_000,
+                100,
+                |_| {},
+                |c| {
+                    seen.push(c.recipient_email.to_string());
+                    if c.recipient_email == "busy@example.com" {
+                        Verdict::Skip
+                    } else {
+                        Verdict::Take
+                    }
+                },
+            )
             .unwrap();
         let ids: Vec<&str> = claimed.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["pr-a1", "po-u1", "scan-b1", "scan-b2"]);
@@ -623,7 +748,9 @@ mod tests {
         let skipped = store.delivery("po-busy").unwrap().unwrap();
         assert_eq!(skipped.attempts, 0, "a skipped delivery spends no attempt");
         // The skipped one is still due, and the taken ones are leased.
-        let again = store.claim_due(10, 60_000, 100, |_| Verdict::Take).unwrap();
+        let again = store
+            .claim_due(10, 60_000, 100, |_| {}, |_| Verdict::Take)
+            .unwrap();
         assert_eq!(
             again.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
             ["po-busy"]
@@ -638,14 +765,14 @@ mod tests {
         );
         assert_eq!(
             store
-                .claim_due(2, 60_000, 100, |_| Verdict::Take)
+                .claim_due(2, 60_000, 100, |_| {}, |_| Verdict::Take)
                 .unwrap()
                 .len(),
             2
         );
         assert_eq!(
             store
-                .claim_due(10, 60_000, 0, |_| Verdict::Take)
+                .claim_due(10, 60_000, 0, |_| {}, |_| Verdict::Take)
                 .unwrap()
                 .len(),
             0

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, EARLY_CHANGES),
     (16, CARD_DECISIONS),
     (17, IDENTITIES),
+    (18, REPLICAS),
 ];
 
 const INITIAL: &str = r#"
@@ -340,6 +341,26 @@ CREATE TABLE identities (
     learned_at   INTEGER NOT NULL,
     learned_from TEXT NOT NULL
 );
+"#;
+
+/// Several hosts on one database (PostgreSQL; on SQLite one host, whose restarts are the other
+/// "hosts"): each host names itself in `hosts` and keeps `seen_at` fresh; a lease names its owner,
+/// and a lease whose owner stopped being seen is free; each granted call names the host that made
+/// it, so every host counts the others' calls against the app's limits (read in order of
+/// `rowid`); a "slow down" pauses every host (`rate_pause`).
+const REPLICAS: &str = r#"
+ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+ALTER TABLE rate_grants ADD COLUMN host_id TEXT;
+CREATE TABLE hosts (
+    host_id     TEXT PRIMARY KEY,
+    started_at  INTEGER NOT NULL,
+    seen_at     INTEGER NOT NULL
+);
+CREATE TABLE rate_pause (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    until_ms   INTEGER NOT NULL
+);
+INSERT INTO rate_pause (id, until_ms) VALUES (1, 0);
 "#;
 
 pub fn apply(conn: &Connection) -> anyhow::Result<()> {

@@ -18,6 +18,7 @@ pub mod db;
 mod decisions;
 mod deliveries;
 mod events;
+mod hosts;
 mod identities;
 mod kv;
 mod migrations;
@@ -37,9 +38,10 @@ pub use decisions::{
     ClickedCard, DecisionRow, DecisionStage, MicaAnswer, NewDecision, StoredDecision,
 };
 pub use deliveries::{
-    Candidate, Claimed, Completion, Delivery, DeliveryStatus, ErrorKind, Outcome, Verdict,
+    Candidate, Claimed, Completion, Delivery, DeliveryStatus, ErrorKind, Others, Outcome, Verdict,
 };
 pub use events::{InsertedEvent, NewDelivery, NewEvent};
+pub use hosts::{DEAD_AFTER_MS, HEARTBEAT_EVERY};
 pub use identities::Identity;
 pub use kv::{KvEntry, KvError, KvSpace, MAX_ENTRIES_PER_PLUGIN};
 pub use owners::{Claim, Owned, OwnedElsewhere};
@@ -78,6 +80,11 @@ pub struct Store {
     kv_cache: Arc<Mutex<kv::KvCache>>,
     /// Seals sensitive parameters at rest.
     pub(crate) sealer: Arc<Sealer>,
+    /// This process among the hosts sharing the database (`hosts`): the owner of its leases and
+    /// of its granted calls.
+    host_id: Arc<str>,
+    /// The last `rate_grants` row this host has counted (`deliveries::claim_due`).
+    grants_seen: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Store {
@@ -125,6 +132,8 @@ impl Store {
             param_writes: Arc::default(),
             kv_cache: Arc::default(),
             sealer: Arc::new(sealer),
+            host_id: hex::encode(rand::random::<[u8; 8]>()).into(),
+            grants_seen: Arc::default(),
         };
         store.open_sealed_secrets().with_context(|| {
             format!(
