@@ -36,6 +36,17 @@ fi
 echo; echo "## 2. throughput to a loopback Feishu (host, plugin and simulator in one process)"
 "$bin/bench-delivery" --cards "$cards" --per-event 50 --concurrency 16
 
+echo; echo "## 9. the store: SQLite beside PostgreSQL with one and two hosts (a cluster of this run's own)"
+pg_dir=$(mktemp -d /tmp/mica-bench-pg.XXXXXX)
+trap './scripts/pg-cluster.sh stop "$pg_dir"' EXIT
+pg_url=$(./scripts/pg-cluster.sh start "$pg_dir")
+for replicas in 1 2; do
+    MICA_TEST_DATABASE_URL="$pg_url" "$bin/bench-delivery" --cards "$cards" --per-event 50 --concurrency 16 \
+        --replicas "$replicas"
+done
+./scripts/pg-cluster.sh stop "$pg_dir"
+trap - EXIT
+
 echo; echo "## 5. swap under load (the active version switched every 100 ms while the cards go out)"
 "$bin/bench-delivery" --cards "$cards" --per-event 50 --concurrency 16 --swap-every-ms 100
 

@@ -147,7 +147,7 @@ impl Database {
             return Ok(Database::Postgres {
                 url: url.into(),
                 schema: DEFAULT_SCHEMA.to_string(),
-                pool_size: 8,
+                pool_size: 16,
             });
         }
         database_path(url).map(Database::Sqlite)

@@ -144,17 +144,24 @@ fn install_list_and_parameters() {
         assert!(!stdout(o).contains("s3cr3t") && !stderr(o).contains("s3cr3t"));
     }
 
+    // A PostgreSQL database that does not answer: the command says where it tried, and never
+    // prints the password in the URL.
     let pg = host(
         d,
         &[
             "--database-url",
-            "postgres://u@localhost/mica",
+            "postgres://u:pw-not-printed@127.0.0.1:1/mica",
             "plugin",
             "list",
         ],
     );
     assert!(!pg.status.success());
-    assert!(stderr(&pg).contains("--database-url"), "{}", stderr(&pg));
+    assert!(
+        stderr(&pg).contains("connecting to the database 127.0.0.1:1/mica"),
+        "{}",
+        stderr(&pg)
+    );
+    assert!(!stderr(&pg).contains("pw-not-printed") && !stdout(&pg).contains("pw-not-printed"));
 }
 
 /// The data directory and the database are this user's alone: the database holds the sealed

@@ -210,6 +210,9 @@ async fn two_replicas_send_every_card_once_within_the_apps_limits_when_one_is_ki
         busiest <= 50,
         "{busiest} cards reached Feishu within one second from the two replicas"
     );
+    // One tenant token for every replica and every restart: the fetch is single-flight through
+    // the kv compare-and-set, which the database decides.
+    assert_eq!(sim.token_fetches(), 1, "tenant tokens fetched");
     let by_minute = sim.with(|s| s.max_in_window_of(Duration::from_secs(60), |_| true));
     assert!(by_minute <= 1000, "{by_minute} cards within a minute");
     println!(

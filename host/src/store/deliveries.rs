@@ -778,4 +778,76 @@ mod tests {
             0
         );
     }
+
+    #[test]
+    fn a_claim_learns_what_other_hosts_were_granted_and_the_pause_feishu_asked_for() {
+        let (_dir, store) = crate::store::temporary();
+        queue(&store, "e", "po_created", Class::Update, &["a", "b"]);
+        // Another host on the same database granted a call and heard "slow down".
+        store
+            .with(|c| {
+                c.execute(
+                    "INSERT INTO rate_grants (at_ms, kind, recipient_email, host_id)
+                     VALUES (?1, 'notify', 'x@example.com', 'another-host')",
+                    [now_ms()],
+                )
+            })
+            .unwrap();
+        let mut seen = Others::default();
+        let taken = store
+            .claim_due(
+                1,
+                60_000,
+                100,
+                |o| {
+                    seen = Others {
+                        grants: o.grants.clone(),
+                        paused_until_ms: o.paused_until_ms,
+                    }
+                },
+                |_| Verdict::Take,
+            )
+            .unwrap();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(seen.grants.len(), 1, "the other host's call: {seen:?}");
+        assert_eq!(seen.grants[0].2, "x@example.com");
+        assert_eq!(seen.paused_until_ms, 0);
+        let retry_at_ms = now_ms() + 5_000;
+        store
+            .complete_all(&[Completion {
+                id: taken[0].id.clone(),
+                plugin_version: "1".into(),
+                outcome: Outcome::Retry {
+                    retry_at_ms,
+                    kind: ErrorKind::RateLimited,
+                    error: "slow down".into(),
+                    remote_code: Some(99991400),
+                    log_id: None,
+                },
+            }])
+            .unwrap();
+        let mut again = Others::default();
+        store
+            .claim_due(
+                1,
+                60_000,
+                100,
+                |o| {
+                    again = Others {
+                        grants: o.grants.clone(),
+                        paused_until_ms: o.paused_until_ms,
+                    }
+                },
+                |_| Verdict::Take,
+            )
+            .unwrap();
+        assert!(
+            again.grants.is_empty(),
+            "this host's own calls and those already counted are not repeated: {again:?}"
+        );
+        assert_eq!(
+            again.paused_until_ms, retry_at_ms,
+            "every host pauses for it"
+        );
+    }
 }

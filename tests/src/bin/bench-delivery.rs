@@ -31,6 +31,30 @@ struct Args {
     /// Switch the active version (the plugin ↔ a second build) this often during the run; 0: never.
     #[arg(long, default_value_t = 0)]
     swap_every_ms: u64,
+    /// Hosts sharing the store (more than one needs PostgreSQL: `MICA_TEST_DATABASE_URL`); the
+    /// events are posted to each in turn.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+}
+
+/// CPU time used by the whole machine so far (every core; the host, the simulator and the
+/// database server alike), from /proc/stat.
+fn machine_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .enumerate()
+        // user, nice, system, (idle, iowait skipped), irq, softirq, steal
+        .filter(|(i, _)| !matches!(i, 3 | 4))
+        .filter_map(|(_, v)| v.parse::<u64>().ok())
+        .sum();
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
 }
 
 #[tokio::main]
@@ -61,17 +85,14 @@ async fn main() -> anyhow::Result<()> {
     println!("fresh instance + describe call: {per_call:?} per call ({calls} calls)");
 
     let sim = FeishuSim::start().await;
-    let host = TestHost::start_in(
-        Arc::new(tempfile::tempdir()?),
-        HostOptions {
-            concurrency: args.concurrency,
-            rate: args
-                .rate_limits
-                .then(mica_host::delivery::RateLimits::default),
-            ..Default::default()
-        },
-    )
-    .await;
+    let options = || HostOptions {
+        concurrency: args.concurrency,
+        rate: args
+            .rate_limits
+            .then(mica_host::delivery::RateLimits::default),
+        ..Default::default()
+    };
+    let host = TestHost::start_in(Arc::new(tempfile::tempdir()?), options()).await;
     host.configure_feishu(&sim);
     // Installing a new version (compile + validate) before the run, so swapping during it costs
     // only the switch.
@@ -90,7 +111,23 @@ async fn main() -> anyhow::Result<()> {
         .to_string();
     let install = t.elapsed();
 
+    anyhow::ensure!(
+        args.replicas == 1 || mica_tests::harness::on_postgres(),
+        "--replicas {} needs MICA_TEST_DATABASE_URL (a PostgreSQL database to share)",
+        args.replicas
+    );
+    let mut others = Vec::new();
+    for _ in 1..args.replicas {
+        others.push(TestHost::start_in(host.dir.clone(), options()).await);
+    }
+    let replicas: Vec<&TestHost> = std::iter::once(&host).chain(others.iter()).collect();
+    let store = match host.host.store.backend() {
+        mica_host::store::Backend::Sqlite => "SQLite",
+        mica_host::store::Backend::Postgres => "PostgreSQL",
+    };
+
     let events = args.cards.div_ceil(args.per_event);
+    let cpu_before = machine_cpu();
     let started = Instant::now();
     let swapping = (args.swap_every_ms > 0).then(|| {
         let (registry, every) = (registry.clone(), Duration::from_millis(args.swap_every_ms));
@@ -123,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
             "payment_pending",
             "contract_expiring",
         ][e % 5];
-        let (status, body) = host
+        let (status, body) = replicas[e % replicas.len()]
             .post_event(&event(kind, &format!("bench-{e}"), recipients))
             .await;
         anyhow::ensure!(status == 202, "event refused: {body}");
@@ -140,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    let cpu = machine_cpu().saturating_sub(cpu_before);
     let swaps = match swapping {
         Some(task) => {
             task.abort();
@@ -157,9 +195,14 @@ async fn main() -> anyhow::Result<()> {
     );
     let per_thousand = |n: usize| n as f64 * 1000.0 / total as f64;
     println!(
-        "{total} cards in {elapsed:.2?} ({:.0} cards/s; events accepted in {accepted:.2?}), concurrency {}",
+        "{total} cards in {elapsed:.2?} ({:.0} cards/s; events accepted in {accepted:.2?}), concurrency {}, store {store}, {} host(s)",
         total as f64 / elapsed.as_secs_f64(),
-        args.concurrency
+        args.concurrency,
+        replicas.len()
+    );
+    println!(
+        "machine CPU per card (host, simulator and database together): {:.0} µs",
+        cpu.as_secs_f64() * 1e6 / total as f64
     );
     println!(
         "per 1,000 cards: {:.1} TCP connections, {:.1} token fetches; duplicates suppressed: {}",
@@ -211,6 +254,10 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "install a new version: {install:?}; activate it: {activate:?}; roll back: {rollback:?}"
     );
+    drop(replicas);
+    for other in others {
+        other.host.stop().await;
+    }
     host.host.stop().await;
     Ok(())
 }

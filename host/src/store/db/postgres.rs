@@ -216,9 +216,10 @@ impl Session {
         let sql = dollar_parameters(sql);
         self.pg.block(async move {
             let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
-            let params: Vec<&(dyn ToSql + Sync)> =
-                values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-            let n = client.execute(&stmt, &params).await.map_err(pg_error)?;
+            let n = client
+                .execute(&stmt, &bound(&values))
+                .await
+                .map_err(pg_error)?;
             Ok(n as usize)
         })
     }
@@ -228,9 +229,10 @@ impl Session {
         let sql = dollar_parameters(sql);
         self.pg.block(async move {
             let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
-            let params: Vec<&(dyn ToSql + Sync)> =
-                values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-            let rows = client.query(&stmt, &params).await.map_err(pg_error)?;
+            let rows = client
+                .query(&stmt, &bound(&values))
+                .await
+                .map_err(pg_error)?;
             rows.iter().map(row).collect()
         })
     }
@@ -267,6 +269,11 @@ impl Session {
     pub fn unlock(&mut self, key: &str) -> anyhow::Result<()> {
         self.batch(&format!("SELECT pg_advisory_unlock(hashtext('{key}'))"))
     }
+}
+
+/// Values as the driver binds them (`Value`'s `ToSql` converts each to its parameter's type).
+fn bound(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
 /// The database's own message (its `Display` alone says only "db error").
