@@ -9,10 +9,10 @@ smoke=false
 if [ "${1:-}" = "--smoke" ]; then smoke=true; fi
 
 if $smoke; then
-    profile=debug; build=(); cards=200; webhook=(--rate 100 --seconds 1); peer_cards=100
+    profile=debug; build=(); cards=200; store_cards=200; webhook=(--rate 100 --seconds 1); peer_cards=100
     priority=(--bulk 60 --every 0.2)
 else
-    profile=release; build=(--release); cards=10000; webhook=(--rate 500 --seconds 10); peer_cards=2000
+    profile=release; build=(--release); cards=10000; store_cards=5000; webhook=(--rate 500 --seconds 10); peer_cards=2000
     priority=(--bulk 1500 --every 1)
 fi
 out=target/bench
@@ -41,7 +41,7 @@ pg_dir=$(mktemp -d /tmp/mica-bench-pg.XXXXXX)
 trap './scripts/pg-cluster.sh stop "$pg_dir"' EXIT
 pg_url=$(./scripts/pg-cluster.sh start "$pg_dir")
 for replicas in 1 2; do
-    MICA_TEST_DATABASE_URL="$pg_url" "$bin/bench-delivery" --cards "$cards" --per-event 50 --concurrency 16 \
+    MICA_TEST_DATABASE_URL="$pg_url" "$bin/bench-delivery" --cards "$store_cards" --per-event 50 --concurrency 16 \
         --replicas "$replicas"
 done
 ./scripts/pg-cluster.sh stop "$pg_dir"

@@ -112,6 +112,14 @@ impl Replica {
     }
 }
 
+/// A test that fails leaves no host process behind.
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_send_every_card_once_within_the_apps_limits_when_one_is_killed() {
     let root = tempfile::tempdir().unwrap();

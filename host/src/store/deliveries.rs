@@ -2,7 +2,7 @@
 //! mid-call) makes the delivery due again; it is retried with the same id, so the plugin's remote
 //! idempotency key stays the same.
 
-use super::db::{Backend, Conn};
+use super::db::{Backend, Conn, ToValue};
 use super::db::{OptionalExt, Row, params};
 use super::{DEAD_AFTER_MS, Store, now_ms, rfc3339};
 use crate::delivery::Class;
@@ -270,6 +270,9 @@ impl Outcome {
     }
 }
 
+/// Sent deliveries written by one statement (`Store::complete_all`).
+const SENT_PER_UPDATE: usize = 200;
+
 /// How long granted calls are remembered: longer than Feishu's longest window (a minute).
 pub const GRANTS_KEPT_MS: i64 = 120_000;
 
@@ -288,6 +291,14 @@ fn owner_dead(dead_before: &str, me: &str) -> String {
         "(lease_owner IS NULL OR (lease_owner <> {me} AND NOT EXISTS (SELECT 1 FROM hosts h
             WHERE h.host_id = deliveries.lease_owner AND h.seen_at >= {dead_before})))"
     )
+}
+
+/// `?first, ?first+1, …`: `count` parameters, for a statement over a batch.
+fn numbered(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What other hosts on the database did since this one last claimed (`Store::claim_due`).
@@ -328,82 +339,123 @@ impl Store {
             let mut tx = super::write_transaction(c)?;
             // After the write lock: every other host's claim before this one has committed.
             let now = now_ms();
-            follow(&self.others_since_last_claim(&mut tx)?);
             let backend = tx.backend();
+            // One host per SQLite file: what its predecessors were granted was counted at start.
+            if backend == Backend::Postgres {
+                follow(&self.others_since_last_claim(&mut tx)?);
+            }
             let mut claimed = Vec::new();
             let mut granted: Vec<(String, String)> = Vec::new();
             let mut looked = 0;
-            for class in Class::ALL {
-                if claimed.len() >= limit || looked >= scan {
-                    break;
+            let sql = format!(
+                "SELECT id, event_id, recipient, attempts, kind, recipient_email, rate_limited
+                 FROM deliveries
+                 WHERE class = ?1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?2
+                   AND {free}
+                 ORDER BY next_attempt_at
+                 LIMIT ?3 OFFSET ?6{skip_locked}",
+                free = match backend {
+                    Backend::Postgres => lease_free("?2", "?4", "?5"),
+                    // One host per file: every lease is this host's, or was released at start.
+                    Backend::Sqlite => "(lease_until IS NULL OR lease_until <= ?2)".to_string(),
+                },
+                skip_locked = match backend {
+                    // Rows another transaction holds are passed over, not waited for.
+                    Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+                    Backend::Sqlite => "",
                 }
-                let rows = tx.query(
-                    &format!(
-                        "SELECT id, event_id, recipient, attempts, kind, recipient_email, rate_limited
-                         FROM deliveries
-                         WHERE class = ?1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?2
-                           AND {free}
-                         ORDER BY next_attempt_at
-                         LIMIT ?3{skip_locked}",
-                        free = lease_free("?2", "?4", "?5"),
-                        skip_locked = match backend {
-                            // Rows another transaction holds are passed over, not waited for.
-                            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-                            Backend::Sqlite => "",
-                        }
-                    ),
-                    params![
-                        class.rank(),
-                        now,
-                        (scan - looked) as i64,
-                        now - DEAD_AFTER_MS,
-                        self.host_id()
-                    ],
-                )?;
-                for r in &rows {
-                    looked += 1;
-                    let (kind, email): (String, String) = (r.get(4)?, r.get(5)?);
-                    let candidate = Candidate {
-                        kind: &kind,
-                        class,
-                        recipient_email: &email,
+            );
+            for class in Class::ALL {
+                let mut offset = 0;
+                while claimed.len() < limit && looked < scan {
+                    // SQLite steps through the queue only as far as the claim needs; PostgreSQL
+                    // sends (and locks) every row a statement selects, so it reads in pages.
+                    let page = match backend {
+                        Backend::Sqlite => scan - looked,
+                        Backend::Postgres => (2 * limit + 8).min(scan - looked),
                     };
-                    if decide(&candidate) == Verdict::Skip {
-                        continue;
-                    }
-                    granted.push((kind.clone(), email.clone()));
-                    claimed.push(Claimed {
-                        id: r.get(0)?,
-                        event_id: r.get(1)?,
-                        recipient: r.get(2)?,
-                        attempt: r.get::<u32>(3)? + 1,
-                        rate_limited: r.get(6)?,
-                        kind,
-                        class,
-                    });
-                    if claimed.len() >= limit {
-                        break;
+                    let seen = tx.query_each(
+                        &sql,
+                        params![
+                            class.rank(),
+                            now,
+                            page as i64,
+                            now - DEAD_AFTER_MS,
+                            self.host_id(),
+                            offset as i64
+                        ],
+                        |r| {
+                            looked += 1;
+                            let (kind, email): (String, String) = (r.get(4)?, r.get(5)?);
+                            let candidate = Candidate {
+                                kind: &kind,
+                                class,
+                                recipient_email: &email,
+                            };
+                            if decide(&candidate) == Verdict::Take {
+                                granted.push((kind.clone(), email.clone()));
+                                claimed.push(Claimed {
+                                    id: r.get(0)?,
+                                    event_id: r.get(1)?,
+                                    recipient: r.get(2)?,
+                                    attempt: r.get::<u32>(3)? + 1,
+                                    rate_limited: r.get(6)?,
+                                    kind,
+                                    class,
+                                });
+                            }
+                            Ok(claimed.len() < limit)
+                        },
+                    )?;
+                    offset += seen;
+                    if seen < page {
+                        break; // this class has nothing more due
                     }
                 }
             }
-            for d in &claimed {
-                    tx.execute(
-                        "UPDATE deliveries SET lease_until = ?2, lease_owner = ?4, attempts = attempts + 1,
-                            updated_at = ?3 WHERE id = ?1",
-                        params![d.id, now + lease_ms, now, self.host_id()],
-                    )?;
-                }
-                // Remembered so that a host started right after this one stopped (or was
-                // killed) counts these against Feishu's windows too.
+            // One statement for the batch and one for its grants: on PostgreSQL each statement is
+            // a round trip, made while every other host waits for the write lock.
+            if !claimed.is_empty() {
+                let mut values = vec![
+                    (now + lease_ms).to_value(),
+                    now.to_value(),
+                    self.host_id().to_value(),
+                ];
+                values.extend(claimed.iter().map(|d| d.id.to_value()));
+                tx.execute(
+                    &format!(
+                        "UPDATE deliveries SET lease_until = ?1, lease_owner = ?3,
+                            attempts = attempts + 1, updated_at = ?2 WHERE id IN ({})",
+                        numbered(4, claimed.len())
+                    ),
+                    values,
+                )?;
+            }
+            // Remembered so that a host started right after this one stopped (or was killed),
+            // and every other host on the database, counts these against Feishu's windows too.
+            if !granted.is_empty() {
+                let mut values = vec![now.to_value(), self.host_id().to_value()];
                 for (kind, email) in &granted {
+                    values.extend([kind.to_value(), email.to_value()]);
+                }
+                let rows = (0..granted.len())
+                    .map(|i| format!("(?1, ?2, ?{}, ?{})", 3 + 2 * i, 4 + 2 * i))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                tx.execute(
+                    &format!(
+                        "INSERT INTO rate_grants (at_ms, host_id, kind, recipient_email) VALUES {rows}"
+                    ),
+                    values,
+                )?;
+                // Pruned once a second at most: it is a scan, made under the write lock.
+                if now - self.grants_pruned.swap(now, Ordering::AcqRel) >= 1_000 {
                     tx.execute(
-                        "INSERT INTO rate_grants (at_ms, kind, recipient_email, host_id) VALUES (?1, ?2, ?3, ?4)",
-                        params![now, kind, email, self.host_id()],
+                        "DELETE FROM rate_grants WHERE at_ms < ?1",
+                        [now - GRANTS_KEPT_MS],
                     )?;
                 }
-                if !granted.is_empty() {
-                    tx.execute("DELETE FROM rate_grants WHERE at_ms < ?1", [now - GRANTS_KEPT_MS])?;
-                }
+            }
             tx.commit()?;
             Ok(claimed)
         })
@@ -433,8 +485,10 @@ impl Store {
     fn others_since_last_claim(&self, tx: &mut Conn) -> anyhow::Result<Others> {
         let seen = self.grants_seen.load(Ordering::Acquire);
         let rows: Vec<(i64, i64, String, String, Option<String>)> = tx.query_map(
+            // Bounded, and in the index's order, so the plan walks the index from `seen`
+            // (an unbounded range made PostgreSQL's generic plan scan the whole table).
             "SELECT rowid, at_ms, kind, recipient_email, host_id FROM rate_grants
-             WHERE rowid > ?1 ORDER BY rowid",
+             WHERE rowid > ?1 ORDER BY rowid LIMIT 5000",
             [seen],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
@@ -595,6 +649,49 @@ impl Store {
         self.with(|c| {
             let now = now_ms();
             let mut tx = super::write_transaction(c)?;
+            // On PostgreSQL, Sent (the common end) is written a batch to a statement: each
+            // statement is a round trip, made while every other host waits for the write lock.
+            let batched = tx.backend() == Backend::Postgres;
+            let sent: Vec<&Completion> = done
+                .iter()
+                .filter(|c| batched && matches!(c.outcome, Outcome::Sent { .. }))
+                .collect();
+            for batch in sent.chunks(SENT_PER_UPDATE) {
+                let mut values = vec![now.to_value()];
+                let mut rows = Vec::with_capacity(batch.len());
+                for (i, c) in batch.iter().enumerate() {
+                    let Outcome::Sent { message_id, log_id } = &c.outcome else {
+                        continue;
+                    };
+                    let p = 2 + 4 * i;
+                    rows.push(format!(
+                        "(CAST(?{p} AS TEXT), CAST(?{} AS TEXT), CAST(?{} AS TEXT), CAST(?{} AS TEXT))",
+                        p + 1,
+                        p + 2,
+                        p + 3
+                    ));
+                    values.extend([
+                        c.id.to_value(),
+                        message_id.to_value(),
+                        log_id.to_value(),
+                        c.plugin_version.to_value(),
+                    ]);
+                }
+                tx.execute(
+                    &format!(
+                        "WITH v (id, message_id, log_id, version) AS (VALUES {})
+                         UPDATE deliveries SET status = 'sent', lease_until = NULL,
+                            feishu_message_id = (SELECT message_id FROM v WHERE v.id = deliveries.id),
+                            log_id = (SELECT log_id FROM v WHERE v.id = deliveries.id),
+                            last_error = NULL, last_error_kind = NULL, remote_code = NULL,
+                            plugin_version = (SELECT version FROM v WHERE v.id = deliveries.id),
+                            updated_at = ?1, sent_at = COALESCE(sent_at, ?1)
+                         WHERE id IN (SELECT id FROM v)",
+                        rows.join(", ")
+                    ),
+                    values,
+                )?;
+            }
             for Completion {
                 id,
                 plugin_version: version,
@@ -602,10 +699,14 @@ impl Store {
             } in done
             {
                 match outcome {
-                    Outcome::Sent { message_id, log_id } => tx
-                        .execute("UPDATE deliveries SET status = 'sent', lease_until = NULL, feishu_message_id = ?2,
-                                log_id = ?3, last_error = NULL, last_error_kind = NULL, remote_code = NULL,
-                                plugin_version = ?4, updated_at = ?5, sent_at = COALESCE(sent_at, ?5) WHERE id = ?1", params![id, message_id, log_id, version, now])?,
+                    Outcome::Sent { .. } if batched => 0,
+                    // SQLite runs in this process: a prepared statement per row is quickest.
+                    Outcome::Sent { message_id, log_id } => tx.execute(
+                        "UPDATE deliveries SET status = 'sent', lease_until = NULL, feishu_message_id = ?2,
+                            log_id = ?3, last_error = NULL, last_error_kind = NULL, remote_code = NULL,
+                            plugin_version = ?4, updated_at = ?5, sent_at = COALESCE(sent_at, ?5) WHERE id = ?1",
+                        params![id, message_id, log_id, version, now],
+                    )?,
                     Outcome::Skipped { reason } => tx
                         .execute("UPDATE deliveries SET status = 'skipped', lease_until = NULL, last_error = ?2,
                                 last_error_kind = ?5, plugin_version = ?3, updated_at = ?4 WHERE id = ?1", params![id, reason, version, now, ErrorKind::Skipped.as_str()])?,
@@ -782,6 +883,10 @@ mod tests {
     #[test]
     fn a_claim_learns_what_other_hosts_were_granted_and_the_pause_feishu_asked_for() {
         let (_dir, store) = crate::store::temporary();
+        if store.backend() == Backend::Sqlite {
+            eprintln!("PostgreSQL pass only: a SQLite file has one host");
+            return;
+        }
         queue(&store, "e", "po_created", Class::Update, &["a", "b"]);
         // Another host on the same database granted a call and heard "slow down".
         store

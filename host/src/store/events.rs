@@ -1,6 +1,6 @@
 //! Accepted events and their deliveries, written together (the outbox).
 
-use super::db::{OptionalExt, params};
+use super::db::{OptionalExt, ToValue, params};
 use super::{Delivery, DeliveryStatus, Store, now_ms, rfc3339};
 
 /// One delivery to create with its event.
@@ -34,6 +34,9 @@ pub struct InsertedEvent {
     pub deliveries: Vec<Delivery>,
 }
 
+/// Deliveries written by one statement (six parameters each, well under either database's limit).
+const DELIVERIES_PER_INSERT: usize = 200;
+
 impl Store {
     /// Store the event, its deliveries and the redraws of the cards it settles in one
     /// transaction, or nothing if the id is known.
@@ -49,21 +52,43 @@ impl Store {
             }
             let now = now_ms();
             tx.execute("INSERT INTO events (id, type, occurred_at, payload, received_at, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", params![e.id, e.kind, e.occurred_at, e.payload, now, e.subject])?;
-            {
-                for (seq, d) in e.deliveries.iter().enumerate() {
-                    tx.execute("INSERT INTO deliveries (id, event_id, seq, kind, class, recipient_email, recipient,
-                        status, attempts, next_attempt_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, ?8)", params![
-                        d.id,
-                        e.id,
-                        seq as i64,
-                        d.kind.as_str(),
-                        d.class.rank(),
-                        d.recipient_email,
-                        d.recipient,
-                        now
-                    ])?;
+            // Many rows to a statement on PostgreSQL, where each statement is a round trip; one
+            // prepared statement per row on SQLite, which runs in this process.
+            let per_insert = match tx.backend() {
+                super::Backend::Postgres => DELIVERIES_PER_INSERT,
+                super::Backend::Sqlite => 1,
+            };
+            for (chunk, batch) in e.deliveries.chunks(per_insert).enumerate() {
+                let mut values = vec![e.id.to_value(), now.to_value()];
+                let mut rows = Vec::with_capacity(batch.len());
+                for (i, d) in batch.iter().enumerate() {
+                    let p = 3 + 6 * i;
+                    rows.push(format!(
+                        "(?{p}, ?1, ?{}, ?{}, ?{}, ?{}, ?{}, 'pending', 0, ?2, ?2, ?2)",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5
+                    ));
+                    values.extend([
+                        d.id.to_value(),
+                        ((chunk * per_insert + i) as i64).to_value(),
+                        d.kind.as_str().to_value(),
+                        d.class.rank().to_value(),
+                        d.recipient_email.to_value(),
+                        d.recipient.to_value(),
+                    ]);
                 }
+                tx.execute(
+                    &format!(
+                        "INSERT INTO deliveries (id, event_id, seq, kind, class, recipient_email,
+                            recipient, status, attempts, next_attempt_at, created_at, updated_at)
+                         VALUES {}",
+                        rows.join(", ")
+                    ),
+                    values,
+                )?;
             }
             let redraws = match &e.settles {
                 Some(settles) => super::redraws::queue(&mut tx, settles, Some(e.id), now)?,

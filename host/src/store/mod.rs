@@ -85,6 +85,8 @@ pub struct Store {
     host_id: Arc<str>,
     /// The last `rate_grants` row this host has counted (`deliveries::claim_due`).
     grants_seen: Arc<std::sync::atomic::AtomicI64>,
+    /// When this host last removed grants older than `GRANTS_KEPT_MS`.
+    grants_pruned: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Store {
@@ -134,6 +136,7 @@ impl Store {
             sealer: Arc::new(sealer),
             host_id: hex::encode(rand::random::<[u8; 8]>()).into(),
             grants_seen: Arc::default(),
+            grants_pruned: Arc::default(),
         };
         store.open_sealed_secrets().with_context(|| {
             format!(

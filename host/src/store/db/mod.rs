@@ -92,6 +92,30 @@ impl Conn<'_> {
         }
     }
 
+    /// The rows a query returns, each handed to `f` until it answers `false`; how many it saw.
+    /// On SQLite the rows after that are never read (a claim looks at a long queue this way).
+    pub fn query_each(
+        &mut self,
+        sql: &str,
+        params: impl Params,
+        mut f: impl FnMut(&Row) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<usize> {
+        let values = params.values();
+        match self {
+            Conn::Sqlite(c) => sqlite::query_each(c, sql, &values, f),
+            Conn::Postgres(s) => {
+                let mut seen = 0;
+                for row in s.query(sql, values)? {
+                    seen += 1;
+                    if !f(&row)? {
+                        break;
+                    }
+                }
+                Ok(seen)
+            }
+        }
+    }
+
     /// Every row a query returns, each read by `f`.
     pub fn query_map<T>(
         &mut self,

@@ -79,8 +79,11 @@ impl Pg {
             .parse()
             .map_err(|e| anyhow!("--database-url is not a PostgreSQL URL the driver reads: {e}"))?;
         let shown = shown(&config);
+        // Custom plans for every statement: the host's tables start empty and grow, and a generic
+        // plan chosen while one was small (a whole-table scan of rate_grants, seen in the
+        // benchmark) would be kept for the connection's life.
         config.options(format!(
-            "-c search_path={} -c statement_timeout={} -c client_min_messages=warning",
+            "-c search_path={} -c statement_timeout={} -c client_min_messages=warning -c plan_cache_mode=force_custom_plan",
             options.schema,
             STATEMENT_TIMEOUT.as_millis()
         ));

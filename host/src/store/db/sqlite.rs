@@ -40,16 +40,34 @@ pub(super) fn query(
     sql: &str,
     values: &[Value],
 ) -> anyhow::Result<Vec<Row>> {
+    let mut out = Vec::new();
+    query_each(c, sql, values, |row| {
+        out.push(row.clone());
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// Rows handed to `f` as they are stepped, until it answers `false`; how many it saw.
+pub(super) fn query_each(
+    c: &rusqlite::Connection,
+    sql: &str,
+    values: &[Value],
+    mut f: impl FnMut(&Row) -> anyhow::Result<bool>,
+) -> anyhow::Result<usize> {
     let mut stmt = c.prepare_cached(sql)?;
     let columns = stmt.column_count();
     let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
-    let mut out = Vec::new();
+    let mut seen = 0;
     while let Some(r) = rows.next()? {
         let mut row = Vec::with_capacity(columns);
         for i in 0..columns {
             row.push(value(r.get_ref(i)?)?);
         }
-        out.push(Row(row));
+        seen += 1;
+        if !f(&Row(row))? {
+            break;
+        }
     }
-    Ok(out)
+    Ok(seen)
 }
