@@ -360,6 +360,62 @@ mod tests {
     }
 
     #[test]
+    fn a_starting_host_leaves_a_live_hosts_leases_alone_and_takes_a_dead_ones() {
+        let Some(url) = test_postgres() else {
+            eprintln!("PostgreSQL pass only");
+            return;
+        };
+        let schema = fresh_schema();
+        let key: [u8; 32] = rand::random();
+        let a = Store::open_postgres(&options(&url, &schema), Sealer::from_key(key)).unwrap();
+        a.heartbeat().unwrap();
+        let people: Vec<crate::store::NewDelivery> = ["p1", "p2"]
+            .iter()
+            .map(|p| crate::store::NewDelivery {
+                id: format!("d-{p}"),
+                kind: crate::delivery::Kind::Notify,
+                class: crate::delivery::Class::Update,
+                recipient_email: format!("{p}@example.com"),
+                recipient: "{}".into(),
+            })
+            .collect();
+        a.insert_event(&crate::store::NewEvent {
+            id: "e",
+            kind: "po_created",
+            occurred_at: "2026-12-01T00:00:00Z",
+            payload: "{}",
+            subject: None,
+            deliveries: &people,
+            settles: None,
+        })
+        .unwrap();
+        let take = |s: &Store| {
+            s.claim_due(10, 60_000, 100, |_| {}, |_| crate::store::Verdict::Take)
+                .unwrap()
+                .into_iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(take(&a).len(), 2, "a leases both");
+        // b starts while a is alive: a's leases stay a's.
+        let b = Store::open_postgres(&options(&url, &schema), Sealer::from_key(key)).unwrap();
+        b.heartbeat().unwrap();
+        assert_eq!(b.release_stale_leases().unwrap(), 0);
+        assert!(take(&b).is_empty(), "nothing of a live host's is taken");
+        // a stops being seen (killed): its leases are b's to take, without waiting them out.
+        a.with(|c| {
+            c.execute(
+                "UPDATE hosts SET seen_at = seen_at - ?2 WHERE host_id = ?1",
+                crate::store::db::params![a.host_id(), crate::store::DEAD_AFTER_MS + 1],
+            )
+        })
+        .unwrap();
+        let mut taken = take(&b);
+        taken.sort();
+        assert_eq!(taken, ["d-p1", "d-p2"]);
+    }
+
+    #[test]
     fn two_hosts_on_one_schema_see_each_others_kv_writes_and_compare_and_set_admits_one() {
         let Some(url) = test_postgres() else {
             eprintln!("PostgreSQL pass only");
