@@ -229,7 +229,8 @@ fn heartbeat(store: Store) -> (watch::Sender<bool>, JoinHandle<()>) {
     (stop, join)
 }
 
-/// Pick up activations made by the CLI or another process within a second.
+/// Pick up activations made by the CLI or another host within a second (a quarter of one, plus
+/// loading the component from the shared compile cache).
 fn follow_activations(registry: Arc<Registry>) -> (watch::Sender<bool>, JoinHandle<()>) {
     let (stop, mut stopped) = watch::channel(false);
     let join = tokio::spawn(async move {
@@ -238,7 +239,7 @@ fn follow_activations(registry: Arc<Registry>) -> (watch::Sender<bool>, JoinHand
                 tracing::warn!(error = %format!("{e:#}"), "could not read the active plugin versions");
             }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = stopped.changed() => {}
             }
         }

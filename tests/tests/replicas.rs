@@ -284,6 +284,7 @@ async fn a_setting_and_an_activation_made_through_one_replica_reach_the_other_wi
     })
     .await;
     assert!(took < Duration::from_secs(1), "took {took:?}");
+    println!("a setting made through one replica was read by the other after {took:?}");
     let (status, answer) = b
         .post_event(&event(
             "po_created",
@@ -307,6 +308,7 @@ async fn a_setting_and_an_activation_made_through_one_replica_reach_the_other_wi
     })
     .await;
     assert!(took < Duration::from_secs(1), "took {took:?}");
+    println!("an activation made through one replica was served by the other after {took:?}");
     a.host.stop().await;
     b.host.stop().await;
 }
