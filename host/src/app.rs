@@ -118,8 +118,12 @@ impl Host {
         let mut background = vec![
             store.checkpoint_in_background()?,
             follow_activations(registry.clone()),
-            heartbeat(store.clone()),
         ];
+        // Only hosts sharing a PostgreSQL database look at each other's heartbeats; a SQLite
+        // file has one host, which takes its predecessor's leases at start.
+        if store.backend() == crate::store::Backend::Postgres {
+            background.push(heartbeat(store.clone()));
+        }
         if let Some(path) = &config.watch {
             background.push(crate::watch::start(path.clone(), registry.clone()));
         }

@@ -432,3 +432,60 @@ pub fn event(kind: &str, id: &str, recipients: Vec<Value>) -> Value {
     };
     json!({"id": id, "type": kind, "occurred_at": "2026-11-25T02:14:22Z", "recipients": recipients, "data": data})
 }
+
+/// Wait until the simulator has recorded `total` cards (panics after `within`, naming how many).
+pub async fn until_cards_arrived(sim: &FeishuSim, total: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while sim.with(|s| s.messages.len()) < total {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {total} cards arrived",
+            sim.with(|s| s.messages.len())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The deliveries of `event_id` as the host at `base` (a process of its own) answers them; none
+/// while it does not know the event (404).
+pub async fn deliveries_at(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    event_id: &str,
+) -> Vec<Value> {
+    let resp = http
+        .get(format!("{base}/api/v1/deliveries?event_id={event_id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    if resp.status() == 404 {
+        return Vec::new();
+    }
+    let body: Value = resp.json().await.unwrap();
+    body["deliveries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .clone()
+}
+
+/// Wait (30 s at most) until the host at `base` reports `count` deliveries of `event_id`, every
+/// one sent; returns them.
+pub async fn all_sent_at(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    event_id: &str,
+    count: usize,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let deliveries = deliveries_at(http, base, token, event_id).await;
+        if deliveries.len() == count && deliveries.iter().all(|d| d["status"] == "sent") {
+            return deliveries;
+        }
+        assert!(Instant::now() < deadline, "{event_id}: {deliveries:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

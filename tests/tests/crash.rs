@@ -2,7 +2,10 @@
 //! does not break Feishu's rate limits: a host restarted within the second counts what the one
 //! before it sent.
 
-use mica_tests::harness::{ADMIN_TOKEN, event, host_command, plugin_wasm, recipient};
+use mica_tests::harness::{
+    ADMIN_TOKEN, all_sent_at, deliveries_at, event, host_command, plugin_wasm, recipient,
+    until_cards_arrived,
+};
 use mica_tests::sim::{APP_ID, APP_SECRET, Fault, FeishuSim};
 use std::collections::HashSet;
 use std::path::Path;
@@ -131,37 +134,12 @@ impl Running {
 
     /// The event's deliveries; none when the host never stored the event (404).
     async fn deliveries(&self, event_id: &str) -> Vec<serde_json::Value> {
-        let resp = self
-            .http
-            .get(format!(
-                "{}/api/v1/deliveries?event_id={event_id}",
-                self.base
-            ))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        if resp.status() == 404 {
-            return Vec::new();
-        }
-        let body: serde_json::Value = resp.json().await.unwrap();
-        body["deliveries"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{body}"))
-            .clone()
+        deliveries_at(&self.http, &self.base, ADMIN_TOKEN, event_id).await
     }
 
     /// Wait until every delivery of `event_id` is sent.
     async fn all_sent(&self, event_id: &str, count: usize) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let deliveries = self.deliveries(event_id).await;
-            if deliveries.len() == count && deliveries.iter().all(|d| d["status"] == "sent") {
-                return deliveries;
-            }
-            assert!(Instant::now() < deadline, "{deliveries:#?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        all_sent_at(&self.http, &self.base, ADMIN_TOKEN, event_id, count).await
     }
 
     fn signal(&self, signal: &str) {
@@ -375,36 +353,10 @@ async fn sigkill_during_a_burst_loses_nothing_and_doubles_nothing() {
         healthy(&http, &base).await;
     }
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while sim.with(|s| s.messages.len()) < total {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {total} cards arrived",
-            sim.with(|s| s.messages.len())
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_cards_arrived(&sim, total, Duration::from_secs(120)).await;
     // Every delivery is recorded as sent.
     for e in 0..events {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let body: serde_json::Value = http
-                .get(format!("{base}/api/v1/deliveries?event_id=crash-{e}"))
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let deliveries = body["deliveries"].as_array().unwrap();
-            if deliveries.iter().all(|d| d["status"] == "sent") {
-                assert_eq!(deliveries.len(), per_event);
-                break;
-            }
-            assert!(Instant::now() < deadline, "{body}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        all_sent_at(&http, &base, ADMIN_TOKEN, &format!("crash-{e}"), per_event).await;
     }
     let messages = sim.messages();
     assert_eq!(messages.len(), total, "each card recorded once");

@@ -5,8 +5,8 @@
 
 use mica_tests::approvals::{APPROVAL_CODE, VERIFICATION_TOKEN, setup};
 use mica_tests::harness::{
-    ADMIN_TOKEN, HostOptions, SERVICE_TOKEN, TestHost, event, fixture_wasm, host_binary,
-    plugin_wasm, recipient, test_database,
+    ADMIN_TOKEN, HostOptions, SERVICE_TOKEN, TestHost, all_sent_at, event, fixture_wasm,
+    host_binary, plugin_wasm, recipient, test_database, until_cards_arrived,
 };
 use mica_tests::sim::{APP_ID, APP_SECRET, FeishuSim};
 use serde_json::json;
@@ -178,36 +178,11 @@ async fn two_replicas_send_every_card_once_within_the_apps_limits_when_one_is_ki
     a.signal("-KILL");
     a.serve(&database, 1).await;
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while sim.with(|s| s.messages.len()) < total {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {total} cards arrived",
-            sim.with(|s| s.messages.len())
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_cards_arrived(&sim, total, Duration::from_secs(120)).await;
     // Every delivery is recorded as sent, whichever replica is asked.
     for e in 0..events {
         let target = if e % 2 == 0 { &b.base } else { &a.base };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let body: serde_json::Value = http
-                .get(format!("{target}/api/v1/deliveries?event_id=rep-{e}"))
-                .bearer_auth(SERVICE_TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let deliveries = body["deliveries"].as_array().unwrap();
-            if deliveries.len() == per_event && deliveries.iter().all(|d| d["status"] == "sent") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{body}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        all_sent_at(&http, target, SERVICE_TOKEN, &format!("rep-{e}"), per_event).await;
     }
     let messages = sim.messages();
     assert_eq!(messages.len(), total, "each card recorded once");

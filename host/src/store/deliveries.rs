@@ -302,7 +302,7 @@ fn numbered(first: usize, count: usize) -> String {
 }
 
 /// What other hosts on the database did since this one last claimed (`Store::claim_due`).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Others {
     /// (granted at, kind, recipient) of each call another host was granted.
     pub grants: Vec<(i64, String, String)>,
@@ -900,18 +900,7 @@ mod tests {
             .unwrap();
         let mut seen = Others::default();
         let taken = store
-            .claim_due(
-                1,
-                60_000,
-                100,
-                |o| {
-                    seen = Others {
-                        grants: o.grants.clone(),
-                        paused_until_ms: o.paused_until_ms,
-                    }
-                },
-                |_| Verdict::Take,
-            )
+            .claim_due(1, 60_000, 100, |o| seen = o.clone(), |_| Verdict::Take)
             .unwrap();
         assert_eq!(taken.len(), 1);
         assert_eq!(seen.grants.len(), 1, "the other host's call: {seen:?}");
@@ -933,18 +922,7 @@ mod tests {
             .unwrap();
         let mut again = Others::default();
         store
-            .claim_due(
-                1,
-                60_000,
-                100,
-                |o| {
-                    again = Others {
-                        grants: o.grants.clone(),
-                        paused_until_ms: o.paused_until_ms,
-                    }
-                },
-                |_| Verdict::Take,
-            )
+            .claim_due(1, 60_000, 100, |o| again = o.clone(), |_| Verdict::Take)
             .unwrap();
         assert!(
             again.grants.is_empty(),

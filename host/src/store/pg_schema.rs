@@ -315,6 +315,14 @@ mod tests {
         format!("t_{}", hex::encode(rand::random::<[u8; 8]>()))
     }
 
+    /// Two hosts' stores on one fresh schema, with one secret key (as replicas are deployed).
+    fn two_hosts(url: &str) -> (Store, Store) {
+        let schema = fresh_schema();
+        let key: [u8; 32] = rand::random();
+        let open = || Store::open_postgres(&options(url, &schema), Sealer::from_key(key)).unwrap();
+        (open(), open())
+    }
+
     #[test]
     fn hosts_starting_together_migrate_once_and_a_newer_schema_is_refused() {
         let Some(url) = test_postgres() else {
@@ -365,9 +373,7 @@ mod tests {
             eprintln!("PostgreSQL pass only");
             return;
         };
-        let schema = fresh_schema();
-        let key: [u8; 32] = rand::random();
-        let a = Store::open_postgres(&options(&url, &schema), Sealer::from_key(key)).unwrap();
+        let (a, b) = two_hosts(&url);
         a.heartbeat().unwrap();
         let people: Vec<crate::store::NewDelivery> = ["p1", "p2"]
             .iter()
@@ -398,7 +404,6 @@ mod tests {
         };
         assert_eq!(take(&a).len(), 2, "a leases both");
         // b starts while a is alive: a's leases stay a's.
-        let b = Store::open_postgres(&options(&url, &schema), Sealer::from_key(key)).unwrap();
         b.heartbeat().unwrap();
         assert_eq!(b.release_stale_leases().unwrap(), 0);
         assert!(take(&b).is_empty(), "nothing of a live host's is taken");
@@ -421,10 +426,7 @@ mod tests {
             eprintln!("PostgreSQL pass only");
             return;
         };
-        let schema = fresh_schema();
-        let key: [u8; 32] = rand::random();
-        let a = Store::open_postgres(&options(&url, &schema), Sealer::from_key(key)).unwrap();
-        let b = Store::open_postgres(&options(&url, &schema), Sealer::from_key(key)).unwrap();
+        let (a, b) = two_hosts(&url);
         let v1 = a.kv_put("p", "token", b"from-a", None, Some(None)).unwrap();
         assert_eq!(b.kv_get("p", "token").unwrap().unwrap().value, b"from-a");
         let v2 = b
